@@ -1,0 +1,1 @@
+"""Per-backend setup, capacity models and job scripts."""

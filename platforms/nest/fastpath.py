@@ -1,0 +1,273 @@
+"""NEST fast path: the same PyNN description, built as fast and lean as plain PyNEST.
+
+Why each piece exists (measured on PyNN 0.13 / NEST 3.10, DESIGN section 4):
+
+* :class:`FastPopulation` - ``pyNN.nest.Population`` reads the full status of every node
+  (``NodeCollection.local``, ``tolist()``), makes one NodeCollection per neuron, sets each
+  parameter and initial value in a separate ``SetStatus`` (each ~0.7 s per 77k neurons in NEST
+  3.10), and creates a multimeter and a spike recorder *before* the neurons of the next
+  population. Here the neurons are created in one ``nest.Create`` with every parameter and the
+  initial membrane potential (a NEST-native normal distribution), and recording devices are
+  made only when asked for.
+* :class:`NativeProjection` - PyNN's ``FixedTotalNumberConnector`` draws each synapse in Python
+  and reads every connection back. Here one ``nest.Connect`` with rule ``fixed_total_number``
+  and NEST random parameters (redrawn normals) per projection, with plain ``static_synapse``
+  (PyNN's labelled ``static_synapse_lbl`` costs ~30 % connect time and 8 bytes/synapse);
+  look-ups go by (pre, post, model), which is unique with one projection per population pair.
+* Poisson drive - a NEST ``poisson_generator`` sends an independent train to each target, so
+  one generator per population replaces PyNN's generator + relay neuron per cell.
+* Spike recording - one ``spike_recorder`` per population, created after all neurons, started
+  at the end of the warm-up; spikes are read back as flat arrays (no Neo object per neuron).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import nest
+import numpy as np
+import pyNN.nest as pynest
+from pyNN import recording as pynn_recording
+from pyNN.connectors import Connector
+from pyNN.nest import simulator
+from pyNN.nest.populations import _build_params
+from pyNN.nest.recording import Multimeter, SpikeDetector
+from pyNN.space import Space
+
+from pynn_microcircuit.network import PyNNBackend
+
+log = logging.getLogger(__name__)
+
+
+class LazyRecorder(pynest.Recorder):
+    """``pyNN.nest`` recorder that creates its NEST devices on first use, not at construction."""
+
+    def __init__(self, population, file=None):
+        self.__mm = None
+        self.__sd = None
+        self.__interval = None
+        pynn_recording.Recorder.__init__(self, population, file)
+        self.recorded_all = defaultdict(set)
+
+    @property
+    def sampling_interval(self):
+        return self.__interval
+
+    @sampling_interval.setter
+    def sampling_interval(self, value):
+        if value is not None:
+            self.__interval = value
+            if self.__mm is not None:
+                self.__mm.device.set(interval=value)
+
+    @property
+    def _multimeter(self):
+        if self.__mm is None:
+            self.__mm = Multimeter()
+            if self.__interval is not None:
+                self.__mm.device.set(interval=self.__interval)
+        return self.__mm
+
+    @_multimeter.setter
+    def _multimeter(self, value):
+        self.__mm = value
+
+    @property
+    def _spike_detector(self):
+        if self.__sd is None:
+            self.__sd = SpikeDetector()
+        return self.__sd
+
+    @_spike_detector.setter
+    def _spike_detector(self, value):
+        self.__sd = value
+
+
+class FastID(simulator.ID):
+    """Cell ID whose single-node NodeCollection is made on demand."""
+
+    @property
+    def node_collection(self):
+        return nest.NodeCollection([int(self)])
+
+
+class FastPopulation(pynest.Population):
+    """A ``pyNN.nest.Population`` created in one ``nest.Create`` call.
+
+    Parameters
+    ----------
+    size : int
+    celltype : pyNN cell type (standard)
+    label : str
+    v_init : nest.Parameter or float, optional
+        Initial membrane potential (mV), evaluated by NEST at creation.
+    """
+
+    _recorder_class = LazyRecorder
+
+    def __init__(self, size, celltype, label=None, v_init=None):
+        self._v_init = v_init
+        self._constructing = True
+        super().__init__(size, celltype, label=label)
+        self._constructing = False
+
+    def _create_cells(self):
+        model = self.celltype.nest_name[simulator.state.spike_precision]
+        self.celltype.parameter_space.shape = (self.size,)
+        params = _build_params(self.celltype.native_parameters, None, size=self.size,
+                               extra_parameters=self.celltype.extra_parameters)
+        if not isinstance(params, dict):
+            raise ValueError("FastPopulation needs homogeneous cell parameters")
+        params = dict(params)
+        if self._v_init is not None:
+            params["V_m"] = self._v_init
+        self.node_collection = nest.Create(model, self.size, params=params)
+        first = int(self.node_collection[0].global_id)
+        if nest.NumProcesses() == 1:
+            self._mask_local = np.ones(self.size, dtype=bool)
+        else:  # MPI: ask NEST which nodes live on this rank
+            self._mask_local = np.array(self.node_collection.local, dtype=bool)
+        ids = np.empty(self.size, dtype=object)
+        for k in range(self.size):
+            cell = FastID(first + k)
+            cell.parent = self
+            ids[k] = cell
+        self.all_cells = ids
+
+    def _set_initial_value_array(self, variable, value):
+        # During construction the defaults (v, isyn) are already NEST's values or were set at
+        # creation; NEST cannot set I_syn anyway. Later calls take the normal PyNN route.
+        if self._constructing:
+            return
+        super()._set_initial_value_array(variable, value)
+
+
+class NativeFixedTotalNumber(Connector):
+    """``fixed_total_number`` drawn by NEST, weights and delays from NEST random parameters.
+
+    Weight (pA) and delay (ms) are ``(mean, sd)`` normals, the weight redrawn until it keeps
+    the sign of its mean, the delay redrawn below ``d_min`` (then NEST puts it on the grid).
+    """
+
+    def __init__(self, n: int, weight: tuple, delay: tuple, d_min: float):
+        super().__init__(safe=False)
+        self.n = int(n)
+        self.weight = weight
+        self.delay = delay
+        self.d_min = d_min
+
+    def connect(self, projection):
+        w_mean, w_sd = self.weight
+        lo, hi = (0.0, np.inf) if w_mean >= 0 else (-np.inf, 0.0)
+        syn = {
+            "synapse_model": projection.nest_synapse_model,
+            "weight": nest.math.redraw(nest.random.normal(mean=w_mean, std=w_sd), min=lo, max=hi),
+            "delay": nest.math.redraw(nest.random.normal(mean=self.delay[0], std=self.delay[1]),
+                                      min=self.d_min, max=np.inf),
+        }
+        nest.Connect(projection.pre.node_collection, projection.post.node_collection,
+                     {"rule": "fixed_total_number", "N": self.n}, syn)
+
+
+class NativeProjection(pynest.Projection):
+    """A ``pyNN.nest.Projection`` whose connections NEST draws in one call."""
+
+    def __init__(self, pre, post, connector, synapse_type, receptor_type, label=None):
+        from pyNN import common
+
+        common.Projection.__init__(self, pre, post, connector, synapse_type, None,
+                                   receptor_type, Space(), label)
+        self.nest_synapse_model = "static_synapse"
+        self.nest_synapse_label = None
+        self._sources = set()
+        self._connections = None
+        self._common_synapse_properties = {}
+        self._common_synapse_property_names = None
+        connector.connect(self)
+        self._sources = {int(self.pre.first_id)}  # non-empty: look-ups are by population
+
+    @property
+    def nest_connections(self):
+        if self._connections is None or self._simulator.state.stale_connection_cache:
+            self._connections = nest.GetConnections(
+                self.pre.node_collection, self.post.node_collection,
+                synapse_model=self.nest_synapse_model)
+            self._simulator.state.stale_connection_cache = False
+        return self._connections
+
+    def __len__(self):
+        return len(self.nest_connections)
+
+
+class NestBackend(PyNNBackend):
+    """NEST-native building blocks behind the generic :class:`PyNNBackend` interface."""
+
+    name = "nest-native"
+
+    def __init__(self, sim, seed: int):
+        super().__init__(sim, seed)
+        self._recorders: dict = {}
+        self._t_start: dict = {}
+
+    def create_population(self, index, size, params, label, v0):
+        v_init = nest.random.normal(mean=v0[0], std=v0[1]) if v0[1] > 0 else v0[0]
+        return FastPopulation(int(size), self.sim.IF_curr_exp(**params), label=label,
+                              v_init=v_init)
+
+    def connect(self, pre, post, key, n, w, d, d_min):
+        conn = NativeFixedTotalNumber(n, w, d, d_min)
+        if isinstance(pre, _NodeGroup):  # thalamic relay cells: plain NEST nodes
+            conn.connect(_NativeEdge(pre, post))
+            return conn
+        receptor = "excitatory" if w[0] >= 0 else "inhibitory"
+        syn = self.sim.StaticSynapse(weight=abs(w[0]) * 1e-3, delay=d[0])
+        return NativeProjection(pre, post, conn, syn, receptor)
+
+    def poisson_drive(self, pop, index, rate_hz, weight_pA, delay_ms):
+        gen = nest.Create("poisson_generator", params={"rate": float(rate_hz)})
+        nest.Connect(gen, pop.node_collection, "all_to_all",
+                     {"synapse_model": "static_synapse", "weight": float(weight_pA),
+                      "delay": float(delay_ms)})
+        return gen
+
+    def thalamus(self, th):
+        pop = nest.Create("parrot_neuron", int(th["n_neurons"]))
+        gen = nest.Create("poisson_generator", params={
+            "rate": th["rate_hz"], "start": th["start_ms"],
+            "stop": th["start_ms"] + th["duration_ms"]})
+        nest.Connect(gen, pop)
+        return _NodeGroup(pop, "TC")
+
+    def record_spikes(self, pop, n_record, start_ms):
+        rec = nest.Create("spike_recorder", params={"start": float(start_ms)})
+        nodes = pop.node_collection if n_record >= pop.size else pop.node_collection[:n_record]
+        nest.Connect(nodes, rec)
+        self._recorders[pop.label] = rec
+        self._t_start[pop.label] = int(pop.first_id)
+
+    def spikes(self, pop):
+        ev = self._recorders[pop.label].get("events")
+        ids = np.asarray(ev["senders"], dtype=np.int64) - self._t_start[pop.label]
+        times = np.asarray(ev["times"], dtype=float)
+        order = np.lexsort((ids, times))
+        return ids[order], times[order]
+
+
+class _NodeGroup:
+    """Minimal stand-in for a source population given to :class:`NativeFixedTotalNumber`."""
+
+    def __init__(self, nodes, label):
+        self.node_collection = nodes
+        self.label = label
+        self.size = len(nodes)
+
+
+class _NativeEdge:
+    """What :meth:`NativeFixedTotalNumber.connect` needs of a projection."""
+
+    nest_synapse_model = "static_synapse"
+
+    def __init__(self, pre, post):
+        self.pre = pre
+        self.post = post

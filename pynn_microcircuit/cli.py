@@ -1,0 +1,177 @@
+"""Command line: ``python run.py [run options]`` and ``python run.py SUBCOMMAND ...``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+from .errors import UserError
+
+log = logging.getLogger("pynn_microcircuit")
+
+DEFAULT_SCALE = 0.1
+
+
+def _positive_float(name):
+    def parse(text):
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if v < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {text}")
+        return v
+
+    return parse
+
+
+def _scale(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"scale must be a number in (0, 1], got {text!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"scale must be in (0, 1], got {text}")
+    return v
+
+
+def _add_model_args(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--platform", default="nest", choices=["nest"],
+                    help="simulator backend (default: nest)")
+    ap.add_argument("--n-scale", type=_scale, default=None,
+                    help=f"N'/N, neuron-number scaling (default {DEFAULT_SCALE})")
+    ap.add_argument("--k-scale", type=_scale, default=None,
+                    help="K'/K, in-degree scaling (default: same as --n-scale)")
+    ap.add_argument("--method", choices=["n", "sqrt-k", "linear-k", "none"], default=None,
+                    help="downscaling method (default: n if k = 1, else sqrt-k)")
+    ap.add_argument("--allow-partial", action="store_true",
+                    help="linear-k below k_min: drop all external variance, record the residual")
+    ap.add_argument("--input", choices=["poisson", "dc"], default="poisson",
+                    help="external drive: Poisson trains or the equivalent DC")
+    ap.add_argument("--config", default=None, help="YAML file overriding PD14 parameters")
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="run.py",
+        description="Run the Potjans & Diesmann (2014) microcircuit. Subcommands: "
+        "'run.py plan ...' (see run.py plan --help).",
+    )
+    _add_model_args(ap)
+    ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=1000.0,
+                    help="simulated time after the warm-up, ms (default 1000)")
+    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=500.0,
+                    help="warm-up discarded from the results, ms (default 500)")
+    ap.add_argument("--seed", type=int, default=12345, help="master random seed")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="NEST threads (default: all cores; raised if NEST needs more)")
+    ap.add_argument("--record-fraction", type=float, default=1.0,
+                    help="fraction of each population whose spikes are recorded")
+    ap.add_argument("--out", default=None, help="new run directory (must not exist)")
+    ap.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+    return ap
+
+
+class _Progress:
+    """One self-updating line on stderr: simulated time, wall time, real-time factor."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+
+    def __call__(self, t_done, t_total, wall):
+        frac = t_done / t_total if t_total else 1.0
+        bar = "#" * int(30 * frac)
+        rtf = wall / (t_done * 1e-3) if t_done else 0.0
+        eta = wall * (1 - frac) / frac if frac else 0.0
+        line = (f"simulating [{bar:<30}] {t_done:8.1f}/{t_total:.0f} ms  {wall:6.1f} s  "
+                f"({rtf:.1f}x real time, ~{eta:.0f} s left)")
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if frac >= 1 else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _spec_from_args(args):
+    from .params import load_params
+    from .scaling import make_spec
+
+    params = load_params(args.config)
+    n = args.n_scale if args.n_scale is not None else DEFAULT_SCALE
+    k = args.k_scale if args.k_scale is not None else (
+        1.0 if args.method == "n" else n)
+    spec = make_spec(params, n, k, method=args.method, input=args.input,
+                     allow_partial=args.allow_partial)
+    return params, spec
+
+
+def cmd_run(argv) -> int:
+    args = build_run_parser().parse_args(argv)
+    _setup_logging(args.quiet)
+    from .runner import RunOptions, run_nest
+
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be >= 1")
+    if not 0 < args.record_fraction <= 1:
+        raise UserError("--record-fraction must be in (0, 1]")
+    if args.t_sim <= 0:
+        raise UserError("--t-sim must be > 0 ms")
+    params, spec = _spec_from_args(args)
+    for note in spec.notes:
+        log.warning(note)
+    log.info("model: n=%g k=%g method=%s, %d neurons, %d synapses", spec.n_scale, spec.k_scale,
+             spec.method, spec.total_neurons, spec.total_synapses)
+    opts = RunOptions(t_presim_ms=args.t_presim, t_sim_ms=args.t_sim, seed=args.seed,
+                      threads=args.threads, record_fraction=args.record_fraction)
+    t0 = time.perf_counter()
+    run_dir = run_nest(spec, opts, out=args.out, progress=_Progress(),
+                       extra={"params": params.to_dict(), "command": ["run.py", *argv]})
+    from .rundir import read_run_json
+
+    rec = read_run_json(run_dir)
+    print(format_rate_table(rec, params.full_rates_hz))
+    t = rec["timings_s"]
+    print(f"build {t['build']:.1f} s, simulate {t['simulate']:.1f} s "
+          f"({rec['real_time_factor']:.1f}x real time), peak memory "
+          f"{rec['peak_rss_bytes'] / 2**30:.2f} GiB, threads {rec['threads']}; "
+          f"total {time.perf_counter() - t0:.0f} s")
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def format_rate_table(rec: dict, full_rates) -> str:
+    """Per-population rates of a run beside the published full-scale rates."""
+    lines = [
+        f"{'population':<10} {'neurons':>8} {'rate (Hz)':>10} {'full scale':>11} {'ratio':>6}",
+    ]
+    for (name, pop), ref in zip(rec["populations"].items(), full_rates):
+        r = pop["mean_rate_hz"]
+        lines.append(f"{name:<10} {pop['n_neurons']:>8d} {r:>10.3f} {ref:>11.3f} "
+                     f"{r / ref if ref else float('nan'):>6.2f}")
+    return "\n".join(lines)
+
+
+def _setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("PyNN").setLevel(logging.ERROR)
+
+
+COMMANDS = {"run": cmd_run}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in COMMANDS:
+            return COMMANDS[argv[0]](argv[1:])
+        return cmd_run(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

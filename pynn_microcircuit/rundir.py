@@ -1,0 +1,117 @@
+"""Run directories: ``spikes.h5`` (SONATA spike layout) and ``run.json``.
+
+A run directory is never overwritten: :func:`new_run_dir` refuses an existing path, and
+without an explicit path it picks a fresh name under ``runs/``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform as _platform
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+RUN_JSON_VERSION = 1
+SPIKES_FILE = "spikes.h5"
+RUN_FILE = "run.json"
+
+
+def new_run_dir(out: str | Path | None, stem: str, root: str | Path = "runs") -> Path:
+    """Create and return a new, empty run directory.
+
+    Parameters
+    ----------
+    out : path, optional
+        Exact directory to create; it must not exist (an existing one is never reused).
+    stem : str
+        Name stem used when ``out`` is None: ``root/<date>_<time>_<stem>[_N]``.
+    """
+    if out is not None:
+        path = Path(out)
+        if path.exists():
+            raise UserError(
+                f"output directory '{path}' already exists; runs are never overwritten - "
+                "choose a new --out or omit it for a fresh name"
+            )
+        path.mkdir(parents=True)
+        return path
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    base = f"{_dt.datetime.now():%Y%m%d_%H%M%S}_{stem}"
+    for k in range(1000):
+        path = root / (base if k == 0 else f"{base}_{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise UserError(f"could not find a free run directory name under '{root}'")
+
+
+def write_spikes(path: str | Path, spikes: dict, n_neurons: dict) -> None:
+    """Write spikes in the SONATA layout: ``/spikes/<pop>/node_ids`` and ``timestamps`` (ms).
+
+    ``spikes`` maps population name to (node ids within the population, times in ms), sorted
+    by time. Each population group carries ``sorting = "by_time"`` and ``n_neurons``.
+    """
+    import h5py
+
+    tmp = Path(str(path) + ".part")
+    with h5py.File(tmp, "w") as f:
+        root = f.create_group("spikes")
+        for name, (ids, times) in spikes.items():
+            g = root.create_group(name)
+            g.attrs["sorting"] = "by_time"
+            g.attrs["n_neurons"] = int(n_neurons[name])
+            g.create_dataset("node_ids", data=np.asarray(ids, dtype=np.uint64))
+            ts = g.create_dataset("timestamps", data=np.asarray(times, dtype=np.float64))
+            ts.attrs["units"] = "ms"
+    os.replace(tmp, path)
+
+
+def versions() -> dict:
+    """Versions of Python and the packages that shape a run."""
+    from importlib import metadata
+
+    from . import __version__
+
+    out = {"python": _platform.python_version(), "pynn_microcircuit": __version__}
+    for dist, key in (("nest-simulator", "nest"), ("pyNN", "pyNN"), ("numpy", "numpy"),
+                      ("neo", "neo"), ("elephant", "elephant"), ("sPyNNaker", "sPyNNaker")):
+        try:
+            out[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def write_run_json(path: str | Path, record: dict) -> None:
+    record = {"format_version": RUN_JSON_VERSION, **record}
+    tmp = Path(str(path) + ".part")
+    tmp.write_text(json.dumps(record, indent=2, default=_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_run_json(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise UserError(f"'{run_dir}' is not a run directory (no {RUN_FILE}); pass a run's folder")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"'{path}' is not valid JSON (line {exc.lineno}); the run is corrupt") from None
