@@ -31,26 +31,60 @@ def _scale(text):
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"scale must be a number in (0, 1], got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"scale must be a number in (0, 1], got {text!r}"
+        ) from None
     if not 0 < v <= 1:
         raise argparse.ArgumentTypeError(f"scale must be in (0, 1], got {text}")
     return v
 
 
 def _add_model_args(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--platform", default="nest", choices=["nest"],
-                    help="simulator backend (default: nest)")
-    ap.add_argument("--n-scale", type=_scale, default=None,
-                    help=f"N'/N, neuron-number scaling (default {DEFAULT_SCALE})")
-    ap.add_argument("--k-scale", type=_scale, default=None,
-                    help="K'/K, in-degree scaling (default: same as --n-scale)")
-    ap.add_argument("--method", choices=["n", "sqrt-k", "linear-k", "none"], default=None,
-                    help="downscaling method (default: n if k = 1, else sqrt-k)")
-    ap.add_argument("--allow-partial", action="store_true",
-                    help="linear-k below k_min: drop all external variance, record the residual")
-    ap.add_argument("--input", choices=["poisson", "dc"], default="poisson",
-                    help="external drive: Poisson trains or the equivalent DC")
+    ap.add_argument(
+        "--platform", default="nest", choices=["nest"], help="simulator backend (default: nest)"
+    )
+    ap.add_argument(
+        "--n-scale",
+        type=_scale,
+        default=None,
+        help=f"N'/N, neuron-number scaling (default {DEFAULT_SCALE})",
+    )
+    ap.add_argument(
+        "--k-scale",
+        type=_scale,
+        default=None,
+        help="K'/K, in-degree scaling (default: same as --n-scale)",
+    )
+    ap.add_argument(
+        "--method",
+        choices=["n", "sqrt-k", "linear-k", "none"],
+        default=None,
+        help="downscaling method (default: n if k = 1, else sqrt-k)",
+    )
+    ap.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="linear-k below k_min: drop all external variance, record the residual",
+    )
+    ap.add_argument(
+        "--input",
+        choices=["poisson", "dc"],
+        default="poisson",
+        help="external drive: Poisson trains or the equivalent DC",
+    )
     ap.add_argument("--config", default=None, help="YAML file overriding PD14 parameters")
+    ap.add_argument(
+        "--budget",
+        default=None,
+        help="hardware budget KEY=VALUE[,...]: nest takes memory=8GiB, threads=4, "
+        "walltime=10min (whole run); the planner picks n, k and method to fit it",
+    )
+    ap.add_argument(
+        "--preserve",
+        choices=["rates", "correlations", "balanced"],
+        default="balanced",
+        help="what the planner keeps first (default balanced)",
+    )
 
 
 def build_run_parser() -> argparse.ArgumentParser:
@@ -60,15 +94,31 @@ def build_run_parser() -> argparse.ArgumentParser:
         "'run.py plan ...' (see run.py plan --help).",
     )
     _add_model_args(ap)
-    ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=1000.0,
-                    help="simulated time after the warm-up, ms (default 1000)")
-    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=500.0,
-                    help="warm-up discarded from the results, ms (default 500)")
+    ap.add_argument(
+        "--t-sim",
+        type=_positive_float("--t-sim"),
+        default=1000.0,
+        help="simulated time after the warm-up, ms (default 1000)",
+    )
+    ap.add_argument(
+        "--t-presim",
+        type=_positive_float("--t-presim"),
+        default=500.0,
+        help="warm-up discarded from the results, ms (default 500)",
+    )
     ap.add_argument("--seed", type=int, default=12345, help="master random seed")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="NEST threads (default: all cores; raised if NEST needs more)")
-    ap.add_argument("--record-fraction", type=float, default=1.0,
-                    help="fraction of each population whose spikes are recorded")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="NEST threads (default: all cores; raised if NEST needs more)",
+    )
+    ap.add_argument(
+        "--record-fraction",
+        type=float,
+        default=1.0,
+        help="fraction of each population whose spikes are recorded",
+    )
     ap.add_argument("--out", default=None, help="new run directory (must not exist)")
     ap.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
     return ap
@@ -86,8 +136,10 @@ class _Progress:
         bar = "#" * int(30 * frac)
         rtf = wall / (t_done * 1e-3) if t_done else 0.0
         eta = wall * (1 - frac) / frac if frac else 0.0
-        line = (f"simulating [{bar:<30}] {t_done:8.1f}/{t_total:.0f} ms  {wall:6.1f} s  "
-                f"({rtf:.1f}x real time, ~{eta:.0f} s left)")
+        line = (
+            f"simulating [{bar:<30}] {t_done:8.1f}/{t_total:.0f} ms  {wall:6.1f} s  "
+            f"({rtf:.1f}x real time, ~{eta:.0f} s left)"
+        )
         if self.tty:
             self.stream.write("\r" + line + ("\n" if frac >= 1 else ""))
         else:
@@ -95,17 +147,53 @@ class _Progress:
         self.stream.flush()
 
 
+def _capacity(args):
+    """The platform's capacity model as the planner wants it: spec, budget -> resources."""
+    from platforms.nest.capacity import predict
+
+    def capacity(spec, budget):
+        return predict(
+            spec,
+            threads=budget.get("threads", args.threads),
+            t_presim_ms=args.t_presim,
+            t_sim_ms=args.t_sim,
+        )
+
+    return capacity
+
+
 def _spec_from_args(args):
+    """Parameters, ModelSpec and (with --budget) the plan, from the command line."""
+    from .budget import fits, parse_budget, plan
     from .params import load_params
     from .scaling import make_spec
 
     params = load_params(args.config)
-    n = args.n_scale if args.n_scale is not None else DEFAULT_SCALE
-    k = args.k_scale if args.k_scale is not None else (
-        1.0 if args.method == "n" else n)
-    spec = make_spec(params, n, k, method=args.method, input=args.input,
-                     allow_partial=args.allow_partial)
-    return params, spec
+    budget = parse_budget(args.budget, args.platform) if args.budget else None
+    explicit = args.n_scale is not None or args.k_scale is not None or args.method is not None
+    the_plan = None
+    if budget and not explicit:
+        the_plan = plan(args.platform, budget, _capacity(args), params, preserve=args.preserve)
+        n, k, method = the_plan.n_scale, the_plan.k_scale, the_plan.method
+    else:
+        n = args.n_scale if args.n_scale is not None else DEFAULT_SCALE
+        k = args.k_scale if args.k_scale is not None else (1.0 if args.method == "n" else n)
+        method = args.method
+    spec = make_spec(
+        params, n, k, method=method, input=args.input, allow_partial=args.allow_partial
+    )
+    if budget and explicit:
+        res = _capacity(args)(spec, budget)
+        if not fits(res, budget):
+            from .budget import _fmt
+
+            need = ", ".join(f"{key}={_fmt(key, res[key])}" for key in budget if key in res)
+            raise UserError(
+                f"n={spec.n_scale:g}, k={spec.k_scale:g} needs {need}, over the "
+                f"budget {args.budget}; lower the scales or drop them to let the "
+                "planner choose"
+            )
+    return params, spec, the_plan
 
 
 def cmd_run(argv) -> int:
@@ -119,26 +207,86 @@ def cmd_run(argv) -> int:
         raise UserError("--record-fraction must be in (0, 1]")
     if args.t_sim <= 0:
         raise UserError("--t-sim must be > 0 ms")
-    params, spec = _spec_from_args(args)
+    params, spec, the_plan = _spec_from_args(args)
+    if the_plan:
+        for line in the_plan.explanation:
+            log.info("plan: %s", line)
     for note in spec.notes:
         log.warning(note)
-    log.info("model: n=%g k=%g method=%s, %d neurons, %d synapses", spec.n_scale, spec.k_scale,
-             spec.method, spec.total_neurons, spec.total_synapses)
-    opts = RunOptions(t_presim_ms=args.t_presim, t_sim_ms=args.t_sim, seed=args.seed,
-                      threads=args.threads, record_fraction=args.record_fraction)
+    log.info(
+        "model: n=%g k=%g method=%s, %d neurons, %d synapses",
+        spec.n_scale,
+        spec.k_scale,
+        spec.method,
+        spec.total_neurons,
+        spec.total_synapses,
+    )
+    opts = RunOptions(
+        t_presim_ms=args.t_presim,
+        t_sim_ms=args.t_sim,
+        seed=args.seed,
+        threads=args.threads,
+        record_fraction=args.record_fraction,
+    )
     t0 = time.perf_counter()
-    run_dir = run_nest(spec, opts, out=args.out, progress=_Progress(),
-                       extra={"params": params.to_dict(), "command": ["run.py", *argv]})
+    run_dir = run_nest(
+        spec,
+        opts,
+        out=args.out,
+        progress=_Progress(),
+        plan=the_plan.to_dict() if the_plan else None,
+        extra={"params": params.to_dict(), "command": ["run.py", *argv]},
+    )
     from .rundir import read_run_json
 
     rec = read_run_json(run_dir)
     print(format_rate_table(rec, params.full_rates_hz))
     t = rec["timings_s"]
-    print(f"build {t['build']:.1f} s, simulate {t['simulate']:.1f} s "
-          f"({rec['real_time_factor']:.1f}x real time), peak memory "
-          f"{rec['peak_rss_bytes'] / 2**30:.2f} GiB, threads {rec['threads']}; "
-          f"total {time.perf_counter() - t0:.0f} s")
+    print(
+        f"build {t['build']:.1f} s, simulate {t['simulate']:.1f} s "
+        f"({rec['real_time_factor']:.1f}x real time), peak memory "
+        f"{rec['peak_rss_bytes'] / 2**30:.2f} GiB, threads {rec['threads']}; "
+        f"total {time.perf_counter() - t0:.0f} s"
+    )
     print(f"run directory: {run_dir}")
+    return 0
+
+
+def build_plan_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="run.py plan",
+        description="Choose n, k and method that fit a hardware budget, and say what it costs.",
+    )
+    ap.add_argument("--platform", default="nest", choices=["nest"])
+    ap.add_argument("--budget", required=True, help="KEY=VALUE[,...], e.g. memory=2GiB")
+    ap.add_argument("--preserve", choices=["rates", "correlations", "balanced"], default="balanced")
+    ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=1000.0)
+    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=500.0)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--config", default=None)
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    return ap
+
+
+def cmd_plan(argv) -> int:
+    import json
+
+    from .budget import parse_budget, plan
+    from .params import load_params
+
+    args = build_plan_parser().parse_args(argv)
+    budget = parse_budget(args.budget, args.platform)
+    the_plan = plan(
+        args.platform, budget, _capacity(args), load_params(args.config), preserve=args.preserve
+    )
+    if args.json:
+        print(json.dumps(the_plan.to_dict()))
+    else:
+        print("\n".join(the_plan.explanation))
+        print(
+            f"run it: python run.py --platform {args.platform} --n-scale {the_plan.n_scale:g} "
+            f"--k-scale {the_plan.k_scale:g} --method {the_plan.method}"
+        )
     return 0
 
 
@@ -149,18 +297,23 @@ def format_rate_table(rec: dict, full_rates) -> str:
     ]
     for (name, pop), ref in zip(rec["populations"].items(), full_rates):
         r = pop["mean_rate_hz"]
-        lines.append(f"{name:<10} {pop['n_neurons']:>8d} {r:>10.3f} {ref:>11.3f} "
-                     f"{r / ref if ref else float('nan'):>6.2f}")
+        lines.append(
+            f"{name:<10} {pop['n_neurons']:>8d} {r:>10.3f} {ref:>11.3f} "
+            f"{r / ref if ref else float('nan'):>6.2f}"
+        )
     return "\n".join(lines)
 
 
 def _setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
     logging.getLogger("PyNN").setLevel(logging.ERROR)
 
 
-COMMANDS = {"run": cmd_run}
+COMMANDS = {"run": cmd_run, "plan": cmd_plan}
 
 
 def main(argv=None) -> int:

@@ -78,7 +78,12 @@ class PyNNBackend:
         rng = self._rng(2, *key)
         receptor = "excitatory" if w_mean >= 0 else "inhibitory"
         weight = sim.RandomDistribution(
-            "normal_clipped", mu=abs(w_mean) * 1e-3, sigma=w_sd * 1e-3, low=0.0, high=np.inf, rng=rng
+            "normal_clipped",
+            mu=abs(w_mean) * 1e-3,
+            sigma=w_sd * 1e-3,
+            low=0.0,
+            high=np.inf,
+            rng=rng,
         )
         low = max(d_min, sim.get_min_delay())
         delay = sim.RandomDistribution(
@@ -86,26 +91,34 @@ class PyNNBackend:
         )
         connector = sim.FixedTotalNumberConnector(int(n), with_replacement=True, rng=rng)
         return sim.Projection(
-            pre, post, connector, sim.StaticSynapse(weight=weight, delay=delay),
+            pre,
+            post,
+            connector,
+            sim.StaticSynapse(weight=weight, delay=delay),
             receptor_type=receptor,
         )
 
     def poisson_drive(self, pop, index: int, rate_hz: float, weight_pA: float, delay_ms: float):
         """One independent Poisson source per neuron (``SpikeSourcePoisson``, one-to-one)."""
         sim = self.sim
-        src = sim.Population(pop.size, sim.SpikeSourcePoisson(rate=float(rate_hz)),
-                             label=f"{pop.label}_poisson")
+        src = sim.Population(
+            pop.size, sim.SpikeSourcePoisson(rate=float(rate_hz)), label=f"{pop.label}_poisson"
+        )
         return sim.Projection(
-            src, pop, sim.OneToOneConnector(),
-            sim.StaticSynapse(weight=weight_pA * 1e-3, delay=delay_ms), receptor_type="excitatory"
+            src,
+            pop,
+            sim.OneToOneConnector(),
+            sim.StaticSynapse(weight=weight_pA * 1e-3, delay=delay_ms),
+            receptor_type="excitatory",
         )
 
     def thalamus(self, th: dict):
         sim = self.sim
         return sim.Population(
             int(th["n_neurons"]),
-            sim.SpikeSourcePoisson(rate=th["rate_hz"], start=th["start_ms"],
-                                   duration=th["duration_ms"]),
+            sim.SpikeSourcePoisson(
+                rate=th["rate_hz"], start=th["start_ms"], duration=th["duration_ms"]
+            ),
             label="TC",
         )
 
@@ -177,7 +190,10 @@ def build(
     t0 = time.perf_counter()
     for i, name in enumerate(spec.populations):
         net.populations[name] = backend.create_population(
-            i, int(spec.n_neurons[i]), cell_parameters(spec, i), name,
+            i,
+            int(spec.n_neurons[i]),
+            cell_parameters(spec, i),
+            name,
             (float(spec.v0_mean_mV[i]), float(spec.v0_sd_mV[i])),
         )
     thalamus = backend.thalamus(spec.thalamus) if spec.thalamus else None
@@ -192,30 +208,43 @@ def build(
             if n == 0:
                 continue
             net.projections[(src, tgt)] = backend.connect(
-                net.populations[src], net.populations[tgt], (i, j), n,
+                net.populations[src],
+                net.populations[tgt],
+                (i, j),
+                n,
                 (float(spec.weight_mean_pA[i, j]), float(spec.weight_sd_pA[i, j])),
                 (float(spec.delay_mean_ms[i, j]), float(spec.delay_sd_ms[i, j])),
                 spec.delay_min_ms,
             )
             done += 1
-        log.info("connected %s (%d/%d projections, %.1f s)", tgt, done, n_proj,
-                 time.perf_counter() - t1)
+        log.info(
+            "connected %s (%d/%d projections, %.1f s)", tgt, done, n_proj, time.perf_counter() - t1
+        )
     if thalamus is not None:
         th = spec.thalamus
         for i, tgt in enumerate(spec.populations):
             n = int(th["n_synapses"][i])
             if n:
                 net.projections[("TC", tgt)] = backend.connect(
-                    thalamus, net.populations[tgt], (100, i), n,
+                    thalamus,
+                    net.populations[tgt],
+                    (100, i),
+                    n,
                     (th["weight_mean_pA"], th["weight_sd_pA"]),
-                    (th["delay_mean_ms"], th["delay_sd_ms"]), spec.delay_min_ms,
+                    (th["delay_mean_ms"], th["delay_sd_ms"]),
+                    spec.delay_min_ms,
                 )
     t2 = time.perf_counter()
 
     for i, name in enumerate(spec.populations):
         if spec.ext_rate_hz[i] > 0:
-            backend.poisson_drive(net.populations[name], i, float(spec.ext_rate_hz[i]),
-                                  spec.ext_weight_pA, spec.ext_delay_ms)
+            backend.poisson_drive(
+                net.populations[name],
+                i,
+                float(spec.ext_rate_hz[i]),
+                spec.ext_weight_pA,
+                spec.ext_delay_ms,
+            )
     for name, pop in net.populations.items():
         m = pop.size if record_fraction >= 1 else int(math.ceil(record_fraction * pop.size))
         net.n_recorded[name] = m

@@ -155,7 +155,9 @@ def _validate(p: Params) -> None:
             )
     for name in ("n_full", "k_ext", "full_rates_hz", "v0_sd_mV"):
         if any(v < 0 for v in getattr(p, name)):
-            raise UserError(f"parameter '{name}' has a negative value; sizes and rates must be >= 0")
+            raise UserError(
+                f"parameter '{name}' has a negative value; sizes and rates must be >= 0"
+            )
     if any(v <= 0 for v in p.n_full):
         raise UserError("parameter 'n_full' must be positive for every population")
     if len(p.conn_probs) != n or any(len(r) != n for r in p.conn_probs):

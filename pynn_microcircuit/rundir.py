@@ -81,8 +81,14 @@ def versions() -> dict:
     from . import __version__
 
     out = {"python": _platform.python_version(), "pynn_microcircuit": __version__}
-    for dist, key in (("nest-simulator", "nest"), ("pyNN", "pyNN"), ("numpy", "numpy"),
-                      ("neo", "neo"), ("elephant", "elephant"), ("sPyNNaker", "sPyNNaker")):
+    for dist, key in (
+        ("nest-simulator", "nest"),
+        ("pyNN", "pyNN"),
+        ("numpy", "numpy"),
+        ("neo", "neo"),
+        ("elephant", "elephant"),
+        ("sPyNNaker", "sPyNNaker"),
+    ):
         try:
             out[key] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -114,4 +120,6 @@ def read_run_json(run_dir: str | Path) -> dict:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise UserError(f"'{path}' is not valid JSON (line {exc.lineno}); the run is corrupt") from None
+        raise UserError(
+            f"'{path}' is not valid JSON (line {exc.lineno}); the run is corrupt"
+        ) from None

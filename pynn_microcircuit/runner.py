@@ -58,8 +58,14 @@ def simulate(sim, t_total: float, chunks: int, progress) -> None:
         progress(t_done, t_total, wall)
 
 
-def run_nest(spec: ModelSpec, opts: RunOptions, out: str | Path | None = None,
-             plan: dict | None = None, progress=None, extra: dict | None = None) -> Path:
+def run_nest(
+    spec: ModelSpec,
+    opts: RunOptions,
+    out: str | Path | None = None,
+    plan: dict | None = None,
+    progress=None,
+    extra: dict | None = None,
+) -> Path:
     """Build and simulate ``spec`` with NEST through PyNN; returns the run directory.
 
     The directory holds ``spikes.h5`` (spikes after the warm-up, SONATA layout) and
@@ -80,8 +86,14 @@ def run_nest(spec: ModelSpec, opts: RunOptions, out: str | Path | None = None,
     t_build0 = time.perf_counter()
     sim = setup(spec.resolution_ms, opts.seed, threads)
     backend = NestBackend(sim, opts.seed)
-    net = build(sim, spec, opts.seed, backend=backend, record_fraction=opts.record_fraction,
-                record_from_ms=opts.t_presim_ms)
+    net = build(
+        sim,
+        spec,
+        opts.seed,
+        backend=backend,
+        record_fraction=opts.record_fraction,
+        record_from_ms=opts.t_presim_ms,
+    )
     t_build = time.perf_counter() - t_build0
 
     t_total = opts.t_presim_ms + opts.t_sim_ms
@@ -95,8 +107,11 @@ def run_nest(spec: ModelSpec, opts: RunOptions, out: str | Path | None = None,
     import nest
 
     n_syn_nest = int(nest.GetKernelStatus("num_connections"))
-    rundir.write_spikes(run_dir / rundir.SPIKES_FILE, spikes,
-                        {k: int(v) for k, v in zip(spec.populations, spec.n_neurons)})
+    rundir.write_spikes(
+        run_dir / rundir.SPIKES_FILE,
+        spikes,
+        {k: int(v) for k, v in zip(spec.populations, spec.n_neurons)},
+    )
     record = {
         "platform": "nest",
         "simulated": True,

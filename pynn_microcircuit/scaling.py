@@ -255,9 +255,9 @@ def make_spec(
     # Keep the in-degree exactly: scale S with the *rounded* neuron count of the target
     # (the NEST example scales S by n, which shifts in-degrees by up to 0.5 % where N n rounds).
     k_full = full_in_degrees(p)
-    n_synapses = np.round(
-        full_synapse_numbers(p) * (k_scale * n_neurons / n_full)[:, None]
-    ).astype(np.int64)
+    n_synapses = np.round(full_synapse_numbers(p) * (k_scale * n_neurons / n_full)[:, None]).astype(
+        np.int64
+    )
 
     w_full = full_weights_pA(p)
     w_ext = ext_weight_pA(p)
@@ -292,7 +292,9 @@ def make_spec(
         bad = s2_ext_new < 0
         if np.any(bad):
             kmin = s2_rec / (s2_rec + s2_ext)
-            names = ", ".join(f"{p.populations[i]} (k_min {kmin[i]:.2f})" for i in np.flatnonzero(bad))
+            names = ", ".join(
+                f"{p.populations[i]} (k_min {kmin[i]:.2f})" for i in np.flatnonzero(bad)
+            )
             if not allow_partial:
                 raise UserError(
                     f"linear-k cannot keep the input variance at k={k_scale}: {names}; use "

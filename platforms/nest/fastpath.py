@@ -115,8 +115,12 @@ class FastPopulation(pynest.Population):
     def _create_cells(self):
         model = self.celltype.nest_name[simulator.state.spike_precision]
         self.celltype.parameter_space.shape = (self.size,)
-        params = _build_params(self.celltype.native_parameters, None, size=self.size,
-                               extra_parameters=self.celltype.extra_parameters)
+        params = _build_params(
+            self.celltype.native_parameters,
+            None,
+            size=self.size,
+            extra_parameters=self.celltype.extra_parameters,
+        )
         if not isinstance(params, dict):
             raise ValueError("FastPopulation needs homogeneous cell parameters")
         params = dict(params)
@@ -163,11 +167,18 @@ class NativeFixedTotalNumber(Connector):
         syn = {
             "synapse_model": projection.nest_synapse_model,
             "weight": nest.math.redraw(nest.random.normal(mean=w_mean, std=w_sd), min=lo, max=hi),
-            "delay": nest.math.redraw(nest.random.normal(mean=self.delay[0], std=self.delay[1]),
-                                      min=self.d_min, max=np.inf),
+            "delay": nest.math.redraw(
+                nest.random.normal(mean=self.delay[0], std=self.delay[1]),
+                min=self.d_min,
+                max=np.inf,
+            ),
         }
-        nest.Connect(projection.pre.node_collection, projection.post.node_collection,
-                     {"rule": "fixed_total_number", "N": self.n}, syn)
+        nest.Connect(
+            projection.pre.node_collection,
+            projection.post.node_collection,
+            {"rule": "fixed_total_number", "N": self.n},
+            syn,
+        )
 
 
 class NativeProjection(pynest.Projection):
@@ -176,8 +187,9 @@ class NativeProjection(pynest.Projection):
     def __init__(self, pre, post, connector, synapse_type, receptor_type, label=None):
         from pyNN import common
 
-        common.Projection.__init__(self, pre, post, connector, synapse_type, None,
-                                   receptor_type, Space(), label)
+        common.Projection.__init__(
+            self, pre, post, connector, synapse_type, None, receptor_type, Space(), label
+        )
         self.nest_synapse_model = "static_synapse"
         self.nest_synapse_label = None
         self._sources = set()
@@ -191,8 +203,10 @@ class NativeProjection(pynest.Projection):
     def nest_connections(self):
         if self._connections is None or self._simulator.state.stale_connection_cache:
             self._connections = nest.GetConnections(
-                self.pre.node_collection, self.post.node_collection,
-                synapse_model=self.nest_synapse_model)
+                self.pre.node_collection,
+                self.post.node_collection,
+                synapse_model=self.nest_synapse_model,
+            )
             self._simulator.state.stale_connection_cache = False
         return self._connections
 
@@ -212,8 +226,7 @@ class NestBackend(PyNNBackend):
 
     def create_population(self, index, size, params, label, v0):
         v_init = nest.random.normal(mean=v0[0], std=v0[1]) if v0[1] > 0 else v0[0]
-        return FastPopulation(int(size), self.sim.IF_curr_exp(**params), label=label,
-                              v_init=v_init)
+        return FastPopulation(int(size), self.sim.IF_curr_exp(**params), label=label, v_init=v_init)
 
     def connect(self, pre, post, key, n, w, d, d_min):
         conn = NativeFixedTotalNumber(n, w, d, d_min)
@@ -226,16 +239,28 @@ class NestBackend(PyNNBackend):
 
     def poisson_drive(self, pop, index, rate_hz, weight_pA, delay_ms):
         gen = nest.Create("poisson_generator", params={"rate": float(rate_hz)})
-        nest.Connect(gen, pop.node_collection, "all_to_all",
-                     {"synapse_model": "static_synapse", "weight": float(weight_pA),
-                      "delay": float(delay_ms)})
+        nest.Connect(
+            gen,
+            pop.node_collection,
+            "all_to_all",
+            {
+                "synapse_model": "static_synapse",
+                "weight": float(weight_pA),
+                "delay": float(delay_ms),
+            },
+        )
         return gen
 
     def thalamus(self, th):
         pop = nest.Create("parrot_neuron", int(th["n_neurons"]))
-        gen = nest.Create("poisson_generator", params={
-            "rate": th["rate_hz"], "start": th["start_ms"],
-            "stop": th["start_ms"] + th["duration_ms"]})
+        gen = nest.Create(
+            "poisson_generator",
+            params={
+                "rate": th["rate_hz"],
+                "start": th["start_ms"],
+                "stop": th["start_ms"] + th["duration_ms"],
+            },
+        )
         nest.Connect(gen, pop)
         return _NodeGroup(pop, "TC")
 

@@ -35,17 +35,23 @@ def choose_threads(n_connections: int, requested: int | None = None) -> tuple[in
     )
 
 
-def setup(resolution_ms: float, seed: int, threads: int, max_delay_ms: float = 100.0):
+def setup(resolution_ms: float, seed: int, threads: int):
     """``pyNN.nest.setup`` for the microcircuit; returns the PyNN module.
 
     On-grid spikes (``iaf_psc_exp``, as the reference implementation; PyNN's default
     ``off_grid`` silently switches to ``iaf_psc_exp_ps``), NEST's own RNG seeded with ``seed``.
+    Delay extrema are left to NEST ('auto'): a fixed ``max_delay`` sizes every neuron's ring
+    buffers (PyNN's default 10 ms, or 100 ms, cost hundreds of MB at n = 0.2).
     """
-    import nest
     import pyNN.nest as sim
 
-    nest.set_verbosity("M_ERROR")
-    sim.setup(timestep=resolution_ms, min_delay=resolution_ms, max_delay=max_delay_ms,
-              threads=threads, rng_seed=int(seed), spike_precision="on_grid",
-              verbosity="error")
+    sim.setup(
+        timestep=resolution_ms,
+        min_delay="auto",
+        max_delay="auto",
+        threads=threads,
+        rng_seed=int(seed),
+        spike_precision="on_grid",
+        verbosity="error",
+    )
     return sim

@@ -1,0 +1,82 @@
+"""Capacity model of the NEST path: memory, threads and wall time a ModelSpec needs.
+
+Linear models calibrated with ``benchmarks/calibrate_nest_capacity.py`` on the project's own
+runs (2 cores, 2 threads, NEST 3.10 from PyPI, PyNN 0.13):
+
+* peak memory ``a + b N + c S + 48 B x expected spikes`` (N neurons, S synapses; spikes kept
+  in NEST's memory recorder and copied once when read back);
+* build time ``b0 + b1 S``;
+* simulation wall time per simulated second ``s0 + s1 N + s2 E``, E the synaptic events per
+  simulated second (recurrent synapses x source rate + external Poisson events).
+
+Threads beyond the machine's cores are assumed not to speed anything up; more threads up to
+the core count divide the build and simulation terms (NEST scales close to linearly there).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from pynn_microcircuit.scaling import ModelSpec
+
+from .setup import min_threads
+
+#: Fitted on this project's runs (see module docstring and the foundation/budget issue notes).
+MEMORY_COEF = (2.72e8, 1.9e4, 46.2)  # bytes, bytes/neuron, bytes/synapse
+BUILD_COEF = (0.5, 3.0e-7)  # s, s/synapse (2 threads)
+SIM_COEF = (0.2, 2.0e-4, 1.0e-8)  # s, s/neuron, s/event (2 threads, per simulated second)
+CALIBRATION_THREADS = 2
+BYTES_PER_SPIKE = 48
+
+
+@dataclass(frozen=True)
+class NestCapacity:
+    """Resource predictions from fitted coefficients."""
+
+    memory_coef: tuple = MEMORY_COEF
+    build_coef: tuple = BUILD_COEF
+    sim_coef: tuple = SIM_COEF
+
+    def memory_bytes(self, neurons: float, synapses: float, spikes: float) -> float:
+        a, b, c = self.memory_coef
+        return a + b * neurons + c * synapses + BYTES_PER_SPIKE * spikes
+
+    def wall_s(self, neurons, synapses, events_per_s, t_total_s, threads) -> float:
+        speed = min(threads, os.cpu_count() or 1) / CALIBRATION_THREADS
+        b0, b1 = self.build_coef
+        s0, s1, s2 = self.sim_coef
+        build = b0 + b1 * synapses / speed
+        sim = (s0 + (s1 * neurons + s2 * events_per_s) / speed) * t_total_s
+        return build + sim
+
+
+def expected_activity(spec: ModelSpec, rates_hz=None) -> tuple[float, float]:
+    """(spikes per simulated second, synaptic events per simulated second) of ``spec``."""
+    nu = np.asarray(spec.rates_for_compensation_hz if rates_hz is None else rates_hz, float)
+    spikes = float(np.dot(spec.n_neurons, nu))
+    events = float((spec.n_synapses * nu[None, :]).sum() + np.dot(spec.n_neurons, spec.ext_rate_hz))
+    return spikes, events
+
+
+def predict(
+    spec: ModelSpec,
+    threads: int | None = None,
+    t_presim_ms: float = 500.0,
+    t_sim_ms: float = 1000.0,
+    model: NestCapacity | None = None,
+) -> dict:
+    """Predicted ``memory`` (bytes), ``threads`` (at least NEST's minimum) and ``walltime`` (s)."""
+    model = model or NestCapacity()
+    n_conn = spec.total_synapses + 2 * spec.total_neurons
+    th = max(threads or (os.cpu_count() or 1), min_threads(n_conn))
+    spikes_s, events_s = expected_activity(spec)
+    spikes = spikes_s * t_sim_ms * 1e-3
+    t_total = (t_presim_ms + t_sim_ms) * 1e-3
+    return {
+        "memory": model.memory_bytes(spec.total_neurons, spec.total_synapses, spikes),
+        "threads": th,
+        "walltime": model.wall_s(spec.total_neurons, spec.total_synapses, events_s, t_total, th),
+    }

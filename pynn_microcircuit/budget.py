@@ -1,0 +1,327 @@
+"""Hardware budgets and the planner that picks (n, k, method) to fit one.
+
+A budget is ``KEY=VALUE[,KEY=VALUE...]``:
+
+=========== ========== ===================================================================
+key         platform   value
+=========== ========== ===================================================================
+memory      nest       peak memory of the run, with a unit: ``512MiB``, ``8GiB``, ``2GB``
+threads     nest       NEST threads (an integer)
+walltime    nest       wall time of the whole run (build + warm-up + simulation):
+                       ``90s``, ``10min``, ``1.5h``
+cores       spinnaker  application cores
+chips       spinnaker  SpiNNaker chips
+boards      spinnaker  SpiNN-5 boards (48 chips)
+slowdown    spinnaker  allowed slow-down factor vs real time (time-scale factor)
+=========== ========== ===================================================================
+
+The planner is pure: it calls a platform's capacity model (a function ``ModelSpec -> dict of
+resources``) and the mean-field theory, never a simulator.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import UserError
+from .params import Params
+from .scaling import ModelSpec, linear_k_min, make_spec
+from .theory import correlation_factor, self_consistent_rates
+
+_MEM_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_TIME_UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "hr": 3600}
+
+PLATFORM_KEYS = {
+    "nest": ("memory", "threads", "walltime"),
+    "spinnaker": ("cores", "chips", "boards", "slowdown"),
+}
+FORMS = {
+    "memory": "memory=<number><B|KiB|MiB|GiB|TiB|KB|MB|GB|TB>, e.g. memory=8GiB",
+    "threads": "threads=<integer >= 1>, e.g. threads=4",
+    "walltime": "walltime=<number><s|min|h> for the whole run, e.g. walltime=10min",
+    "cores": "cores=<integer>, e.g. cores=800",
+    "chips": "chips=<integer>, e.g. chips=48",
+    "boards": "boards=<integer>, e.g. boards=1",
+    "slowdown": "slowdown=<number >= 1> (time-scale factor), e.g. slowdown=20",
+}
+
+
+def parse_memory(text: str) -> int:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]+)\s*", text)
+    if not m or m.group(2).lower() not in _MEM_UNITS:
+        raise UserError(f"cannot read memory '{text}'; use {FORMS['memory']}")
+    return int(float(m.group(1)) * _MEM_UNITS[m.group(2).lower()])
+
+
+def parse_duration(text: str) -> float:
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]+)\s*", text)
+    if not m or m.group(2).lower() not in _TIME_UNITS:
+        raise UserError(f"cannot read wall time '{text}'; use {FORMS['walltime']}")
+    return float(m.group(1)) * _TIME_UNITS[m.group(2).lower()]
+
+
+def format_bytes(n: float) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n:.0f} B"
+
+
+def parse_budget(text: str, platform: str) -> dict:
+    """Parse ``KEY=VALUE[,...]`` into a dict with SI values (bytes, seconds, counts).
+
+    Raises
+    ------
+    UserError
+        A malformed item, an unknown key, a unit it cannot read, a key the platform does not
+        take: one line listing the accepted forms.
+    """
+    if platform not in PLATFORM_KEYS:
+        raise UserError(f"no budget keys for platform '{platform}'")
+    accepted = PLATFORM_KEYS[platform]
+    out: dict = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        if "=" not in item:
+            raise UserError(
+                f"budget item '{item}' is not KEY=VALUE; accepted for {platform}: "
+                + "; ".join(FORMS[k] for k in accepted)
+            )
+        key, value = (s.strip() for s in item.split("=", 1))
+        key = key.lower()
+        if key not in FORMS:
+            raise UserError(
+                f"unknown budget key '{key}'; accepted for {platform}: "
+                + "; ".join(FORMS[k] for k in accepted)
+            )
+        if key not in accepted:
+            other = next(p for p, ks in PLATFORM_KEYS.items() if key in ks)
+            raise UserError(
+                f"budget key '{key}' is for --platform {other}, not {platform}; "
+                f"accepted for {platform}: " + ", ".join(accepted)
+            )
+        if key == "memory":
+            out[key] = parse_memory(value)
+        elif key == "walltime":
+            out[key] = parse_duration(value)
+        elif key == "slowdown":
+            try:
+                out[key] = float(value)
+            except ValueError:
+                raise UserError(f"cannot read '{value}'; use {FORMS[key]}") from None
+            if out[key] < 1:
+                raise UserError(f"slowdown must be >= 1; use {FORMS[key]}")
+        else:
+            if not re.fullmatch(r"[0-9]+", value) or int(value) < 1:
+                raise UserError(f"cannot read {key} '{value}'; use {FORMS[key]}")
+            out[key] = int(value)
+    if not out:
+        raise UserError(
+            "empty budget; accepted for " + platform + ": " + "; ".join(FORMS[k] for k in accepted)
+        )
+    return out
+
+
+# ----------------------------------------------------------------------------------- planning
+
+PRESERVE = ("rates", "correlations", "balanced")
+
+#: What each method keeps and changes (DESIGN section 3; van Albada et al. 2015).
+METHOD_EFFECTS = {
+    "n": "keeps in-degrees, weights, input mean and variance, effective connectivity "
+    "(rates kept); pairwise correlations grow ~1/n",
+    "sqrt-k": "keeps input mean and variance (rates to first order); effective connectivity "
+    "falls by sqrt(k), so correlations and oscillations change; measured rates at "
+    "k = 0.1 are 11-55 % below full scale",
+    "linear-k": "keeps input mean, variance and effective connectivity; correlations grow ~1/k; "
+    "possible only for k >= k_min (0.79-0.90)",
+    "none": "keeps nothing: input mean and variance change (shown for comparison only)",
+}
+
+
+@dataclass
+class Plan:
+    """A chosen model, the resources it needs, and what it costs in fidelity."""
+
+    platform: str
+    n_scale: float
+    k_scale: float
+    method: str
+    fits: bool
+    predicted: dict
+    budget: dict
+    fidelity: dict
+    explanation: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "platform": self.platform,
+            "n_scale": self.n_scale,
+            "k_scale": self.k_scale,
+            "method": self.method,
+            "fits": self.fits,
+            "predicted": self.predicted,
+            "budget": self.budget,
+            "fidelity": self.fidelity,
+            "explanation": self.explanation,
+        }
+
+
+def fits(resources: dict, budget: dict) -> bool:
+    """True when every budgeted resource is within its limit."""
+    for key, limit in budget.items():
+        if key == "slowdown":
+            continue  # an input to the capacity model, not a limit
+        if resources.get(key, 0) > limit:
+            return False
+    return True
+
+
+def fidelity(spec: ModelSpec, full_rates_mf: np.ndarray) -> dict:
+    """Predicted fidelity of ``spec``: mean-field rate error vs full scale, correlation
+    factor (k/n), effective-connectivity ratio (1, sqrt(k), k)."""
+    rates = self_consistent_rates(spec, guess_hz=full_rates_mf)
+    rel = np.abs(rates / full_rates_mf - 1)
+    eff = {"n": 1.0, "linear-k": 1.0, "sqrt-k": math.sqrt(spec.k_scale), "none": spec.k_scale}[
+        spec.method
+    ]
+    return {
+        "mean_field_rates_hz": rates.tolist(),
+        "max_rate_error_rel": float(rel.max()),
+        "correlation_factor": correlation_factor(spec),
+        "effective_connectivity_ratio": eff,
+    }
+
+
+def _score(fid: dict, preserve: str) -> float:
+    """Lower is better. Rate error counts 1 per 1 %, a doubling of correlations or halving of
+    effective connectivity counts as a 10 % rate error under 'balanced'."""
+    rate = 100 * fid["max_rate_error_rel"]
+    corr = abs(math.log2(fid["correlation_factor"]))
+    eff = abs(math.log2(fid["effective_connectivity_ratio"]))
+    weights = {
+        "rates": (1.0, 1.0, 10.0),
+        "correlations": (0.2, 20.0, 20.0),
+        "balanced": (1.0, 10.0, 10.0),
+    }[preserve]
+    return weights[0] * rate + weights[1] * corr + weights[2] * eff
+
+
+def candidates(p: Params, methods=("n", "sqrt-k", "linear-k")) -> list[tuple[float, float, str]]:
+    """The (n, k, method) grid the planner searches: scales on a fine geometric grid."""
+    grid = sorted({round(x, 4) for x in np.geomspace(0.005, 1.0, 60)} | {1.0})
+    kmin = float(linear_k_min(p).max())
+    out = [(1.0, 1.0, "n")]
+    for s in grid:
+        if s < 1:
+            if "n" in methods:
+                out.append((s, 1.0, "n"))
+            if "sqrt-k" in methods:
+                out.append((1.0, s, "sqrt-k"))
+                out.append((s, s, "sqrt-k"))
+            if "linear-k" in methods and s >= kmin:
+                out.append((1.0, s, "linear-k"))
+    return out
+
+
+def plan(
+    platform: str,
+    budget: dict,
+    capacity,
+    p: Params | None = None,
+    preserve: str = "balanced",
+    methods=("n", "sqrt-k", "linear-k"),
+) -> Plan:
+    """Pick the highest-fidelity (n, k, method) whose predicted resources fit ``budget``.
+
+    Parameters
+    ----------
+    capacity : callable
+        ``capacity(spec, budget) -> dict`` of predicted resources (same keys as the budget).
+    preserve : {'rates', 'correlations', 'balanced'}
+        What to keep first; 'balanced' (default) weighs a doubling of correlations or a halving
+        of the effective connectivity like a 10 % rate error.
+
+    Raises
+    ------
+    UserError
+        No candidate fits; the message states the smallest budget that would.
+    """
+    if preserve not in PRESERVE:
+        raise UserError(f"--preserve must be one of {', '.join(PRESERVE)}")
+    p = p or Params()
+    full = make_spec(p, 1.0, 1.0)
+    mf_full = self_consistent_rates(full)
+    fitting = []
+    smallest = None
+    for n, k, method in candidates(p, methods):
+        spec = make_spec(p, n, k, method=method)
+        res = capacity(spec, budget)
+        if fits(res, budget):
+            fitting.append((spec, res))
+        elif smallest is None or spec.total_synapses < smallest[0].total_synapses:
+            smallest = (spec, res)
+    if not fitting:
+        spec, res = smallest
+        need = ", ".join(f"{k}={_fmt(k, res[k])}" for k in budget if k in res)
+        raise UserError(
+            f"budget {_fmt_budget(budget)} is too small for any valid model; the "
+            f"smallest (n={spec.n_scale:g}, k={spec.k_scale:g}) needs {need}"
+        )
+    # fidelity is evaluated only for the largest fitting model of each (method, shape)
+    best = None
+    for spec, res in _frontier(fitting):
+        fid = fidelity(spec, mf_full)
+        score = _score(fid, preserve)
+        if best is None or score < best[0]:
+            best = (score, spec, res, fid)
+    _, spec, res, fid = best
+    expl = [
+        f"n = {spec.n_scale:g}, k = {spec.k_scale:g}, method {spec.method}: "
+        f"{spec.total_neurons:,} neurons, {spec.total_synapses:,} synapses",
+        "predicted: "
+        + ", ".join(f"{k} {_fmt(k, v)}" for k, v in res.items())
+        + " (budget: "
+        + _fmt_budget(budget)
+        + ")",
+        f"{spec.method} {METHOD_EFFECTS[spec.method]}",
+        f"mean-field rates within {100 * fid['max_rate_error_rel']:.1f} % of full scale; "
+        f"correlations x{fid['correlation_factor']:.2g}; effective connectivity "
+        f"x{fid['effective_connectivity_ratio']:.2g}",
+    ]
+    return Plan(platform, spec.n_scale, spec.k_scale, spec.method, True, res, budget, fid, expl)
+
+
+def _frontier(fitting):
+    """For each (method, n==1, k==1, n==k) family keep the fitting model with most synapses."""
+    best: dict = {}
+    for spec, res in fitting:
+        fam = (spec.method, spec.n_scale == 1, spec.k_scale == 1, spec.n_scale == spec.k_scale)
+        if fam not in best or spec.total_synapses > best[fam][0].total_synapses:
+            best[fam] = (spec, res)
+    return list(best.values())
+
+
+def _fmt(key: str, v) -> str:
+    if key == "memory":
+        return format_bytes(v)
+    if key == "walltime":
+        return f"{v / 60:.1f}min" if v >= 60 else f"{v:.0f}s"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _fmt_budget(budget: dict) -> str:
+    return ",".join(f"{k}={_fmt(k, v)}" for k, v in budget.items())

@@ -1,0 +1,116 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from platforms.nest.capacity import predict
+from pynn_microcircuit.budget import parse_budget, plan
+from pynn_microcircuit.errors import UserError
+from pynn_microcircuit.params import Params
+from pynn_microcircuit.scaling import make_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_parse_budget_units():
+    b = parse_budget("memory=8GiB, threads=4,walltime=10min", "nest")
+    assert b == {"memory": 8 * 2**30, "threads": 4, "walltime": 600.0}
+    assert parse_budget("memory=512MiB", "nest")["memory"] == 512 * 2**20
+    assert parse_budget("memory=2GB", "nest")["memory"] == 2_000_000_000
+    assert parse_budget("walltime=1.5h", "nest")["walltime"] == 5400.0
+    assert parse_budget("cores=800,slowdown=20", "spinnaker") == {"cores": 800, "slowdown": 20.0}
+
+
+@pytest.mark.parametrize(
+    "text, platform, message",
+    [
+        ("memory=8", "nest", "cannot read memory '8'; use memory=<number>"),
+        ("memory=8XB", "nest", "cannot read memory '8XB'"),
+        ("ram=8GiB", "nest", "unknown budget key 'ram'; accepted for nest: memory="),
+        ("cores=800", "nest", "budget key 'cores' is for --platform spinnaker, not nest"),
+        ("threads=two", "nest", "cannot read threads 'two'; use threads=<integer >= 1>"),
+        ("walltime=10", "nest", "cannot read wall time '10'"),
+        ("memory", "nest", "budget item 'memory' is not KEY=VALUE"),
+        ("", "nest", "empty budget"),
+        ("slowdown=0.5", "spinnaker", "slowdown must be >= 1"),
+    ],
+)
+def test_parse_budget_errors(text, platform, message):
+    with pytest.raises(UserError) as exc:
+        parse_budget(text, platform)
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def _cap(spec, budget):
+    return predict(spec, threads=budget.get("threads"))
+
+
+def test_plan_fits_and_prefers_larger_models():
+    small = plan("nest", {"memory": 1 * 2**30}, _cap)
+    large = plan("nest", {"memory": 8 * 2**30}, _cap)
+    assert small.fits and small.predicted["memory"] <= 2**30
+    s_small = make_spec(Params(), small.n_scale, small.k_scale, small.method).total_synapses
+    s_large = make_spec(Params(), large.n_scale, large.k_scale, large.method).total_synapses
+    assert s_large > 4 * s_small
+    assert set(small.to_dict()) >= {"n_scale", "k_scale", "method", "fits", "predicted", "budget"}
+
+
+def test_plan_full_scale_when_budget_allows():
+    p = plan("nest", {"memory": 20 * 2**30}, _cap)
+    assert (p.n_scale, p.k_scale, p.method) == (1.0, 1.0, "n")
+
+
+def test_plan_too_small_names_smallest_budget():
+    with pytest.raises(UserError) as exc:
+        plan("nest", {"memory": 10 * 2**20}, _cap)
+    msg = str(exc.value)
+    assert "too small for any valid model" in msg and "needs memory=" in msg
+
+
+def test_plan_threads_limit_respected():
+    # full scale needs 3 threads (connection limit): a 2-thread budget cannot be full scale
+    p = plan("nest", {"memory": 20 * 2**30, "threads": 2}, _cap)
+    assert p.predicted["threads"] <= 2
+    assert make_spec(Params(), p.n_scale, p.k_scale, p.method).total_synapses < 2 * 134_217_726
+
+
+def test_preserve_rates_prefers_n_scaling():
+    p = plan("nest", {"memory": 2 * 2**30}, _cap, preserve="rates")
+    assert p.method in ("n", "linear-k")
+    assert p.fidelity["max_rate_error_rel"] < 0.05
+
+
+def test_cli_plan_json():
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "run.py"),
+            "plan",
+            "--platform",
+            "nest",
+            "--budget",
+            "memory=1GiB",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)
+    assert d["fits"] is True and d["predicted"]["memory"] <= 2**30
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    for args, message in (
+        (["plan", "--budget", "memory=10MiB"], "too small"),
+        (["--n-scale", "0.1", "--method", "n", "--k-scale", "0.5"], "method 'n' keeps in-degrees"),
+        (["--config", str(tmp_path / "none.yaml")], "not found"),
+    ):
+        res = subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True
+        )
+        assert res.returncode == 2
+        lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1 and message in lines[0], res.stderr
