@@ -91,7 +91,8 @@ def build_run_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="run.py",
         description="Run the Potjans & Diesmann (2014) microcircuit. Subcommands: "
-        "'run.py plan ...' (see run.py plan --help).",
+        "'run.py plan', 'run.py analyse RUN', 'run.py compare RUN --reference REF ...' "
+        "(each with --help).",
     )
     _add_model_args(ap)
     ap.add_argument(
@@ -120,6 +121,11 @@ def build_run_parser() -> argparse.ArgumentParser:
         help="fraction of each population whose spikes are recorded",
     )
     ap.add_argument("--out", default=None, help="new run directory (must not exist)")
+    ap.add_argument(
+        "--no-analysis",
+        action="store_true",
+        help="skip the analysis and report at the end of the run",
+    )
     ap.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
     return ap
 
@@ -249,6 +255,46 @@ def cmd_run(argv) -> int:
         f"total {time.perf_counter() - t0:.0f} s"
     )
     print(f"run directory: {run_dir}")
+    if not args.no_analysis:
+        from analysis.report import analyse
+
+        log.info("analysing the run (statistics, figures, report)")
+        out = analyse(run_dir, seed=args.seed)
+        print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def cmd_analyse(argv) -> int:
+    ap = argparse.ArgumentParser(
+        prog="run.py analyse", description="Statistics, figures and an HTML report of a run."
+    )
+    ap.add_argument("run", help="run directory")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the neuron sampling")
+    args = ap.parse_args(argv)
+    _setup_logging(False)
+    from analysis.report import analyse
+
+    out = analyse(args.run, seed=args.seed)
+    print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def cmd_compare(argv) -> int:
+    ap = argparse.ArgumentParser(
+        prog="run.py compare",
+        description="Compare a run with reference runs (KS distance vs seed-to-seed spread).",
+    )
+    ap.add_argument("run", help="run directory to test")
+    ap.add_argument("--reference", nargs="+", required=True, help="reference run directories")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the neuron sampling")
+    args = ap.parse_args(argv)
+    _setup_logging(False)
+    from analysis.compare import verdict_table
+    from analysis.report import compare_runs
+
+    out, result = compare_runs(args.run, args.reference, seed=args.seed)
+    print(verdict_table(result))
+    print(f"report: {out / 'report.html'}")
     return 0
 
 
@@ -313,7 +359,7 @@ def _setup_logging(quiet: bool) -> None:
     logging.getLogger("PyNN").setLevel(logging.ERROR)
 
 
-COMMANDS = {"run": cmd_run, "plan": cmd_plan}
+COMMANDS = {"run": cmd_run, "plan": cmd_plan, "analyse": cmd_analyse, "compare": cmd_compare}
 
 
 def main(argv=None) -> int:

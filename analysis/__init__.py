@@ -1,0 +1,1 @@
+"""Neo/Elephant statistics of run directories, comparison with references, plots, reports."""

@@ -1,0 +1,348 @@
+"""Analyse a run, compare it with references, draw the figures and write a self-contained report.
+
+Outputs go to a new folder (``RUN/analysis``, or ``analysis_2``... if that exists); the run's
+own files are only read.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .compare import compare, verdict_table  # noqa: E402
+from .io import Run, load_run  # noqa: E402
+from .statistics import population_statistics  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+COLORS = {"E": "#1f4e9c", "I": "#c0392b"}
+
+
+def _fresh_dir(base: Path) -> Path:
+    path = base
+    k = 2
+    while path.exists():
+        path = base.with_name(f"{base.name}_{k}")
+        k += 1
+    path.mkdir(parents=True)
+    return path
+
+
+def run_statistics(run: Run, seed: int = 0) -> dict:
+    """Statistics of every population of ``run`` (see :mod:`analysis.statistics`)."""
+    return {
+        name: population_statistics(pop, run.t_start_ms, run.t_stop_ms, seed=seed + i)
+        for i, (name, pop) in enumerate(run.populations.items())
+    }
+
+
+def summary(stats: dict) -> dict:
+    """JSON-friendly summary: means, medians and counts per population and statistic."""
+    out = {}
+    for pop, s in stats.items():
+        out[pop] = {
+            "mean_rate_hz": float(np.mean(s["rates_hz"])) if s["rates_hz"].size else None,
+            "median_rate_hz": float(np.median(s["rates_hz"])) if s["rates_hz"].size else None,
+            "mean_cv_isi": float(np.mean(s["cv_isi"])) if s["cv_isi"].size else None,
+            "n_cv": int(s["cv_isi"].size),
+            "mean_correlation": float(np.mean(s["correlations"]))
+            if s["correlations"].size
+            else None,
+            "n_pairs": int(s["correlations"].size),
+            "synchrony": s["synchrony"],
+            "spectral_peak_hz": s["spectral_peak_hz"],
+        }
+    return out
+
+
+def _savefig(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_raster(run: Run, path: Path, window_ms: float = 300.0, max_per_pop: int = 300) -> Path:
+    """Raster of ``window_ms`` after the warm-up, up to ``max_per_pop`` neurons a population."""
+    fig, ax = plt.subplots(figsize=(9, 6))
+    t0 = run.t_start_ms
+    t1 = min(run.t_stop_ms, t0 + window_ms)
+    offset = 0
+    ticks = []
+    for name in reversed(list(run.populations)):
+        pop = run.populations[name]
+        m = min(max_per_pop, pop.n_recorded)
+        sel = (pop.ids < m) & (pop.times >= t0) & (pop.times < t1)
+        ax.plot(
+            pop.times[sel],
+            pop.ids[sel] + offset,
+            ".",
+            ms=1.5,
+            color=COLORS[name[-1]] if name[-1] in COLORS else "k",
+        )
+        ticks.append((offset + m / 2, name))
+        offset += m + 20
+    ax.set_yticks([t for t, _ in ticks], [n for _, n in ticks])
+    ax.set_xlabel("time (ms)")
+    ax.set_title(
+        f"Spike raster, {t1 - t0:.0f} ms after warm-up (first {max_per_pop} neurons "
+        "of each population)"
+    )
+    ax.set_xlim(t0, t1)
+    return _savefig(fig, path)
+
+
+def plot_distributions(stats: dict, path: Path, refs: list[dict] | None = None) -> Path:
+    """Histograms of rate, ISI CV and correlation per population, references overlaid."""
+    pops = list(stats)
+    keys = (
+        ("rates_hz", "firing rate (Hz)"),
+        ("cv_isi", "ISI CV"),
+        ("correlations", "spike-count correlation (2 ms bins)"),
+    )
+    fig, axes = plt.subplots(len(pops), 3, figsize=(11, 1.5 * len(pops) + 1), squeeze=False)
+    for r, pop in enumerate(pops):
+        for c, (key, label) in enumerate(keys):
+            ax = axes[r, c]
+            data = [stats[pop][key]] + [ref[pop][key] for ref in (refs or [])]
+            allv = (
+                np.concatenate([d for d in data if d.size])
+                if any(d.size for d in data)
+                else np.zeros(1)
+            )
+            lo, hi = np.percentile(allv, [0.5, 99.5]) if allv.size > 1 else (0, 1)
+            bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
+            for k, ref in enumerate(refs or []):
+                ax.hist(
+                    ref[pop][key],
+                    bins=bins,
+                    density=True,
+                    histtype="step",
+                    color="0.5",
+                    label="reference" if k == 0 else None,
+                )
+            ax.hist(
+                stats[pop][key],
+                bins=bins,
+                density=True,
+                histtype="stepfilled",
+                alpha=0.6,
+                color=COLORS.get(pop[-1], "k"),
+                label="this run",
+            )
+            if r == 0:
+                ax.set_title(label)
+            if c == 0:
+                ax.set_ylabel(f"{pop}\ndensity")
+            if r == len(pops) - 1:
+                ax.set_xlabel(label)
+    axes[0, 0].legend(fontsize=7)
+    return _savefig(fig, path)
+
+
+def plot_rate_boxplot(stats: dict, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    pops = list(stats)
+    ax.boxplot([stats[p]["rates_hz"] for p in pops][::-1], vert=False, showfliers=False)
+    ax.set_yticks(range(1, len(pops) + 1), pops[::-1])
+    means = [float(np.mean(stats[p]["rates_hz"])) for p in pops][::-1]
+    ax.plot(means, range(1, len(pops) + 1), "D", color="firebrick", label="mean")
+    ax.set_xlabel("firing rate (Hz)")
+    ax.set_title("Firing rates per population (all neurons, silent ones as 0)")
+    ax.legend()
+    return _savefig(fig, path)
+
+
+def plot_spectra(stats: dict, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for pop, s in stats.items():
+        if s["spectrum_psd"].size:
+            ax.semilogy(
+                s["spectrum_hz"][1:],
+                s["spectrum_psd"][1:],
+                label=pop,
+                ls="-" if pop.endswith("E") else "--",
+            )
+    ax.set_xlim(0, 250)
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("PSD of population rate (Hz²/Hz)")
+    ax.set_title("Population-rate power spectra (Welch)")
+    ax.legend(ncol=4, fontsize=8)
+    return _savefig(fig, path)
+
+
+def plot_verdicts(result: dict, path: Path) -> Path:
+    """Heat-map populations x statistics of distance / spread (<= 1: consistent)."""
+    pops = list(result)
+    stats_ = list(next(iter(result.values())))
+    ratio = np.array(
+        [[result[p][s].get("ratio") or np.nan for s in stats_] for p in pops], dtype=float
+    )
+    fig, ax = plt.subplots(figsize=(1.6 * len(stats_) + 2, 0.45 * len(pops) + 1.5))
+    im = ax.imshow(
+        np.log2(np.clip(ratio, 1 / 16, 16)) - 1, cmap="RdYlGn_r", vmin=-3, vmax=3, aspect="auto"
+    )
+    for i in range(len(pops)):
+        for j in range(len(stats_)):
+            v = ratio[i, j]
+            ax.text(
+                j, i, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8
+            )
+    ax.set_xticks(range(len(stats_)), stats_, rotation=30, ha="right")
+    ax.set_yticks(range(len(pops)), pops)
+    cb = fig.colorbar(im, ax=ax)
+    cb.set_label("log2(ratio / 2): green consistent, red differs")
+    ax.set_title("Test vs reference: distance / seed-to-seed spread (≤ 2 consistent)")
+    return _savefig(fig, path)
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def write_html(path: Path, title: str, sections: list[tuple[str, str]]) -> Path:
+    """A single HTML file, figures embedded as data URIs, no external resources."""
+    body = "\n".join(f"<h2>{html.escape(h)}</h2>\n{content}" for h, content in sections)
+    path.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>"
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
+        "text-align:right}th{background:#eee}img{max-width:100%}"
+        ".ok{background:#d5f5d5}.bad{background:#f8d0d0}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n"
+    )
+    return path
+
+
+def _summary_table(summ: dict, meta: dict) -> str:
+    cols = [
+        ("mean_rate_hz", "mean rate (Hz)", ".3f"),
+        ("mean_cv_isi", "mean CV", ".3f"),
+        ("mean_correlation", "mean corr.", ".4f"),
+        ("synchrony", "synchrony", ".2f"),
+        ("spectral_peak_hz", "spectral peak (Hz)", ".1f"),
+    ]
+    rows = [
+        "<table><tr><th>population</th><th>neurons</th>"
+        + "".join(f"<th>{c[1]}</th>" for c in cols)
+        + "</tr>"
+    ]
+    for pop, s in summ.items():
+        n = meta["populations"][pop]["n_neurons"]
+        cells = "".join(f"<td>{'—' if s[k] is None else format(s[k], f)}</td>" for k, _, f in cols)
+        rows.append(f"<tr><th>{pop}</th><td>{n}</td>{cells}</tr>")
+    return "".join(rows) + "</table>"
+
+
+def _run_line(meta: dict) -> str:
+    return (
+        f"<p>platform <b>{meta.get('platform')}</b>, n = {meta.get('n_scale')}, "
+        f"k = {meta.get('k_scale')}, method {meta.get('method')}, seed {meta.get('seed')}, "
+        f"{meta.get('t_sim_ms')} ms analysed after {meta.get('t_presim_ms')} ms warm-up.</p>"
+    )
+
+
+def analyse(run_dir: str | Path, seed: int = 0) -> Path:
+    """Write ``RUN/analysis/`` (stats.json, PNG figures, report.html); returns the folder."""
+    run = load_run(run_dir)
+    stats = run_statistics(run, seed=seed)
+    out = _fresh_dir(Path(run_dir) / "analysis")
+    summ = summary(stats)
+    (out / "stats.json").write_text(
+        json.dumps({"run": str(run.path), "summary": summ}, indent=2) + "\n"
+    )
+    figs = [
+        plot_raster(run, out / "raster.png"),
+        plot_rate_boxplot(stats, out / "rates.png"),
+        plot_distributions(stats, out / "distributions.png"),
+        plot_spectra(stats, out / "spectra.png"),
+    ]
+    write_html(
+        out / "report.html",
+        f"Microcircuit run {run.path.name}",
+        [
+            ("Run", _run_line(run.meta)),
+            ("Summary", _summary_table(summ, run.meta)),
+            ("Raster", _img(figs[0])),
+            ("Rates", _img(figs[1])),
+            ("Distributions", _img(figs[2])),
+            ("Spectra", _img(figs[3])),
+        ],
+    )
+    return out
+
+
+def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tuple[Path, dict]:
+    """Write ``RUN/comparison/`` (JSON, heat-map, distributions, report.html)."""
+    from pynn_microcircuit.errors import UserError
+
+    run = load_run(run_dir)
+    refs = [load_run(r) for r in reference_dirs]
+    for r in refs:
+        if abs(r.duration_s - run.duration_s) > 1e-9:
+            raise UserError(
+                f"'{r.path}' analyses {r.duration_s:g} s, '{run.path}' "
+                f"{run.duration_s:g} s; compare runs of equal duration (--t-sim)"
+            )
+        if r.meta.get("resolution_ms") != run.meta.get("resolution_ms"):
+            raise UserError(
+                f"'{r.path}' and '{run.path}' have different resolutions; compare "
+                "runs with the same time step"
+            )
+        if list(r.populations) != list(run.populations):
+            raise UserError(f"'{r.path}' has other populations than '{run.path}'")
+    if len(refs) < 2:
+        log.warning(
+            "a single reference run has no seed-to-seed spread: reporting distances "
+            "only; give two or more reference seeds for verdicts"
+        )
+    test_stats = run_statistics(run, seed=seed)
+    ref_stats = [run_statistics(r, seed=seed) for r in refs]
+    n = float(run.meta.get("n_scale", 1.0))
+    result = compare(test_stats, ref_stats, correlation_scale=n if n < 1 else None)
+    out = _fresh_dir(Path(run_dir) / "comparison")
+    (out / "comparison.json").write_text(
+        json.dumps(
+            {"run": str(run.path), "references": [str(r.path) for r in refs], "verdicts": result},
+            indent=2,
+        )
+        + "\n"
+    )
+    figs = [
+        plot_verdicts(result, out / "verdicts.png"),
+        plot_distributions(test_stats, out / "distributions.png", ref_stats),
+    ]
+    write_html(
+        out / "report.html",
+        f"{run.path.name} vs reference",
+        [
+            (
+                "Runs",
+                _run_line(run.meta)
+                + "<p>references: "
+                + ", ".join(html.escape(str(r.path)) for r in refs)
+                + "</p>",
+            ),
+            (
+                "Verdicts",
+                "<p>Each cell: KS distance of this run to the references divided by the "
+                "largest distance between two reference seeds; ≤ 2 is consistent (see "
+                "analysis/compare.py for why 2).</p>"
+                + _img(figs[0])
+                + f"<pre>{html.escape(verdict_table(result))}</pre>",
+            ),
+            ("Distributions", _img(figs[1])),
+        ],
+    )
+    return out, result

@@ -1,0 +1,175 @@
+"""Analysis on synthetic spike data with known answers."""
+
+import json
+
+import numpy as np
+import pytest
+
+from analysis.compare import compare, ks_distance
+from analysis.io import load_run, to_neo_block
+from analysis.report import analyse, compare_runs, run_statistics
+from analysis.statistics import (
+    correlation_coefficients,
+    cv_isi,
+    firing_rates,
+    population_statistics,
+    synchrony,
+)
+from pynn_microcircuit.errors import UserError
+from pynn_microcircuit.rundir import write_run_json, write_spikes
+
+T0, T1 = 500.0, 10500.0  # 10 s analysed after 500 ms warm-up
+
+
+def poisson_population(n, rate_hz, rng, t0=0.0, t1=T1):
+    counts = rng.poisson(rate_hz * (t1 - t0) * 1e-3, size=n)
+    ids = np.repeat(np.arange(n), counts)
+    times = rng.uniform(t0, t1, size=ids.size)
+    order = np.argsort(times)
+    return ids[order], times[order]
+
+
+def common_source_population(n, rate_hz, shared_hz, p_copy, rng, t0=0.0, t1=T1):
+    """Each neuron copies each spike of one shared Poisson train with probability p_copy, plus
+    independent spikes: count correlation rho = p_copy^2 shared_hz / rate_hz (any bin size)."""
+    shared = rng.uniform(t0, t1, rng.poisson(shared_hz * (t1 - t0) * 1e-3))
+    ids_i, t_i = poisson_population(n, rate_hz - p_copy * shared_hz, rng, t0, t1)
+    keep = rng.random((n, shared.size)) < p_copy
+    ids_s = np.nonzero(keep)[0]
+    t_s = np.broadcast_to(shared, keep.shape)[keep]
+    ids = np.concatenate([ids_i, ids_s])
+    times = np.concatenate([t_i, t_s])
+    order = np.argsort(times)
+    return ids[order], times[order]
+
+
+def test_poisson_known_answers():
+    rng = np.random.default_rng(1)
+    ids, times = poisson_population(1000, 8.0, rng)
+    rates = firing_rates(ids, times, 1000, T0, T1)
+    assert rates.mean() == pytest.approx(8.0, rel=0.03)
+    cv = cv_isi(ids, times)
+    assert abs(cv.mean() - 1.0) < 0.05
+    cc = correlation_coefficients(ids, times, T0, T1, seed=3)
+    assert cc.size == 200 * 199 // 2
+    assert abs(cc.mean()) < 0.01
+    assert synchrony(ids, times, 1000, T0, T1) == pytest.approx(1.0, abs=0.1)
+
+
+def test_common_source_correlation_recovered():
+    rng = np.random.default_rng(2)
+    rho = 0.3**2 * 20.0 / 10.0  # 0.18
+    ids, times = common_source_population(300, 10.0, 20.0, 0.3, rng)
+    cc = correlation_coefficients(ids, times, T0, T1, seed=4)
+    assert cc.mean() == pytest.approx(rho, rel=0.2)
+
+
+def test_cv_of_regular_trains_is_zero():
+    ids = np.repeat(np.arange(5), 20)
+    times = np.tile(np.arange(20) * 10.0, 5)
+    np.testing.assert_allclose(cv_isi(ids, times), 0.0, atol=1e-9)
+
+
+def _stats(ids, times, n):
+    from analysis.io import PopulationSpikes
+
+    return {"L23E": population_statistics(PopulationSpikes("L23E", n, n, ids, times), T0, T1)}
+
+
+def test_compare_verdicts():
+    rng = np.random.default_rng(5)
+    refs = [_stats(*poisson_population(800, 5.0, rng), 800) for _ in range(3)]
+    same = _stats(*poisson_population(800, 5.0, rng), 800)
+    shifted = _stats(*poisson_population(800, 6.5, rng), 800)  # +30 % rate
+    assert ks_distance(same["L23E"]["rates_hz"], same["L23E"]["rates_hz"]) == 0.0
+    ok = compare(same, refs)["L23E"]
+    assert ok["rates_hz"]["verdict"] == "consistent"
+    assert ok["cv_isi"]["verdict"] == "consistent"
+    bad = compare(shifted, refs)["L23E"]
+    assert bad["rates_hz"]["verdict"] == "differs" and bad["rates_hz"]["ratio"] > 2
+    single = compare(same, refs[:1])["L23E"]
+    assert single["rates_hz"]["verdict"] == "no-spread" and single["rates_hz"]["spread"] is None
+
+
+def make_run(path, seed, rate=5.0, n=400, t_sim=2000.0):
+    """A run directory in the package's format from synthetic Poisson spikes."""
+    rng = np.random.default_rng(seed)
+    path.mkdir()
+    pops = {
+        "L23E": poisson_population(n, rate, rng, 500.0, 500.0 + t_sim),
+        "L23I": poisson_population(n // 4, 2 * rate, rng, 500.0, 500.0 + t_sim),
+    }
+    sizes = {"L23E": n, "L23I": n // 4}
+    write_spikes(path / "spikes.h5", pops, sizes)
+    write_run_json(
+        path / "run.json",
+        {
+            "platform": "synthetic",
+            "n_scale": 1.0,
+            "k_scale": 1.0,
+            "method": "n",
+            "seed": seed,
+            "resolution_ms": 0.1,
+            "t_presim_ms": 500.0,
+            "t_sim_ms": t_sim,
+            "simulated": True,
+            "populations": {k: {"n_neurons": sizes[k], "n_recorded": sizes[k]} for k in pops},
+        },
+    )
+    return path
+
+
+def test_analyse_and_compare_run_directories(tmp_path):
+    runs = [make_run(tmp_path / f"r{s}", s) for s in range(5)]
+    before = {p.name: p.read_bytes() for p in runs[0].iterdir()}
+    out = analyse(runs[0])
+    assert (out / "report.html").is_file() and (out / "raster.png").is_file()
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
+    assert {p.name: p.read_bytes() for p in runs[0].iterdir() if p.is_file()} == before
+    assert analyse(runs[0]).name == "analysis_2"  # never overwritten
+    cmp_dir, result = compare_runs(runs[1], runs[2:])
+    assert json.loads((cmp_dir / "comparison.json").read_text())["verdicts"]
+    assert all(
+        c["verdict"] == "consistent"
+        for row in result.values()
+        for s, c in row.items()
+        if s in ("rates_hz", "cv_isi")
+    )
+
+
+def test_neo_export_annotated(tmp_path):
+    run = load_run(make_run(tmp_path / "r", 1, n=40))
+    block = to_neo_block(run, max_per_population=5)
+    seg = block.segments[0]
+    assert len(seg.spiketrains) == 5
+    st = seg.spiketrains[3]
+    assert st.annotations == {"population": "L23E", "node_id": 3}
+    pop = run.populations["L23E"]
+    assert len(st) == np.count_nonzero(pop.ids == 3)
+
+
+def test_bad_inputs(tmp_path):
+    run = make_run(tmp_path / "r", 1)
+    (run / "spikes.h5").write_bytes((run / "spikes.h5").read_bytes()[:200])  # truncated
+    with pytest.raises(UserError, match="truncated or not HDF5"):
+        load_run(run)
+    other = make_run(tmp_path / "o", 2)
+    meta = json.loads((other / "run.json").read_text())
+    meta["format_version"] = 99
+    (other / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(UserError, match="format_version 99"):
+        load_run(other)
+    with pytest.raises(UserError, match="not a run directory"):
+        load_run(tmp_path)
+    a = make_run(tmp_path / "a", 3, t_sim=1000.0)
+    b = make_run(tmp_path / "b", 4, t_sim=2000.0)
+    with pytest.raises(UserError, match="equal duration"):
+        compare_runs(a, [b])
+
+
+def test_run_statistics_on_synthetic_run(tmp_path):
+    run = load_run(make_run(tmp_path / "r", 7, rate=4.0, n=1000))
+    stats = run_statistics(run)
+    assert stats["L23E"]["rates_hz"].mean() == pytest.approx(4.0, rel=0.05)
+    assert stats["L23I"]["rates_hz"].mean() == pytest.approx(8.0, rel=0.05)
