@@ -18,7 +18,10 @@ from scipy import stats
 #: Distribution-valued statistics compared by KS / Wasserstein distance.
 DIST_STATS = ("rates_hz", "cv_isi", "correlations")
 #: Scalar statistics compared by their absolute difference.
-SCALAR_STATS = ("synchrony", "spectral_peak_hz")
+SCALAR_STATS = ("synchrony",)
+#: Spectra compared by the mean absolute difference of log10 PSD over 5-250 Hz (the argmax of
+#: a flat, noisy spectrum is not a stable statistic, the whole shape is).
+SPECTRUM_BAND_HZ = (5.0, 250.0)
 
 
 def ks_distance(a, b) -> float:
@@ -35,9 +38,27 @@ def wasserstein(a, b) -> float:
     return float(stats.wasserstein_distance(a, b))
 
 
+def spectrum_distance(a, b) -> float:
+    """Mean |log10 PSD_a - log10 PSD_b| over SPECTRUM_BAND_HZ (decades); a, b = (freqs, psd)."""
+    (fa, pa), (fb, pb) = a, b
+    if pa.size == 0 or pb.size == 0 or fa.shape != fb.shape:
+        return float("nan")
+    band = (fa >= SPECTRUM_BAND_HZ[0]) & (fa <= SPECTRUM_BAND_HZ[1])
+    tiny = 1e-30
+    return float(np.mean(np.abs(np.log10(pa[band] + tiny) - np.log10(pb[band] + tiny))))
+
+
+def _value(stats_: dict, stat: str):
+    if stat == "spectrum":
+        return (np.asarray(stats_["spectrum_hz"]), np.asarray(stats_["spectrum_psd"]))
+    return stats_[stat]
+
+
 def _dist(stat: str, a, b) -> float:
     if stat in SCALAR_STATS:
         return float(abs(a - b))
+    if stat == "spectrum":
+        return spectrum_distance(a, b)
     return ks_distance(a, b)
 
 
@@ -59,9 +80,9 @@ def compare(
     tolerance : float
         A test is consistent while its distance is within ``tolerance`` x the spread.
     correlation_scale : float, optional
-        Multiply the test's correlations by this before comparing (``n`` for N-scaled runs:
-        correlations grow ~1/n, DESIGN 3a); reported as the extra statistic
-        ``correlations_rescaled``.
+        Multiply the test's correlations by this before comparing (``n_test / n_reference``
+        for N-scaled runs: correlations grow ~1/n, DESIGN 3a); reported as the extra
+        statistic ``correlations_rescaled``.
 
     Returns
     -------
@@ -73,17 +94,21 @@ def compare(
     out = {}
     for pop, tstats in test.items():
         row = {}
-        stat_names = list(DIST_STATS) + list(SCALAR_STATS)
+        stat_names = [*DIST_STATS, *SCALAR_STATS, "spectrum"]
         if correlation_scale is not None:
             stat_names.append("correlations_rescaled")
         for stat in stat_names:
             src = "correlations" if stat == "correlations_rescaled" else stat
-            tval = tstats[src]
+            tval = _value(tstats, src)
             if stat == "correlations_rescaled":
                 tval = np.asarray(tval) * correlation_scale
-            refs = [r[pop][src] for r in references]
+            refs = [_value(r[pop], src) for r in references]
             d = [_dist(stat, tval, r) for r in refs]
-            w = [wasserstein(tval, r) for r in refs] if stat not in SCALAR_STATS else d
+            w = (
+                [wasserstein(tval, r) for r in refs]
+                if stat in DIST_STATS + ("correlations_rescaled",)
+                else d
+            )
             pair = [_dist(stat, a, b) for a, b in itertools.combinations(refs, 2)]
             dist = float(np.nanmean(d)) if d else float("nan")
             cell = {"distance": dist, "wasserstein": float(np.nanmean(w)) if w else None}

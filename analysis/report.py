@@ -309,8 +309,10 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
         )
     test_stats = run_statistics(run, seed=seed)
     ref_stats = [run_statistics(r, seed=seed) for r in refs]
-    n = float(run.meta.get("n_scale", 1.0))
-    result = compare(test_stats, ref_stats, correlation_scale=n if n < 1 else None)
+    n_test = float(run.meta.get("n_scale", 1.0))
+    n_ref = float(refs[0].meta.get("n_scale", 1.0))
+    scale = n_test / n_ref if abs(n_test - n_ref) > 1e-12 else None
+    result = compare(test_stats, ref_stats, correlation_scale=scale)
     out = _fresh_dir(Path(run_dir) / "comparison")
     (out / "comparison.json").write_text(
         json.dumps(

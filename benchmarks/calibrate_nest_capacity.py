@@ -74,10 +74,20 @@ def fit(points: list[dict]) -> dict:
     n = np.array([p["neurons"] for p in points], float)
     s = np.array([p["synapses"] for p in points], float)
     e = np.array([p["events_per_s"] for p in points], float)
+    from scipy.optimize import nnls
+
     one = np.ones_like(n)
-    mem = np.linalg.lstsq(np.c_[one, n, s], [p["peak_rss_bytes"] for p in points], rcond=None)[0]
-    build = np.linalg.lstsq(np.c_[one, s], [p["build_s"] for p in points], rcond=None)[0]
-    sim = np.linalg.lstsq(np.c_[one, n, e], [p["sim_per_s"] for p in points], rcond=None)[0]
+
+    # non-negative least squares: every term is a cost, none may be negative; relative
+    # errors matter, so each point is weighted by 1/measured
+    def fit_rel(cols, y):
+        y = np.asarray(y, float)
+        a = np.c_[cols] / y[:, None]
+        return nnls(a, np.ones_like(y))[0]
+
+    mem = fit_rel(np.c_[one, n, s], [p["peak_rss_bytes"] for p in points])
+    build = fit_rel(np.c_[one, s], [p["build_s"] for p in points])
+    sim = fit_rel(np.c_[one, n, e], [p["sim_per_s"] for p in points])
     return {"memory": mem.tolist(), "build": build.tolist(), "sim": sim.tolist()}
 
 

@@ -77,13 +77,10 @@ class PyNNBackend:
         w_mean, w_sd = w
         rng = self._rng(2, *key)
         receptor = "excitatory" if w_mean >= 0 else "inhibitory"
+        # PyNN wants current-based inhibitory weights negative (nA): redraw within the sign
+        lo, hi = (0.0, np.inf) if w_mean >= 0 else (-np.inf, 0.0)
         weight = sim.RandomDistribution(
-            "normal_clipped",
-            mu=abs(w_mean) * 1e-3,
-            sigma=w_sd * 1e-3,
-            low=0.0,
-            high=np.inf,
-            rng=rng,
+            "normal_clipped", mu=w_mean * 1e-3, sigma=w_sd * 1e-3, low=lo, high=hi, rng=rng
         )
         low = max(d_min, sim.get_min_delay())
         delay = sim.RandomDistribution(
@@ -130,16 +127,16 @@ class PyNNBackend:
     def spikes(self, pop) -> tuple[np.ndarray, np.ndarray]:
         """Recorded spikes of ``pop`` as (index within population, time in ms), both flat."""
         block = pop.get_data("spikes", clear=False)
-        ids, times = [], []
-        for st in block.segments[0].spiketrains:
-            idx = pop.id_to_index(st.annotations["source_id"])
-            t = np.asarray(st.rescale("ms").magnitude, dtype=float)
-            t = t[t >= self._record_start_ms]
-            ids.append(np.full(t.size, idx, dtype=np.int64))
-            times.append(t)
-        if not ids:
+        trains = block.segments[0].spiketrains
+        if len(trains) == 0:
             return np.zeros(0, np.int64), np.zeros(0)
-        return np.concatenate(ids), np.concatenate(times)
+        # Neo's SpikeTrainList gives (channel ids, times) flat, without a train per neuron
+        channel, t = trains.multiplexed
+        times = np.asarray(t.rescale("ms").magnitude if hasattr(t, "rescale") else t, float)
+        ids = np.asarray(pop.id_to_index(np.asarray(channel, dtype=np.int64)), dtype=np.int64)
+        keep = times >= self._record_start_ms
+        order = np.lexsort((ids[keep], times[keep]))
+        return ids[keep][order], times[keep][order]
 
 
 @dataclass

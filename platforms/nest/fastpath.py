@@ -234,7 +234,7 @@ class NestBackend(PyNNBackend):
             conn.connect(_NativeEdge(pre, post))
             return conn
         receptor = "excitatory" if w[0] >= 0 else "inhibitory"
-        syn = self.sim.StaticSynapse(weight=abs(w[0]) * 1e-3, delay=d[0])
+        syn = self.sim.StaticSynapse(weight=w[0] * 1e-3, delay=d[0])
         return NativeProjection(pre, post, conn, syn, receptor)
 
     def poisson_drive(self, pop, index, rate_hz, weight_pA, delay_ms):
