@@ -168,6 +168,27 @@ def _capacity(args):
     return capacity
 
 
+def compensation_rates(choice: str, params):
+    """Full-scale rates for the compensations: published table, mean-field, or a run's rates."""
+    if choice == "published":
+        return None, "published"
+    if choice == "theory":
+        from .scaling import make_spec
+        from .theory import self_consistent_rates
+
+        return self_consistent_rates(make_spec(params, 1.0, 1.0)), "mean-field"
+    from .rundir import read_run_json
+
+    rec = read_run_json(choice)
+    if rec.get("n_scale") != 1 or rec.get("k_scale") != 1:
+        raise UserError(
+            f"--rates run '{choice}' is not full scale (n={rec.get('n_scale')}, "
+            f"k={rec.get('k_scale')}); give a full-scale reference run"
+        )
+    pops = rec["populations"]
+    return [pops[p]["mean_rate_hz"] for p in params.populations], f"run:{choice}"
+
+
 def _spec_from_args(args):
     """Parameters, ModelSpec and (with --budget) the plan, from the command line."""
     from .budget import fits, parse_budget, plan

@@ -114,3 +114,29 @@ def test_cli_errors_are_one_line(tmp_path):
         assert res.returncode == 2
         lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
         assert len(lines) == 1 and message in lines[0], res.stderr
+
+
+def test_compensation_rates_sources(tmp_path):
+    from pynn_microcircuit.cli import compensation_rates
+    from pynn_microcircuit.rundir import write_run_json
+
+    p = Params()
+    assert compensation_rates("published", p) == (None, "published")
+    rates, src = compensation_rates("theory", p)
+    assert src == "mean-field" and abs(rates[0] - 0.75) < 0.05
+    run = tmp_path / "full"
+    run.mkdir()
+    write_run_json(
+        run / "run.json",
+        {
+            "n_scale": 1,
+            "k_scale": 1,
+            "populations": {
+                name: {"mean_rate_hz": float(i + 1)} for i, name in enumerate(p.populations)
+            },
+        },
+    )
+    rates, src = compensation_rates(str(run), p)
+    assert rates == [float(i + 1) for i in range(8)] and src.startswith("run:")
+    spec = make_spec(p, 1.0, 0.5, rates_hz=rates, rates_source=src)
+    assert spec.rates_source == src
