@@ -52,10 +52,13 @@ def measure(n: float, k: float, t_sim: float, threads: int, tmp: Path) -> dict:
 
 def run_record_point(rec: dict) -> dict:
     """The numbers the fit needs, from a run.json."""
+    from platforms.nest.capacity import synaptic_events_per_s
+
     spec = rec["spec"]
-    rates = np.array([p["mean_rate_hz"] for p in rec["populations"].values()])
-    s = np.array(spec["n_synapses"], dtype=float)
-    events = float((s * rates[None, :]).sum() + np.dot(spec["n_neurons"], spec["ext_rate_hz"]))
+    rates = [p["mean_rate_hz"] for p in rec["populations"].values()]
+    events = synaptic_events_per_s(
+        spec["n_synapses"], spec["n_neurons"], spec["ext_rate_hz"], rates
+    )
     t_total = (rec["t_presim_ms"] + rec["t_sim_ms"]) * 1e-3
     return {
         "n_scale": rec["n_scale"],

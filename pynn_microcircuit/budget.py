@@ -276,7 +276,7 @@ def plan(
             smallest = (spec, res)
     if not fitting:
         spec, res = smallest
-        need = ", ".join(f"{k}={_fmt(k, res[k])}" for k in budget if k in res)
+        need = format_needs(res, budget)
         raise UserError(
             f"budget {_fmt_budget(budget)} is too small for any valid model; the "
             f"smallest (n={spec.n_scale:g}, k={spec.k_scale:g}) needs {need}"
@@ -313,6 +313,11 @@ def _frontier(fitting):
         if fam not in best or spec.total_synapses > best[fam][0].total_synapses:
             best[fam] = (spec, res)
     return list(best.values())
+
+
+def format_needs(resources: dict, budget: dict) -> str:
+    """``key=value`` of each budgeted resource, e.g. ``memory=1.20 GiB, threads=3``."""
+    return ", ".join(f"{k}={_fmt(k, resources[k])}" for k in budget if k in resources)
 
 
 def _fmt(key: str, v) -> str:

@@ -191,7 +191,7 @@ def compensation_rates(choice: str, params):
 
 def _spec_from_args(args):
     """Parameters, ModelSpec and (with --budget) the plan, from the command line."""
-    from .budget import fits, parse_budget, plan
+    from .budget import fits, format_needs, parse_budget, plan
     from .params import load_params
     from .scaling import make_spec
 
@@ -212,11 +212,9 @@ def _spec_from_args(args):
     if budget and explicit:
         res = _capacity(args)(spec, budget)
         if not fits(res, budget):
-            from .budget import _fmt
-
-            need = ", ".join(f"{key}={_fmt(key, res[key])}" for key in budget if key in res)
             raise UserError(
-                f"n={spec.n_scale:g}, k={spec.k_scale:g} needs {need}, over the "
+                f"n={spec.n_scale:g}, k={spec.k_scale:g} needs {format_needs(res, budget)}, "
+                "over the "
                 f"budget {args.budget}; lower the scales or drop them to let the "
                 "planner choose"
             )

@@ -35,6 +35,16 @@ def cell_parameters(spec: ModelSpec, i: int) -> dict:
     }
 
 
+def sign_bounds(w_mean: float) -> tuple[float, float]:
+    """Redraw interval that keeps a weight's sign: [0, inf) if ``w_mean >= 0`` else (-inf, 0]."""
+    return (0.0, np.inf) if w_mean >= 0 else (-np.inf, 0.0)
+
+
+def receptor_of(w_mean: float) -> str:
+    """PyNN receptor type of a current-based weight of this sign."""
+    return "excitatory" if w_mean >= 0 else "inhibitory"
+
+
 def substream_seed(seed: int, *keys: int) -> int:
     """A reproducible 31-bit seed for one random choice, derived from the run seed and keys."""
     ss = np.random.SeedSequence([int(seed), *[int(k) for k in keys]])
@@ -76,9 +86,8 @@ class PyNNBackend:
         sim = self.sim
         w_mean, w_sd = w
         rng = self._rng(2, *key)
-        receptor = "excitatory" if w_mean >= 0 else "inhibitory"
         # PyNN wants current-based inhibitory weights negative (nA): redraw within the sign
-        lo, hi = (0.0, np.inf) if w_mean >= 0 else (-np.inf, 0.0)
+        lo, hi = sign_bounds(w_mean)
         weight = sim.RandomDistribution(
             "normal_clipped", mu=w_mean * 1e-3, sigma=w_sd * 1e-3, low=lo, high=hi, rng=rng
         )
@@ -92,7 +101,7 @@ class PyNNBackend:
             post,
             connector,
             sim.StaticSynapse(weight=weight, delay=delay),
-            receptor_type=receptor,
+            receptor_type=receptor_of(w_mean),
         )
 
     def poisson_drive(self, pop, index: int, rate_hz: float, weight_pA: float, delay_ms: float):

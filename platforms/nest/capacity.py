@@ -56,11 +56,19 @@ class NestCapacity:
         return build + sim
 
 
+def synaptic_events_per_s(n_synapses, n_neurons, ext_rate_hz, rates_hz) -> float:
+    """Spikes delivered per simulated second: ``sum_ij S_ij nu_j + sum_i N_i R_ext,i``."""
+    nu = np.asarray(rates_hz, float)
+    return float(
+        (np.asarray(n_synapses, float) * nu[None, :]).sum() + np.dot(n_neurons, ext_rate_hz)
+    )
+
+
 def expected_activity(spec: ModelSpec, rates_hz=None) -> tuple[float, float]:
     """(spikes per simulated second, synaptic events per simulated second) of ``spec``."""
     nu = np.asarray(spec.rates_for_compensation_hz if rates_hz is None else rates_hz, float)
     spikes = float(np.dot(spec.n_neurons, nu))
-    events = float((spec.n_synapses * nu[None, :]).sum() + np.dot(spec.n_neurons, spec.ext_rate_hz))
+    events = synaptic_events_per_s(spec.n_synapses, spec.n_neurons, spec.ext_rate_hz, nu)
     return spikes, events
 
 

@@ -35,7 +35,7 @@ from pyNN.nest.populations import _build_params
 from pyNN.nest.recording import Multimeter, SpikeDetector
 from pyNN.space import Space
 
-from pynn_microcircuit.network import PyNNBackend
+from pynn_microcircuit.network import PyNNBackend, receptor_of, sign_bounds
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class NativeFixedTotalNumber(Connector):
 
     def connect(self, projection):
         w_mean, w_sd = self.weight
-        lo, hi = (0.0, np.inf) if w_mean >= 0 else (-np.inf, 0.0)
+        lo, hi = sign_bounds(w_mean)
         syn = {
             "synapse_model": projection.nest_synapse_model,
             "weight": nest.math.redraw(nest.random.normal(mean=w_mean, std=w_sd), min=lo, max=hi),
@@ -222,7 +222,7 @@ class NestBackend(PyNNBackend):
     def __init__(self, sim, seed: int):
         super().__init__(sim, seed)
         self._recorders: dict = {}
-        self._t_start: dict = {}
+        self._first_id: dict = {}
 
     def create_population(self, index, size, params, label, v0):
         v_init = nest.random.normal(mean=v0[0], std=v0[1]) if v0[1] > 0 else v0[0]
@@ -233,9 +233,8 @@ class NestBackend(PyNNBackend):
         if isinstance(pre, _NodeGroup):  # thalamic relay cells: plain NEST nodes
             conn.connect(_NativeEdge(pre, post))
             return conn
-        receptor = "excitatory" if w[0] >= 0 else "inhibitory"
         syn = self.sim.StaticSynapse(weight=w[0] * 1e-3, delay=d[0])
-        return NativeProjection(pre, post, conn, syn, receptor)
+        return NativeProjection(pre, post, conn, syn, receptor_of(w[0]))
 
     def poisson_drive(self, pop, index, rate_hz, weight_pA, delay_ms):
         gen = nest.Create("poisson_generator", params={"rate": float(rate_hz)})
@@ -269,11 +268,11 @@ class NestBackend(PyNNBackend):
         nodes = pop.node_collection if n_record >= pop.size else pop.node_collection[:n_record]
         nest.Connect(nodes, rec)
         self._recorders[pop.label] = rec
-        self._t_start[pop.label] = int(pop.first_id)
+        self._first_id[pop.label] = int(pop.first_id)
 
     def spikes(self, pop):
         ev = self._recorders[pop.label].get("events")
-        ids = np.asarray(ev["senders"], dtype=np.int64) - self._t_start[pop.label]
+        ids = np.asarray(ev["senders"], dtype=np.int64) - self._first_id[pop.label]
         times = np.asarray(ev["times"], dtype=float)
         order = np.lexsort((ids, times))
         return ids[order], times[order]
