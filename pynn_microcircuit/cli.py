@@ -74,6 +74,12 @@ def _add_model_args(ap: argparse.ArgumentParser) -> None:
     )
     ap.add_argument("--config", default=None, help="YAML file overriding PD14 parameters")
     ap.add_argument(
+        "--rates",
+        default="published",
+        help="full-scale rates used by the K-scaling compensations: 'published' (default), "
+        "'theory' (mean-field) or a full-scale run directory",
+    )
+    ap.add_argument(
         "--budget",
         default=None,
         help="hardware budget KEY=VALUE[,...]: nest takes memory=8GiB, threads=4, "
@@ -206,8 +212,16 @@ def _spec_from_args(args):
         n = args.n_scale if args.n_scale is not None else DEFAULT_SCALE
         k = args.k_scale if args.k_scale is not None else (1.0 if args.method == "n" else n)
         method = args.method
+    rates, source = compensation_rates(args.rates, params)
     spec = make_spec(
-        params, n, k, method=method, input=args.input, allow_partial=args.allow_partial
+        params,
+        n,
+        k,
+        method=method,
+        input=args.input,
+        allow_partial=args.allow_partial,
+        rates_hz=rates,
+        rates_source=source,
     )
     if budget and explicit:
         res = _capacity(args)(spec, budget)

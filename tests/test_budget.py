@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from platforms.nest.capacity import predict
@@ -140,3 +141,19 @@ def test_compensation_rates_sources(tmp_path):
     assert rates == [float(i + 1) for i in range(8)] and src.startswith("run:")
     spec = make_spec(p, 1.0, 0.5, rates_hz=rates, rates_source=src)
     assert spec.rates_source == src
+
+
+def test_rates_option_reaches_the_spec():
+    from pynn_microcircuit.cli import _spec_from_args, build_run_parser
+
+    args = build_run_parser().parse_args(
+        ["--n-scale", "1", "--k-scale", "0.5", "--rates", "theory"]
+    )
+    _, spec, _ = _spec_from_args(args)
+    assert spec.rates_source == "mean-field"
+    assert spec.rates_for_compensation_hz[0] == pytest.approx(0.754, abs=0.005)
+    default = _spec_from_args(
+        build_run_parser().parse_args(["--n-scale", "1", "--k-scale", "0.5"])
+    )[1]
+    assert default.rates_source == "published"
+    assert not np.allclose(spec.dc_pA, default.dc_pA)  # the compensation uses the chosen rates
