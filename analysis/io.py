@@ -107,19 +107,17 @@ def to_neo_segment(run: Run, population: str, node_ids=None):
     Each train is annotated with ``population`` and ``node_id``.
     """
     import neo
-    import quantities as pq
+
+    from .statistics import spike_trains
 
     pop = run.populations[population]
     if node_ids is None:
         node_ids = np.arange(pop.n_recorded)
     node_ids = np.asarray(node_ids, dtype=np.int64)
-    order = np.argsort(pop.ids, kind="stable")
-    sorted_ids = pop.ids[order]
     seg = neo.Segment(name=population)
-    for nid in node_ids:
-        lo, hi = np.searchsorted(sorted_ids, [nid, nid + 1])
-        t = np.sort(pop.times[order[lo:hi]])
-        st = neo.SpikeTrain(t * pq.ms, t_start=run.t_start_ms * pq.ms, t_stop=run.t_stop_ms * pq.ms)
+    for nid, st in zip(
+        node_ids, spike_trains(pop.ids, pop.times, node_ids, run.t_start_ms, run.t_stop_ms)
+    ):
         st.annotate(population=population, node_id=int(nid))
         seg.spiketrains.append(st)
     return seg

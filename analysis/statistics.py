@@ -73,24 +73,14 @@ def correlation_coefficients(
     ``elephant.spike_train_correlation.correlation_coefficient``; returns the upper triangle
     (i < j), one value per pair.
     """
-    import neo
     import quantities as pq
     from elephant.conversion import BinnedSpikeTrain
     from elephant.spike_train_correlation import correlation_coefficient
 
-    ids = np.asarray(ids, dtype=np.int64)
-    times = np.asarray(times, dtype=float)
     chosen = sample_spiking(ids, n_sample, np.random.default_rng(seed))
     if chosen.size < 2:
         return np.zeros(0)
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    trains = []
-    for nid in chosen:
-        lo, hi = np.searchsorted(sorted_ids, [nid, nid + 1])
-        t = np.sort(times[order[lo:hi]])
-        t = t[(t >= t0) & (t < t1)]
-        trains.append(neo.SpikeTrain(t * pq.ms, t_start=t0 * pq.ms, t_stop=t1 * pq.ms))
+    trains = spike_trains(ids, times, chosen, t0, t1)
     binned = BinnedSpikeTrain(
         trains, bin_size=bin_ms * pq.ms, t_start=t0 * pq.ms, t_stop=t1 * pq.ms
     )
@@ -99,6 +89,24 @@ def correlation_coefficients(
     iu = np.triu_indices(len(trains), k=1)
     vals = cc[iu]
     return vals[np.isfinite(vals)]
+
+
+def spike_trains(ids, times, node_ids, t0: float, t1: float) -> list:
+    """One ``neo.SpikeTrain`` (ms, ``[t0, t1)``) per entry of ``node_ids``, from flat arrays."""
+    import neo
+    import quantities as pq
+
+    ids = np.asarray(ids, dtype=np.int64)
+    times = np.asarray(times, dtype=float)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    trains = []
+    for nid in np.asarray(node_ids, dtype=np.int64):
+        lo, hi = np.searchsorted(sorted_ids, [nid, nid + 1])
+        t = np.sort(times[order[lo:hi]])
+        t = t[(t >= t0) & (t < t1)]
+        trains.append(neo.SpikeTrain(t * pq.ms, t_start=t0 * pq.ms, t_stop=t1 * pq.ms))
+    return trains
 
 
 def population_counts(times, t0: float, t1: float, bin_ms: float) -> np.ndarray:
