@@ -238,7 +238,9 @@ def _spec_from_args(args):
 def cmd_run(argv) -> int:
     args = build_run_parser().parse_args(argv)
     _setup_logging(args.quiet)
-    from .runner import RunOptions, run_nest
+    from platforms.nest.run import run_nest
+
+    from .runner import RunOptions
 
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be >= 1")

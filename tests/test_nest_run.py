@@ -6,9 +6,10 @@ import h5py
 import numpy as np
 import pytest
 
+from platforms.nest.run import run_nest
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.params import Params
-from pynn_microcircuit.runner import RunOptions, run_nest
+from pynn_microcircuit.runner import RunOptions
 from pynn_microcircuit.scaling import make_spec
 
 pytestmark = pytest.mark.nest
