@@ -3,9 +3,22 @@
 For each population and statistic: the Kolmogorov-Smirnov distance (and the Wasserstein
 distance) between the test run's distribution and each reference run's; the reference
 ensemble's own seed-to-seed distances give the natural spread. A cell is ``consistent`` when
-the test's mean distance to the references does not exceed the largest distance between two
-reference seeds (times ``tolerance``), else ``differs`` with the ratio to that spread.
-p-values are not the criterion: pairwise statistics have 10^4-10^5 dependent samples.
+the test's mean distance to the references does not exceed the spread (times ``tolerance``),
+else ``differs`` with the ratio to that spread. p-values are not the criterion: pairwise
+statistics have 10^4-10^5 dependent samples.
+
+The spread is the largest distance between two reference seeds. With few seeds (two give one
+pair) that maximum is itself a single noisy draw -- at n = k = 0.1 one L23E rate pair was 0.4x
+the sampling noise -- so it is floored at the distance that sampling noise alone exceeds with
+5 % probability between two independent runs, estimated inside each run
+(:func:`analysis.statistics.split_half_ks`, :func:`analysis.statistics.synchrony_sem`):
+
+* KS statistics: ``KS95_OVER_MEAN`` x the expected noise distance. For Kolmogorov's limit law
+  the 95 % point is 1.358 and the mean sqrt(pi/2) ln 2 = 0.8687, ratio 1.563.
+* synchrony: 1.96 x the standard deviation of the difference of two runs,
+  ``sqrt(sem_test^2 + sem_ref^2)``.
+* spectra: no floor; their distance averages |d log10 PSD| over ~120 frequency bins, so a single
+  seed pair already estimates it stably (measured ratios 0.9-1.2 across seeds).
 """
 
 from __future__ import annotations
@@ -15,20 +28,18 @@ import itertools
 import numpy as np
 from scipy import stats
 
+from .statistics import SPECTRUM_BAND_HZ, ks_distance
+
 #: Distribution-valued statistics compared by KS / Wasserstein distance.
 DIST_STATS = ("rates_hz", "cv_isi", "correlations")
 #: Scalar statistics compared by their absolute difference.
 SCALAR_STATS = ("synchrony",)
-#: Spectra compared by the mean absolute difference of log10 PSD over 5-250 Hz (the argmax of
-#: a flat, noisy spectrum is not a stable statistic, the whole shape is).
-SPECTRUM_BAND_HZ = (5.0, 250.0)
-
-
-def ks_distance(a, b) -> float:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.size == 0 or b.size == 0:
-        return float("nan")
-    return float(stats.ks_2samp(a, b).statistic)
+# Spectra are compared by the mean absolute difference of log10 PSD over SPECTRUM_BAND_HZ
+# (the argmax of a flat, noisy spectrum is not a stable statistic, the whole shape is).
+#: 95 % point / mean of the Kolmogorov distribution (1.3581 / 0.8687).
+KS95_OVER_MEAN = 1.3581 / (np.sqrt(np.pi / 2) * np.log(2))
+#: Two-sided 95 % point of the standard normal distribution.
+Z95 = 1.96
 
 
 def wasserstein(a, b) -> float:
@@ -62,6 +73,23 @@ def _dist(stat: str, a, b) -> float:
     return ks_distance(a, b)
 
 
+def noise_floor(stat: str, test: dict, refs: list[dict]) -> float:
+    """Distance that sampling noise alone exceeds with 5 % probability (see module docstring);
+    0 where no estimate exists. ``test`` and ``refs`` are one population's statistics."""
+    src = "correlations" if stat == "correlations_rescaled" else stat
+    if src in DIST_STATS:
+        vals = [r.get("noise", {}).get(src, np.nan) for r in refs]
+        vals = np.asarray(vals, dtype=float)
+        return float(KS95_OVER_MEAN * np.nanmean(vals)) if np.isfinite(vals).any() else 0.0
+    if src == "synchrony":
+        sem_t = test.get("noise", {}).get("synchrony_sem", np.nan)
+        sem_r = np.asarray([r.get("noise", {}).get("synchrony_sem", np.nan) for r in refs])
+        if not np.isfinite(sem_t) or not np.isfinite(sem_r).any():
+            return 0.0
+        return float(Z95 * np.sqrt(sem_t**2 + np.nanmean(sem_r**2)))
+    return 0.0
+
+
 def compare(
     test: dict,
     references: list[dict],
@@ -87,9 +115,9 @@ def compare(
     Returns
     -------
     dict
-        ``{population: {statistic: {"distance", "wasserstein", "spread", "verdict",
-        "ratio"}}}``; with a single reference, ``spread`` is None and ``verdict`` is
-        ``"no-spread"``.
+        ``{population: {statistic: {"distance", "wasserstein", "spread", "seed_spread",
+        "noise_floor", "verdict", "ratio"}}}``; ``spread = max(seed_spread, noise_floor)``.
+        With a single reference, ``spread`` is None and ``verdict`` is ``"no-spread"``.
     """
     out = {}
     for pop, tstats in test.items():
@@ -102,7 +130,8 @@ def compare(
             tval = _value(tstats, src)
             if stat == "correlations_rescaled":
                 tval = np.asarray(tval) * correlation_scale
-            refs = [_value(r[pop], src) for r in references]
+            ref_pops = [r[pop] for r in references]
+            refs = [_value(r, src) for r in ref_pops]
             d = [_dist(stat, tval, r) for r in refs]
             w = (
                 [wasserstein(tval, r) for r in refs]
@@ -113,8 +142,10 @@ def compare(
             dist = float(np.nanmean(d)) if d else float("nan")
             cell = {"distance": dist, "wasserstein": float(np.nanmean(w)) if w else None}
             if pair:
-                spread = float(np.nanmax(pair))
-                cell["spread"] = spread
+                floor = noise_floor(stat, tstats, ref_pops)
+                seed_spread = float(np.nanmax(pair))
+                spread = max(seed_spread, floor)
+                cell.update(spread=spread, seed_spread=seed_spread, noise_floor=floor)
                 ratio = dist / spread if spread > 0 else (0.0 if dist == 0 else float("inf"))
                 cell["ratio"] = ratio
                 cell["verdict"] = "consistent" if ratio <= tolerance else "differs"

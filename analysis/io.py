@@ -100,6 +100,18 @@ def load_run(run_dir: str | Path) -> Run:
     return Run(run_dir, meta, t0, t1, pops)
 
 
+def _trains(run: Run, population: str, node_ids) -> list:
+    from .statistics import spike_trains
+
+    pop = run.populations[population]
+    node_ids = np.asarray(node_ids, dtype=np.int64)
+    trains = spike_trains(pop.ids, pop.times, node_ids, run.t_start_ms, run.t_stop_ms)
+    for nid, st in zip(node_ids, trains):
+        st.name = f"{population}-{int(nid)}"
+        st.annotate(population=population, node_id=int(nid))
+    return trains
+
+
 def to_neo_segment(run: Run, population: str, node_ids=None):
     """A ``neo.Segment`` with one ``SpikeTrain`` per requested neuron of ``population``.
 
@@ -108,33 +120,82 @@ def to_neo_segment(run: Run, population: str, node_ids=None):
     """
     import neo
 
-    from .statistics import spike_trains
-
-    pop = run.populations[population]
     if node_ids is None:
-        node_ids = np.arange(pop.n_recorded)
-    node_ids = np.asarray(node_ids, dtype=np.int64)
+        node_ids = np.arange(run.populations[population].n_recorded)
     seg = neo.Segment(name=population)
-    for nid, st in zip(
-        node_ids, spike_trains(pop.ids, pop.times, node_ids, run.t_start_ms, run.t_stop_ms)
-    ):
-        st.annotate(population=population, node_id=int(nid))
-        seg.spiketrains.append(st)
+    seg.spiketrains.extend(_trains(run, population, node_ids))
     return seg
 
 
-def to_neo_block(run: Run, max_per_population: int | None = None):
-    """A ``neo.Block`` with one segment per population (optionally the first neurons only)."""
+def to_neo_block(run: Run, max_per_population: int | None = None, populations=None):
+    """A ``neo.Block`` as PyNN's ``get_data()`` shapes it: one ``Segment`` (the analysed
+    window) holding every train, and one ``Group`` per population pointing at its trains.
+
+    Parameters
+    ----------
+    run : Run
+    max_per_population : int, optional
+        Keep only the first neurons of each population (Neo objects cost ~1 ms per train).
+    populations : list of str, optional
+        Populations to include (default: all).
+    """
     import neo
 
+    names = list(run.populations) if populations is None else list(populations)
+    unknown = [p for p in names if p not in run.populations]
+    if unknown:
+        raise UserError(
+            f"no population {', '.join(unknown)} in '{run.path}'; choose from "
+            f"{', '.join(run.populations)}"
+        )
+    meta = run.meta
     block = neo.Block(
-        name=str(run.path), **{k: run.meta[k] for k in ("platform", "seed") if k in run.meta}
+        name=f"pynn-microcircuit run {run.path.name}",
+        **{k: meta[k] for k in ("platform", "seed", "n_scale", "k_scale", "method") if k in meta},
     )
-    for name, pop in run.populations.items():
+    seg = neo.Segment(name="analysed window")
+    block.segments.append(seg)
+    for name in names:
+        pop = run.populations[name]
         n = (
             pop.n_recorded
             if max_per_population is None
             else min(pop.n_recorded, max_per_population)
         )
-        block.segments.append(to_neo_segment(run, name, np.arange(n)))
+        trains = _trains(run, name, np.arange(n))
+        seg.spiketrains.extend(trains)
+        block.groups.append(neo.Group(trains, name=name, n_neurons=pop.n_neurons))
     return block
+
+
+#: Neo IO classes that write a Block to one file, by the name used on the command line.
+EXPORT_FORMATS = {"nix": ("NixIO", ".nix"), "mat": ("NeoMatlabIO", ".mat")}
+
+
+def export_neo(run: Run, path: str | Path, fmt: str = "nix", **block_kw) -> Path:
+    """Write a run (or a subset, see :func:`to_neo_block`) to a Neo file for other tools.
+
+    ``nix`` (NIX/HDF5, needs the ``nixio`` package; read back with ``neo.io.NixIO``) or
+    ``mat`` (MATLAB, ``neo.io.NeoMatlabIO``). An existing file is never overwritten.
+    """
+    import neo
+
+    if fmt not in EXPORT_FORMATS:
+        raise UserError(f"unknown export format '{fmt}'; use one of {', '.join(EXPORT_FORMATS)}")
+    path = Path(path)
+    if path.exists():
+        raise UserError(f"'{path}' exists; choose another --out (nothing was overwritten)")
+    block = to_neo_block(run, **block_kw)
+    io_name, _ = EXPORT_FORMATS[fmt]
+    if fmt == "nix":
+        try:
+            import nixio  # noqa: F401
+        except ImportError:
+            raise UserError(
+                "NIX export needs nixio: pip install nixio (or use --format mat)"
+            ) from None
+        with neo.io.NixIO(str(path), mode="ow") as nio:
+            nio.write_block(block)
+    else:
+        getattr(neo.io, io_name)(str(path)).write_block(block)
+    return path

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import time
+from pathlib import Path
 
 from .errors import UserError
 
@@ -333,6 +334,30 @@ def cmd_compare(argv) -> int:
     return 0
 
 
+def cmd_export(argv) -> int:
+    ap = argparse.ArgumentParser(
+        prog="run.py export",
+        description="Write a run (or a subset) as a Neo file (NIX or MATLAB) for other tools.",
+    )
+    ap.add_argument("run", help="run directory")
+    ap.add_argument("--format", choices=["nix", "mat"], default="nix")
+    ap.add_argument("--populations", default=None, help="comma-separated, e.g. L4E,L4I")
+    ap.add_argument(
+        "--max-neurons", type=int, default=None, help="first N neurons of each population"
+    )
+    ap.add_argument("--out", default=None, help="file to write (default RUN/../RUN.FORMAT)")
+    args = ap.parse_args(argv)
+    _setup_logging(False)
+    from analysis.io import export_neo, load_run
+
+    run = load_run(args.run)
+    out = args.out or str(Path(args.run).resolve()) + f".{args.format}"
+    pops = args.populations.split(",") if args.populations else None
+    path = export_neo(run, out, args.format, max_per_population=args.max_neurons, populations=pops)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_plan_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="run.py plan",
@@ -394,7 +419,13 @@ def _setup_logging(quiet: bool) -> None:
     logging.getLogger("PyNN").setLevel(logging.ERROR)
 
 
-COMMANDS = {"run": cmd_run, "plan": cmd_plan, "analyse": cmd_analyse, "compare": cmd_compare}
+COMMANDS = {
+    "run": cmd_run,
+    "plan": cmd_plan,
+    "analyse": cmd_analyse,
+    "compare": cmd_compare,
+    "export": cmd_export,
+}
 
 
 def main(argv=None) -> int:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis.compare import compare, ks_distance
-from analysis.io import load_run, to_neo_block
+from analysis.io import export_neo, load_run, to_neo_block
 from analysis.report import analyse, compare_runs, run_statistics
 from analysis.statistics import (
     correlation_coefficients,
@@ -64,6 +64,16 @@ def test_common_source_correlation_recovered():
     assert cc.mean() == pytest.approx(rho, rel=0.2)
 
 
+def test_split_half_noise_matches_independent_samples():
+    """The within-sample estimate of the KS noise equals the mean KS of independent samples."""
+    from analysis.statistics import ks_distance, split_half_ks
+
+    rng = np.random.default_rng(11)
+    direct = np.mean([ks_distance(rng.normal(size=2000), rng.normal(size=2000)) for _ in range(50)])
+    within = np.mean([split_half_ks(rng.normal(size=2000), rng) for _ in range(20)])
+    assert within == pytest.approx(direct, rel=0.15)  # 50 + 160 KS draws: ~5 % sd each
+
+
 def test_cv_of_regular_trains_is_zero():
     ids = np.repeat(np.arange(5), 20)
     times = np.tile(np.arange(20) * 10.0, 5)
@@ -87,6 +97,12 @@ def test_compare_verdicts():
     assert ok["cv_isi"]["verdict"] == "consistent"
     bad = compare(shifted, refs)["L23E"]
     assert bad["rates_hz"]["verdict"] == "differs" and bad["rates_hz"]["ratio"] > 2
+    # two references give one seed pair; the sampling-noise floor keeps that spread honest
+    two = compare(same, refs[:2])["L23E"]
+    for stat in ("rates_hz", "cv_isi", "correlations", "synchrony"):
+        assert two[stat]["spread"] >= two[stat]["noise_floor"] > 0
+        assert two[stat]["verdict"] == "consistent", stat
+    assert compare(shifted, refs[:2])["L23E"]["rates_hz"]["verdict"] == "differs"
     single = compare(same, refs[:1])["L23E"]
     assert single["rates_hz"]["verdict"] == "no-spread" and single["rates_hz"]["spread"] is None
 
@@ -142,11 +158,32 @@ def test_neo_export_annotated(tmp_path):
     run = load_run(make_run(tmp_path / "r", 1, n=40))
     block = to_neo_block(run, max_per_population=5)
     seg = block.segments[0]
-    assert len(seg.spiketrains) == 5
-    st = seg.spiketrains[3]
+    assert len(seg.spiketrains) == 5 * len(run.populations)
+    assert [g.name for g in block.groups] == list(run.populations)
+    st = block.groups[0].spiketrains[3]
     assert st.annotations == {"population": "L23E", "node_id": 3}
     pop = run.populations["L23E"]
     assert len(st) == np.count_nonzero(pop.ids == 3)
+
+
+@pytest.mark.parametrize("fmt", ["nix", "mat"])
+def test_neo_file_export_reads_back(tmp_path, fmt):
+    import neo
+
+    run = load_run(make_run(tmp_path / "r", 1, n=40))
+    out = export_neo(run, tmp_path / f"sub.{fmt}", fmt, max_per_population=7)
+    if fmt == "nix":
+        with neo.io.NixIO(str(out), mode="ro") as nio:
+            block = nio.read_block()
+    else:
+        block = neo.io.NeoMatlabIO(str(out)).read_block()
+    trains = block.segments[0].spiketrains
+    assert len(trains) == 7 * len(run.populations)
+    pop = run.populations["L23E"]
+    counts = sorted(len(st) for st in trains[:7])
+    assert counts == sorted(np.count_nonzero(pop.ids == i) for i in range(7))
+    with pytest.raises(UserError, match="exists; choose another --out"):
+        export_neo(run, out, fmt)
 
 
 def test_bad_inputs(tmp_path):
