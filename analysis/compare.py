@@ -90,6 +90,19 @@ def noise_floor(stat: str, test: dict, refs: list[dict]) -> float:
     return 0.0
 
 
+def _nanmean(values) -> float:
+    vals = np.asarray(values, dtype=float)
+    return float(vals[np.isfinite(vals)].mean()) if np.isfinite(vals).any() else float("nan")
+
+
+def _empty(value) -> bool:
+    if isinstance(value, tuple):  # spectrum (freqs, psd)
+        return value[1].size == 0 or not np.any(value[1] > 0)
+    if np.ndim(value) == 0:
+        return not np.isfinite(value)
+    return np.asarray(value).size == 0
+
+
 def compare(
     test: dict,
     references: list[dict],
@@ -139,11 +152,21 @@ def compare(
                 else d
             )
             pair = [_dist(stat, a, b) for a, b in itertools.combinations(refs, 2)]
-            dist = float(np.nanmean(d)) if d else float("nan")
-            cell = {"distance": dist, "wasserstein": float(np.nanmean(w)) if w else None}
-            if pair:
+            dist, wdist = _nanmean(d), _nanmean(w)
+            cell = {"distance": dist, "wasserstein": None if np.isnan(wdist) else wdist}
+            t_empty, r_empty = _empty(tval), all(_empty(r) for r in refs)
+            if t_empty or r_empty:
+                # a statistic that exists on one side only (e.g. no neuron with two ISIs in a
+                # silent test run) is a difference; on neither side there is nothing to judge
+                both = t_empty and r_empty
+                cell.update(
+                    spread=None,
+                    ratio=None if both else float("inf"),
+                    verdict="no-data" if both else "differs",
+                )
+            elif pair:
                 floor = noise_floor(stat, tstats, ref_pops)
-                seed_spread = float(np.nanmax(pair))
+                seed_spread = float(np.nanmax(pair)) if np.isfinite(pair).any() else 0.0
                 spread = max(seed_spread, floor)
                 cell.update(spread=spread, seed_spread=seed_spread, noise_floor=floor)
                 ratio = dist / spread if spread > 0 else (0.0 if dist == 0 else float("inf"))

@@ -245,6 +245,8 @@ def cmd_run(argv) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be >= 1")
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
     if not 0 < args.record_fraction <= 1:
         raise UserError("--record-fraction must be in (0, 1]")
     if args.t_sim <= 0:
@@ -426,6 +428,18 @@ COMMANDS = {
     "compare": cmd_compare,
     "export": cmd_export,
 }
+
+
+def _study(name):
+    def cmd(argv):
+        from . import study_cli
+
+        return getattr(study_cli, f"cmd_{name}")(argv)
+
+    return cmd
+
+
+COMMANDS.update(reference=_study("reference"), sweep=_study("sweep"))
 
 
 def main(argv=None) -> int:

@@ -59,8 +59,13 @@ def run_nest(
     simulate(sim, t_total, opts.progress_chunks, progress)
     t_simulate = time.perf_counter() - t_sim0
 
-    spikes = net.spikes()
     t_end = opts.t_presim_ms + opts.t_sim_ms
+    # PyNN lets NEST run one min_delay past the requested time to deliver the last spikes;
+    # spikes stamped after t_end fall outside the run and are not stored
+    spikes = {
+        k: (ids[times <= t_end + 1e-9], times[times <= t_end + 1e-9])
+        for k, (ids, times) in net.spikes().items()
+    }
     rates = mean_rates(spikes, net.n_recorded, opts.t_presim_ms, t_end)
     n_syn_nest = int(nest.GetKernelStatus("num_connections"))
     rundir.write_spikes(

@@ -39,18 +39,21 @@ def setup(resolution_ms: float, seed: int, threads: int):
     """``pyNN.nest.setup`` for the microcircuit; returns the PyNN module.
 
     On-grid spikes (``iaf_psc_exp``, as the reference implementation; PyNN's default
-    ``off_grid`` silently switches to ``iaf_psc_exp_ps``), NEST's own RNG seeded with ``seed``.
+    ``off_grid`` silently switches to ``iaf_psc_exp_ps``), NEST's own RNG seeded with a
+    substream of ``seed`` (NEST refuses 0; any seed >= 0 works here).
     Delay extrema are left to NEST ('auto'): a fixed ``max_delay`` sizes every neuron's ring
     buffers (PyNN's default 10 ms, or 100 ms, cost hundreds of MB at n = 0.2).
     """
     import pyNN.nest as sim
+
+    from pynn_microcircuit.network import substream_seed
 
     sim.setup(
         timestep=resolution_ms,
         min_delay="auto",
         max_delay="auto",
         threads=threads,
-        rng_seed=int(seed),
+        rng_seed=substream_seed(seed, 0x4E57),  # 'NE'ST
         spike_precision="on_grid",
         verbosity="error",
     )

@@ -1,0 +1,128 @@
+"""Statistics of study runs, computed once and cached; reference spread; sweep results.
+
+A run's statistics (:func:`analysis.report.run_statistics`) are stored as a NumPy ``.npz``
+(no pickle) in the study's own ``stats/`` folder, never inside the run directory, and reused
+on every later comparison.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .compare import compare
+from .io import load_run
+from .report import run_statistics, summary
+
+SEP = "|"
+
+
+def _flatten(stats: dict) -> dict:
+    flat = {}
+    for pop, s in stats.items():
+        for key, v in s.items():
+            if key == "noise":
+                for nk, nv in v.items():
+                    flat[SEP.join((pop, "noise", nk))] = np.asarray(nv, dtype=float)
+            else:
+                flat[SEP.join((pop, key))] = np.asarray(v, dtype=float)
+    return flat
+
+
+def _unflatten(flat) -> dict:
+    stats: dict = {}
+    for name in flat.files:
+        parts = name.split(SEP)
+        v = flat[name]
+        v = float(v) if v.ndim == 0 else np.array(v)
+        pop = stats.setdefault(parts[0], {})
+        if parts[1] == "noise":
+            pop.setdefault("noise", {})[parts[2]] = v
+        else:
+            pop[parts[1]] = v
+    return stats
+
+
+def cached_statistics(run_dir: str | Path, cache_file: str | Path, seed: int = 0) -> dict:
+    """Statistics of ``run_dir``, from ``cache_file`` if present, else computed and cached."""
+    cache_file = Path(cache_file)
+    if cache_file.is_file():
+        with np.load(cache_file, allow_pickle=False) as f:
+            return _unflatten(f)
+    stats = run_statistics(load_run(run_dir), seed=seed)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache_file.with_name(cache_file.name + ".part")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **_flatten(stats))
+    os.replace(tmp, cache_file)
+    return stats
+
+
+#: Scalar summaries drawn against scale, with axis labels (units).
+SWEEP_QUANTITIES = {
+    "mean_rate_hz": "mean rate (Hz)",
+    "mean_cv_isi": "mean ISI CV",
+    "mean_correlation": "mean count correlation",
+    "mean_correlation_x_n": "mean correlation × n",
+    "synchrony": "synchrony (var/mean, 1 ms)",
+    "spectral_peak_hz": "dominant spectral peak (Hz)",
+}
+
+
+def scalar_summary(stats: dict, n_scale: float) -> dict:
+    """Per-population scalars of :data:`SWEEP_QUANTITIES` (the correlation rescaled by n,
+    DESIGN 3a: at fixed K, correlations grow as 1/n)."""
+    out = {}
+    for pop, s in summary(stats).items():
+        row = {k: s.get(k) for k in SWEEP_QUANTITIES if k in s}
+        mc = s.get("mean_correlation")
+        row["mean_correlation_x_n"] = None if mc is None else mc * n_scale
+        out[pop] = row
+    return out
+
+
+def reference_band(summaries: list[dict]) -> dict:
+    """``{pop: {quantity: (mean, sd)}}`` over reference seeds (sd with ddof=1; 0 for one)."""
+    band: dict = {}
+    for pop in summaries[0]:
+        band[pop] = {}
+        for q in SWEEP_QUANTITIES:
+            vals = np.array([s[pop][q] for s in summaries if s[pop].get(q) is not None], float)
+            if vals.size:
+                sd = float(vals.std(ddof=1)) if vals.size > 1 else 0.0
+                band[pop][q] = (float(vals.mean()), sd)
+    return band
+
+
+def compare_with_reference(test_stats: dict, ref_stats: list[dict], n_test: float, n_ref=1.0):
+    """:func:`analysis.compare.compare` with the 1/n rescaled correlations for N-scaled runs."""
+    scale = n_test / n_ref if abs(n_test - n_ref) > 1e-12 else None
+    return compare(test_stats, ref_stats, correlation_scale=scale)
+
+
+KEPT_STATS = ("rates_hz", "cv_isi", "correlations", "correlations_rescaled", "synchrony")
+KEPT_STATS += ("spectrum",)
+
+
+def kept_table(verdicts: dict) -> dict:
+    """``{method: {scale: {stat: (kept, worst ratio, n_silent)}}}`` from
+    ``{(method, scale): verdict}``: a statistic is kept at a scale when every population is
+    ``consistent``; the worst ratio is over populations with data on both sides; ``n_silent``
+    counts populations where the statistic exists on one side only (e.g. no ISIs)."""
+    out: dict = {}
+    for (method, scale), result in verdicts.items():
+        row = {}
+        for stat in KEPT_STATS:
+            cells = [c[stat] for c in result.values() if stat in c]
+            judged = [c for c in cells if c["verdict"] in ("consistent", "differs")]
+            finite = [float(c["ratio"]) for c in judged if np.isfinite(c["ratio"])]
+            if judged:
+                row[stat] = (
+                    all(c["verdict"] == "consistent" for c in judged),
+                    max(finite) if finite else None,
+                    len(judged) - len(finite),
+                )
+        out.setdefault(method, {})[scale] = row
+    return out

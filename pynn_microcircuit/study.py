@@ -1,0 +1,278 @@
+"""Reference ensembles and downscaling sweeps: the grid, its cost, resumable execution.
+
+Every run of a study is an ordinary run directory produced by ``run.py`` in a child process
+(one NEST kernel per process: memory is returned between runs, and an interrupt kills one run,
+not the bookkeeping). A run counts as finished when its ``run.json`` exists: that file is
+written last and atomically (:func:`pynn_microcircuit.rundir.write_run_json`), so a folder
+without it is the remains of an interrupted run and is redone; a finished run is never redone
+nor touched. No simulator import here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+from .params import Params
+from .rundir import RUN_FILE, SPIKES_FILE
+from .scaling import make_spec
+
+log = logging.getLogger(__name__)
+
+RUN_PY = Path(__file__).resolve().parents[1] / "run.py"
+METHODS = ("n", "sqrt-k", "linear-k", "none")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"1,3,7"`` -> [1, 3, 7]; ranges and lists combine."""
+    seeds: list[int] = []
+    try:
+        for part in str(text).split(","):
+            part = part.strip()
+            if "-" in part[1:]:
+                a, b = part.split("-", 1) if not part.startswith("-") else (part, "")
+                lo, hi = int(a), int(b)
+                if hi < lo:
+                    raise ValueError
+                seeds.extend(range(lo, hi + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise UserError(f"--seeds '{text}' is not a list of seeds; use e.g. 0-4 or 1,3,7") from None
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"--seeds '{text}' repeats a seed; give each seed once")
+    return seeds
+
+
+def parse_list(text: str, what: str, allowed=None, kind=str) -> list:
+    """Comma-separated values, checked against ``allowed``; one-line error naming the bad one."""
+    out = []
+    for part in str(text).split(","):
+        part = part.strip()
+        try:
+            v = kind(part)
+        except ValueError:
+            raise UserError(
+                f"{what} '{part}' is not a {kind.__name__}; e.g. {what} 1,0.5"
+            ) from None
+        if allowed is not None and v not in allowed:
+            raise UserError(f"{what} '{part}' is not one of {', '.join(map(str, allowed))}")
+        out.append(v)
+    return out
+
+
+def is_finished(run_dir: Path) -> bool:
+    """A run directory whose run.json and spikes were written (or a mapping-only run)."""
+    rec = run_dir / RUN_FILE
+    if not rec.is_file():
+        return False
+    try:
+        meta = json.loads(rec.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return meta.get("simulated") is False or (run_dir / SPIKES_FILE).is_file()
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a study: model (n, k, method) and seed, and where it lives."""
+
+    method: str
+    n_scale: float
+    k_scale: float
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}_n{self.n_scale:g}_k{self.k_scale:g}_s{self.seed}"
+
+    def args(self) -> list[str]:
+        return [
+            "--n-scale",
+            f"{self.n_scale:g}",
+            "--k-scale",
+            f"{self.k_scale:g}",
+            "--method",
+            self.method,
+            "--seed",
+            str(self.seed),
+        ]
+
+
+def method_cell(method: str, scale: float, seed: int) -> Cell:
+    """The run that ``method`` at ``scale`` means: ``n`` shrinks N only (k = 1); the K-scaling
+    methods shrink N and K together (n = k = scale), as in the seed study. Scale 1 is the
+    same full model for every method, so it maps to one cell (method ``none``)."""
+    if scale >= 1.0:
+        return Cell("none", 1.0, 1.0, seed)
+    if method == "n":
+        return Cell("n", scale, 1.0, seed)
+    return Cell(method, scale, scale, seed)
+
+
+def feasibility(cell: Cell, p: Params) -> str | None:
+    """None if ``make_spec`` accepts the cell, else its one-line reason (e.g. linear-k below
+    k_min)."""
+    try:
+        make_spec(p, cell.n_scale, cell.k_scale, method=cell.method)
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
+@dataclass
+class StudyPlan:
+    """Runs to do, with their predicted cost; cells that cannot run, with the reason."""
+
+    runs: list[tuple[Cell, Path]]
+    skipped: list[tuple[str, float, str]] = field(default_factory=list)
+    predictions: dict = field(default_factory=dict)
+
+    def todo(self) -> list[tuple[Cell, Path]]:
+        return [(c, d) for c, d in self.runs if not is_finished(d)]
+
+
+def predict_cells(cells, p: Params, t_presim_ms: float, t_sim_ms: float, threads=None) -> dict:
+    """Predicted peak memory (bytes) and wall time (s) of each cell, from the NEST capacity
+    model (:func:`platforms.nest.capacity.predict`)."""
+    from platforms.nest.capacity import predict
+
+    out = {}
+    for c in cells:
+        spec = make_spec(p, c.n_scale, c.k_scale, method=c.method)
+        out[c.name] = predict(spec, threads=threads, t_presim_ms=t_presim_ms, t_sim_ms=t_sim_ms)
+    return out
+
+
+def format_seconds(s: float) -> str:
+    """``"42 s"`` below 90 s, else ``"3.5 min"``."""
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+def format_plan(plan: StudyPlan) -> str:
+    """The plan as a table: run, predicted memory and time, done or to do; then the total."""
+    lines = [f"{'run':<28}{'memory':>10}{'time':>10}  state"]
+    total = 0.0
+    for cell, d in plan.runs:
+        pr = plan.predictions.get(cell.name, {})
+        done = is_finished(d)
+        if not done:
+            total += pr.get("walltime", 0.0)
+        lines.append(
+            f"{cell.name:<28}{pr.get('memory', 0) / 2**30:>8.2f} G"
+            f"{format_seconds(pr.get('walltime', 0)):>10}  {'done (reused)' if done else 'to run'}"
+        )
+    for method, scale, why in plan.skipped:
+        lines.append(
+            f"{method + ' at ' + format(scale, 'g'):<28}{'':>20}  skipped: {why.split(': ')[0]}"
+        )
+    lines.append(
+        f"{len(plan.todo())} of {len(plan.runs)} runs to do, predicted {format_seconds(total)} "
+        "(capacity model, +-30 %)"
+    )
+    return "\n".join(lines)
+
+
+def check_fits_machine(plan: StudyPlan, memory_bytes: float | None = None) -> None:
+    """Refuse a plan with a run predicted to need more memory than this machine has."""
+    if memory_bytes is None:
+        import psutil
+
+        memory_bytes = psutil.virtual_memory().total
+    big = [
+        (c.name, plan.predictions[c.name]["memory"])
+        for c, _ in plan.todo()
+        if plan.predictions.get(c.name, {}).get("memory", 0) > 0.9 * memory_bytes
+    ]
+    if big:
+        name, mem = max(big, key=lambda x: x[1])
+        raise UserError(
+            f"{len(big)} run(s) would not fit this machine's {memory_bytes / 2**30:.0f} GiB "
+            f"(largest: {name} needs {mem / 2**30:.1f} GiB); drop those scales or run them "
+            "on a larger machine"
+        )
+
+
+def run_cell(cell: Cell, run_dir: Path, common: list[str], log_file: Path | None = None) -> float:
+    """Run one cell in a child ``run.py`` (no analysis) into ``run_dir``; returns seconds.
+
+    Leftovers of an interrupted attempt (a folder without run.json) are removed first. On
+    Ctrl-C or SIGTERM the child is stopped and its partial folder removed, so the next call
+    starts that run afresh.
+    """
+    if is_finished(run_dir):
+        return 0.0
+    if run_dir.exists():
+        log.warning("%s: removing an unfinished earlier attempt", run_dir)
+        shutil.rmtree(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(RUN_PY), *cell.args(), *common, "--no-analysis", "-q"]
+    cmd += ["--out", str(run_dir)]
+    t0 = time.perf_counter()
+    out = open(log_file, "a") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
+        try:
+            _, err = proc.communicate()
+        except BaseException:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if not is_finished(run_dir):  # the child may have finished just before
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+    finally:
+        if log_file:
+            out.close()
+    if proc.returncode != 0:
+        last = (err or "").strip().splitlines()[-1:] or ["(no message)"]
+        raise UserError(f"run {cell.name} failed (exit {proc.returncode}): {last[0]}")
+    return time.perf_counter() - t0
+
+
+def run_all(plan: StudyPlan, common: list[str], log_file: Path | None = None, echo=print) -> None:
+    """Run every unfinished cell of ``plan`` in order, printing one progress line per run."""
+    todo = plan.todo()
+    for i, (cell, d) in enumerate(todo, 1):
+        pred = plan.predictions.get(cell.name, {}).get("walltime")
+        eta = f", predicted {format_seconds(pred)}" if pred else ""
+        echo(f"[{i}/{len(todo)}] {cell.name}: running{eta}")
+        took = run_cell(cell, d, common, log_file)
+        echo(f"[{i}/{len(todo)}] {cell.name}: done in {format_seconds(took)}")
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    tmp = Path(str(path) + ".part")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def claim_study_dir(path: Path, kind: str, options: dict) -> None:
+    """Create ``path`` for a study of ``kind`` or check that an existing one was made with the
+    same ``options`` (resuming); a different study there is an error, never overwritten."""
+    meta_file = path / f"{kind}.json"
+    if path.exists() and any(path.iterdir()):
+        if not meta_file.is_file():
+            raise UserError(f"'{path}' exists and is not a {kind} directory; choose another --out")
+        old = json.loads(meta_file.read_text())
+        diff = [k for k in options if old.get(k) != options[k]]
+        if diff:
+            k = diff[0]
+            raise UserError(
+                f"'{path}' holds a {kind} made with {k}={old.get(k)!r}, not {options[k]!r}; "
+                "rerun with the same options to resume, or choose another --out"
+            )
+        return
+    path.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(meta_file, {"kind": kind, **options})

@@ -1,0 +1,404 @@
+"""``run.py reference`` and ``run.py sweep``: reference ensembles and the downscaling study.
+
+Layout of a reference directory: ``reference.json`` (options), ``seed_<s>/`` (run
+directories), ``stats/seed_<s>.npz`` (cached statistics), ``summary.json``. A sweep directory:
+``sweep.json``, ``<method>_n<n>_k<k>_s<seed>/`` runs, ``stats/``, ``results.json``,
+``figures/*.png``, ``report.html``. Both resume: rerunning the same command skips finished
+runs and redoes an interrupted one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import logging
+from pathlib import Path
+
+from .errors import UserError
+from .study import (
+    METHODS,
+    Cell,
+    StudyPlan,
+    check_fits_machine,
+    claim_study_dir,
+    feasibility,
+    format_plan,
+    method_cell,
+    parse_list,
+    parse_seeds,
+    predict_cells,
+    run_all,
+    write_json_atomic,
+)
+
+log = logging.getLogger("pynn_microcircuit")
+
+DEFAULT_REFERENCE_SEEDS = "0-2"
+DEFAULT_SWEEP = {"methods": "n,sqrt-k,linear-k,none", "scales": "1,0.5,0.2,0.1", "seeds": "0"}
+DEFAULT_T_SIM_MS = 1000.0
+
+
+def _common_args(ap: argparse.ArgumentParser) -> None:
+    from .cli import _positive_float
+
+    ap.add_argument("--platform", default="nest", choices=["nest"])
+    ap.add_argument(
+        "--t-sim",
+        type=_positive_float("--t-sim"),
+        default=DEFAULT_T_SIM_MS,
+        help=f"analysed time per run, ms (default {DEFAULT_T_SIM_MS:g})",
+    )
+    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=500.0)
+    ap.add_argument("--threads", type=int, default=None, help="NEST threads per run")
+    ap.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    ap.add_argument("-q", "--quiet", action="store_true")
+
+
+def _run_options(args) -> list[str]:
+    common = ["--platform", args.platform, "--t-sim", f"{args.t_sim:g}"]
+    common += ["--t-presim", f"{args.t_presim:g}"]
+    if args.threads:
+        common += ["--threads", str(args.threads)]
+    return common
+
+
+# --------------------------------------------------------------------------- reference
+
+
+def reference_plan(out: Path, n: float, k: float, method: str, seeds, args, p) -> StudyPlan:
+    """Claim (or resume) ``out`` as a reference directory; the runs it needs."""
+    options = {
+        "platform": args.platform,
+        "n_scale": n,
+        "k_scale": k,
+        "method": method,
+        "t_sim_ms": args.t_sim,
+        "t_presim_ms": args.t_presim,
+    }
+    if not args.dry_run:
+        claim_study_dir(out, "reference", options)
+    cells = [Cell(method, n, k, s) for s in seeds]
+    why = feasibility(cells[0], p)
+    if why:
+        raise UserError(why)
+    runs = [(c, out / f"seed_{c.seed}") for c in cells]
+    preds = predict_cells(cells, p, args.t_presim, args.t_sim, args.threads)
+    return StudyPlan(runs, predictions=preds)
+
+
+def load_reference(ref: Path) -> tuple[dict, list[tuple[int, Path]]]:
+    """Options and finished seed runs of a reference directory (error if none)."""
+    from .study import is_finished
+
+    meta_file = ref / "reference.json"
+    if not meta_file.is_file():
+        raise UserError(
+            f"'{ref}' is not a reference directory (no reference.json); make one with "
+            "'run.py reference'"
+        )
+    meta = json.loads(meta_file.read_text())
+    runs = sorted(
+        (int(d.name.split("_", 1)[1]), d)
+        for d in ref.glob("seed_*")
+        if d.is_dir() and is_finished(d)
+    )
+    if not runs:
+        raise UserError(f"'{ref}' has no finished reference run; rerun 'run.py reference'")
+    return meta, runs
+
+
+def reference_statistics(ref: Path):
+    """Cached statistics and scalar summaries of every finished seed of ``ref``."""
+    from analysis.study import cached_statistics, reference_band, scalar_summary
+
+    meta, runs = load_reference(ref)
+    stats = {s: cached_statistics(d, ref / "stats" / f"{d.name}.npz") for s, d in runs}
+    summaries = {s: scalar_summary(st, float(meta["n_scale"])) for s, st in stats.items()}
+    band = reference_band(list(summaries.values()))
+    write_json_atomic(
+        ref / "summary.json",
+        {"seeds": list(stats), "per_seed": summaries, "band_mean_sd": band},
+    )
+    return meta, stats, band
+
+
+def cmd_reference(argv) -> int:
+    from .cli import _scale, _setup_logging
+    from .params import Params
+
+    ap = argparse.ArgumentParser(
+        prog="run.py reference",
+        description="Run (or resume) a reference ensemble: one run per seed, statistics once.",
+    )
+    ap.add_argument("--n-scale", type=_scale, default=1.0)
+    ap.add_argument("--k-scale", type=_scale, default=None, help="default: --n-scale")
+    ap.add_argument("--method", choices=METHODS, default=None)
+    ap.add_argument("--seeds", default=DEFAULT_REFERENCE_SEEDS, help="e.g. 0-4 or 1,3,7")
+    ap.add_argument("--out", default=None, help="reference directory (created or resumed)")
+    _common_args(ap)
+    args = ap.parse_args(argv)
+    _setup_logging(args.quiet)
+    n = args.n_scale
+    k = args.k_scale if args.k_scale is not None else n
+    method = args.method or ("none" if n == k == 1 else ("n" if k == 1 else "sqrt-k"))
+    seeds = parse_seeds(args.seeds)
+    out = Path(args.out or f"runs/reference_n{n:g}_k{k:g}_t{args.t_sim:g}")
+    plan = reference_plan(out, n, k, method, seeds, args, Params())
+    print(format_plan(plan))
+    if args.dry_run:
+        return 0
+    check_fits_machine(plan)
+    run_all(plan, _run_options(args), out / "runs.log")
+    _, stats, band = reference_statistics(out)
+    print(f"reference: {out} ({len(stats)} seeds); mean rates (Hz) over seeds:")
+    for pop, q in band.items():
+        m, sd = q["mean_rate_hz"]
+        print(f"  {pop:<6} {m:7.3f} ± {sd:.3f}")
+    return 0
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def sweep_cells(methods, scales, seeds, p) -> tuple[list, list]:
+    """Grid cells ``[(method, scale, Cell)]`` and skipped ``[(method, scale, reason)]``."""
+    cells, skipped = [], []
+    for method in methods:
+        for scale in scales:
+            cell0 = method_cell(method, scale, seeds[0])
+            why = feasibility(cell0, p)
+            if why:
+                skipped.append((method, scale, why))
+                continue
+            cells.extend((method, scale, method_cell(method, scale, s)) for s in seeds)
+    return cells, skipped
+
+
+def _theory(cells, p) -> dict:
+    """Mean-field rates of each (method, scale): ``{method: {scale: {pop: Hz}}}``."""
+    from .scaling import make_spec
+    from .theory import self_consistent_rates
+
+    out: dict = {}
+    for method, scale, cell in cells:
+        if scale in out.get(method, {}):
+            continue
+        spec = make_spec(p, cell.n_scale, cell.k_scale, method=cell.method)
+        try:
+            rates = self_consistent_rates(spec)
+        except RuntimeError:
+            continue
+        out.setdefault(method, {})[scale] = dict(zip(spec.populations, map(float, rates)))
+    return out
+
+
+def cmd_sweep(argv) -> int:
+    from .cli import _setup_logging
+    from .params import Params
+
+    ap = argparse.ArgumentParser(
+        prog="run.py sweep",
+        description="Downscaling sweep: run methods x scales, compare each with a full-scale "
+        "reference, draw each statistic vs scale. With no options: the documented default "
+        "(methods n,sqrt-k,linear-k,none; scales 1,0.5,0.2,0.1; 1 s per run; a 3-seed "
+        "full-scale reference made first if --reference is not given).",
+    )
+    ap.add_argument("--methods", default=DEFAULT_SWEEP["methods"])
+    ap.add_argument("--scales", default=DEFAULT_SWEEP["scales"])
+    ap.add_argument("--seeds", default=DEFAULT_SWEEP["seeds"], help="seeds per cell")
+    ap.add_argument(
+        "--reference",
+        default=None,
+        help="full-scale reference directory (default: made or resumed under runs/)",
+    )
+    ap.add_argument("--out", default=None, help="sweep directory (created or resumed)")
+    _common_args(ap)
+    args = ap.parse_args(argv)
+    _setup_logging(args.quiet)
+    p = Params()
+    methods = parse_list(args.methods, "--methods", METHODS)
+    scales = sorted(set(parse_list(args.scales, "--scales", kind=float)), reverse=True)
+    if any(not 0 < s <= 1 for s in scales):
+        raise UserError(f"--scales must lie in (0, 1], got {args.scales}")
+    seeds = parse_seeds(args.seeds)
+
+    # the reference: given, or the default full-scale ensemble (made first)
+    if args.reference:
+        ref = Path(args.reference)
+        ref_meta, ref_runs = load_reference(ref)
+        if float(ref_meta["t_sim_ms"]) != args.t_sim:
+            raise UserError(
+                f"reference '{ref}' analyses {ref_meta['t_sim_ms']:g} ms, the sweep "
+                f"{args.t_sim:g} ms; pass --t-sim {ref_meta['t_sim_ms']:g}"
+            )
+        ref_plan = StudyPlan([])
+        ref_seeds = [s for s, _ in ref_runs]
+    else:
+        ref = Path(f"runs/reference_n1_k1_t{args.t_sim:g}")
+        ref_seeds = parse_seeds(DEFAULT_REFERENCE_SEEDS)
+        ref_plan = reference_plan(ref, 1.0, 1.0, "none", ref_seeds, args, p)
+
+    options = {"platform": args.platform, "t_sim_ms": args.t_sim, "t_presim_ms": args.t_presim}
+    out = Path(args.out or f"runs/sweep_t{args.t_sim:g}")
+    if not args.dry_run:
+        claim_study_dir(out, "sweep", options)
+    cells, skipped = sweep_cells(methods, scales, seeds, p)
+    # full-scale cells whose seed is a reference seed reuse that reference run
+    unique: dict[str, tuple[Cell, Path]] = {}
+    for _, _, c in cells:
+        full_in_ref = c.n_scale == c.k_scale == 1.0 and c.seed in ref_seeds
+        unique.setdefault(c.name, (c, ref / f"seed_{c.seed}" if full_in_ref else out / c.name))
+    run_plan = StudyPlan(
+        [u for u in unique.values() if u[1].parent != ref],
+        skipped=skipped,
+        predictions=predict_cells([c for c, _ in unique.values()], p, args.t_presim, args.t_sim),
+    )
+    print("reference:" if ref_plan.runs else f"reference: {ref}")
+    if ref_plan.runs:
+        print(format_plan(ref_plan))
+    print("sweep:")
+    print(format_plan(run_plan))
+    if args.dry_run:
+        return 0
+    check_fits_machine(ref_plan)
+    check_fits_machine(run_plan)
+    run_all(ref_plan, _run_options(args), ref / "runs.log")
+    run_all(run_plan, _run_options(args), out / "runs.log")
+
+    results = analyse_sweep(out, ref, cells, skipped, unique, p)
+    print(results["kept_text"])
+    print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
+    """Statistics, verdicts, figures, results.json and report.html of a finished sweep."""
+    import numpy as np
+
+    from analysis.report import _img, write_html
+    from analysis.study import (
+        SWEEP_QUANTITIES,
+        cached_statistics,
+        compare_with_reference,
+        kept_table,
+        scalar_summary,
+    )
+    from analysis.sweep_plots import plot_quantity
+
+    ref_meta, ref_stats, band = reference_statistics(ref)
+    measured: dict = {}
+    verdicts: dict = {}
+    per_run: dict = {}
+    for method, scale, cell in cells:
+        _, run_dir = unique[cell.name]
+        stats_file = run_dir.parent / "stats" / f"{run_dir.name}.npz"
+        st = cached_statistics(run_dir, stats_file)
+        reused = run_dir.parent == ref  # this run is one of the reference seeds: leave it out
+        refs = [s for seed, s in ref_stats.items() if not (reused and seed == cell.seed)]
+        verdict = compare_with_reference(st, refs, cell.n_scale, float(ref_meta["n_scale"]))
+        summ = scalar_summary(st, cell.n_scale)
+        per_run[f"{method}@{scale:g}/s{cell.seed}"] = {
+            "run": str(run_dir),
+            "summary": summ,
+            "verdicts": verdict,
+        }
+        verdicts.setdefault((method, scale), []).append(verdict)
+        bucket = measured.setdefault(method, {}).setdefault(scale, {})
+        for pop, row in summ.items():
+            for q, v in row.items():
+                bucket.setdefault(pop, {}).setdefault(q, []).append(v)
+    for by_scale in measured.values():  # mean over seeds
+        for pops in by_scale.values():
+            for row in pops.values():
+                for q, vals in row.items():
+                    vals = [v for v in vals if v is not None]
+                    row[q] = float(np.mean(vals)) if vals else None
+    kept = kept_table({key: vs[0] for key, vs in verdicts.items()})
+    theory = _theory(cells, p)
+    pops = list(band)
+    rn, rk = float(ref_meta["n_scale"]), float(ref_meta["k_scale"])
+    law_corr = {
+        "1/n law (reference x n_ref / n)": {
+            s: {pop: band[pop]["mean_correlation"][0] * rn / s for pop in pops}
+            for s in measured.get("n", {})
+        }
+    }
+    ref_label = "full-scale reference" if rn == rk == 1 else f"reference (n={rn:g}, k={rk:g})"
+    fig_dir = out / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    figs = {}
+    for q in SWEEP_QUANTITIES:
+        figs[q] = plot_quantity(
+            q,
+            measured,
+            band,
+            fig_dir / f"{q}.png",
+            theory=theory if q == "mean_rate_hz" else None,
+            law=law_corr if q == "mean_correlation" and "n" in measured else None,
+            reference_label=ref_label,
+        )
+    text = kept_text(kept, skipped)
+    results = {
+        "reference": str(ref),
+        "reference_seeds": list(ref_stats),
+        "runs": per_run,
+        "kept": {m: {f"{s:g}": row for s, row in by.items()} for m, by in kept.items()},
+        "skipped": [{"method": m, "scale": s, "reason": r} for m, s, r in skipped],
+        "theory_rates_hz": {m: {f"{s:g}": v for s, v in by.items()} for m, by in theory.items()},
+        "kept_text": text,
+    }
+    write_json_atomic(out / "results.json", results)
+    sections = [
+        (
+            "Sweep",
+            f"<p>reference {html.escape(str(ref))} (seeds {list(ref_stats)}, "
+            f"{ref_meta['t_sim_ms']:g} ms each); every run compared with it as in "
+            "<code>run.py compare</code>.</p>",
+        ),
+        ("What each method keeps", f"<pre>{html.escape(text)}</pre>"),
+    ]
+    sections += [(SWEEP_QUANTITIES[q], _img(f)) for q, f in figs.items()]
+    write_html(out / "report.html", "Downscaling sweep", sections)
+    return results
+
+
+STAT_NAMES = {
+    "rates_hz": "rates",
+    "cv_isi": "ISI CV",
+    "correlations": "correlations",
+    "correlations_rescaled": "correlations × n",
+    "synchrony": "synchrony",
+    "spectrum": "spectrum",
+}
+
+
+def kept_text(kept: dict, skipped) -> str:
+    """Statistic x (method @ scale): 'kept' when every population is consistent with the
+    reference, else 'x R' (the worst population's distance / spread)."""
+    cols = [(m, s) for m, by in kept.items() for s in sorted(by, reverse=True) if s < 1]
+    if not cols:
+        return "no downscaled runs"
+    head = f"{'statistic':<18}" + "".join(f"{m + '@' + format(s, 'g'):>14}" for m, s in cols)
+    lines = [head]
+    for stat, name in STAT_NAMES.items():
+        cells = []
+        for m, s in cols:
+            kv = kept[m][s].get(stat)
+            if kv is None:
+                cells.append("—")
+            elif kv[0]:
+                cells.append("kept")
+            else:
+                worst = "" if kv[1] is None else f"x{kv[1]:.1f}"
+                cells.append(worst + (f" {kv[2]}silent" if kv[2] else ""))
+        lines.append(f"{name:<18}" + "".join(f"{c:>14}" for c in cells))
+    lines.append(
+        "kept: every population within 2x the reference spread; xR: the worst population's "
+        "distance / spread; Nsilent: N populations without data where the reference has some."
+    )
+    for m, s, why in skipped:
+        lines.append(f"{m} at {s:g}: not run - {why.split(': ')[0]}")
+    if skipped:
+        lines.append(f"  ({skipped[0][2]})")
+    return "\n".join(lines)
