@@ -185,6 +185,8 @@ def fits(resources: dict, budget: dict) -> bool:
     for key, limit in budget.items():
         if key == "slowdown":
             continue  # an input to the capacity model, not a limit
+        if key == "knobs":
+            continue
         if resources.get(key, 0) > limit:
             return False
     return True
@@ -289,11 +291,15 @@ def plan(
         if best is None or score < best[0]:
             best = (score, spec, res, fid)
     _, spec, res, fid = best
+    spec, res = _refine(spec, res, capacity, budget, p)
+    if (spec.n_scale, spec.k_scale) != (best[1].n_scale, best[1].k_scale):
+        fid = fidelity(spec, mf_full)
+    shown = {k: v for k, v in res.items() if k != "knobs"}
     expl = [
         f"n = {spec.n_scale:g}, k = {spec.k_scale:g}, method {spec.method}: "
         f"{spec.total_neurons:,} neurons, {spec.total_synapses:,} synapses",
         "predicted: "
-        + ", ".join(f"{k} {_fmt(k, v)}" for k, v in res.items())
+        + ", ".join(f"{k} {_fmt(k, v)}" for k, v in shown.items())
         + " (budget: "
         + _fmt_budget(budget)
         + ")",
@@ -302,7 +308,32 @@ def plan(
         f"correlations x{fid['correlation_factor']:.2g}; effective connectivity "
         f"x{fid['effective_connectivity_ratio']:.2g}",
     ]
+    if res.get("knobs"):
+        expl.append("platform settings: " + ", ".join(f"{k} {v}" for k, v in res["knobs"].items()))
     return Plan(platform, spec.n_scale, spec.k_scale, spec.method, True, res, budget, fid, expl)
+
+
+def _refine(spec: ModelSpec, res: dict, capacity, budget: dict, p: Params, steps: int = 12):
+    """Bisect the chosen family's free scale between the fitting grid point and the next one
+    up (the grid steps by ~9 %), so the plan is the largest model of its family that fits to
+    within 0.1 %."""
+    if spec.n_scale == 1 and spec.k_scale == 1:
+        return spec, res
+    lo = spec.n_scale if spec.n_scale < 1 else spec.k_scale
+    hi = min(1.0, lo * 1.1)
+    for _ in range(steps):
+        mid = round(0.5 * (lo + hi), 5)
+        if mid <= lo or hi - lo < 1e-3 * lo:
+            break
+        n = mid if spec.n_scale < 1 else 1.0
+        k = mid if spec.k_scale < 1 else 1.0
+        cand = make_spec(p, n, k, method=spec.method)
+        cres = capacity(cand, budget)
+        if fits(cres, budget):
+            spec, res, lo = cand, cres, mid
+        else:
+            hi = mid
+    return spec, res
 
 
 def _frontier(fitting):

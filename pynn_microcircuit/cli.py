@@ -13,6 +13,7 @@ from .errors import UserError
 log = logging.getLogger("pynn_microcircuit")
 
 DEFAULT_SCALE = 0.1
+PLATFORMS = ["nest", "spinnaker"]
 
 
 def _positive_float(name):
@@ -42,7 +43,10 @@ def _scale(text):
 
 def _add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
-        "--platform", default="nest", choices=["nest"], help="simulator backend (default: nest)"
+        "--platform",
+        default="nest",
+        choices=PLATFORMS,
+        help="simulator backend (default: nest)",
     )
     ap.add_argument(
         "--n-scale",
@@ -84,7 +88,9 @@ def _add_model_args(ap: argparse.ArgumentParser) -> None:
         "--budget",
         default=None,
         help="hardware budget KEY=VALUE[,...]: nest takes memory=8GiB, threads=4, "
-        "walltime=10min (whole run); the planner picks n, k and method to fit it",
+        "walltime=10min (whole run); spinnaker takes cores=800, chips=48, boards=1, "
+        "slowdown=20 (allowed time-scale factor); the planner picks n, k, method (and the "
+        "SpiNNaker settings) to fit it",
     )
     ap.add_argument(
         "--preserve",
@@ -134,7 +140,32 @@ def build_run_parser() -> argparse.ArgumentParser:
         help="skip the analysis and report at the end of the run",
     )
     ap.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+    _add_spinnaker_args(ap)
     return ap
+
+
+def _add_spinnaker_args(ap: argparse.ArgumentParser) -> None:
+    g = ap.add_argument_group(
+        "SpiNNaker (--platform spinnaker; without --machine/--spalloc/--ebrains-job the model "
+        "is only mapped on a virtual machine and a job is prepared under jobs/)"
+    )
+    g.add_argument("--machine", default=None, help="hostname of a SpiNNaker board")
+    g.add_argument("--spalloc", default=None, help="spalloc server URL")
+    g.add_argument("--spalloc-machine", default=None, help="machine name on the spalloc server")
+    g.add_argument(
+        "--ebrains-job", action="store_true", help="running inside an EBRAINS platform job"
+    )
+    g.add_argument("--neurons-per-core", type=int, default=None, help="default 64 (published)")
+    g.add_argument("--time-scale-factor", type=int, default=None, help="1 = real time (default)")
+    g.add_argument(
+        "--planning-rate", type=float, default=None, help="spikes_per_second, default 30 Hz"
+    )
+    g.add_argument(
+        "--no-delay-extensions",
+        action="store_true",
+        help="no delay-extension cores; the delay tail beyond a core's slots is redrawn",
+    )
+    g.add_argument("--job", default=None, help="name of the job prepared under jobs/")
 
 
 class _Progress:
@@ -162,6 +193,11 @@ class _Progress:
 
 def _capacity(args):
     """The platform's capacity model as the planner wants it: spec, budget -> resources."""
+    if args.platform == "spinnaker":
+        from platforms.spinnaker.capacity import budget_capacity
+
+        return budget_capacity
+
     from platforms.nest.capacity import predict
 
     def capacity(spec, budget):
@@ -239,9 +275,6 @@ def _spec_from_args(args):
 def cmd_run(argv) -> int:
     args = build_run_parser().parse_args(argv)
     _setup_logging(args.quiet)
-    from platforms.nest.run import run_nest
-
-    from .runner import RunOptions
 
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be >= 1")
@@ -255,6 +288,10 @@ def cmd_run(argv) -> int:
     if the_plan:
         for line in the_plan.explanation:
             log.info("plan: %s", line)
+    if args.platform == "spinnaker":
+        from .spinnaker_cli import run_on_spinnaker
+
+        return run_on_spinnaker(args, argv, params, spec, the_plan)
     for note in spec.notes:
         log.warning(note)
     log.info(
@@ -265,6 +302,10 @@ def cmd_run(argv) -> int:
         spec.total_neurons,
         spec.total_synapses,
     )
+    from platforms.nest.run import run_nest
+
+    from .runner import RunOptions
+
     opts = RunOptions(
         t_presim_ms=args.t_presim,
         t_sim_ms=args.t_sim,
@@ -365,8 +406,10 @@ def build_plan_parser() -> argparse.ArgumentParser:
         prog="run.py plan",
         description="Choose n, k and method that fit a hardware budget, and say what it costs.",
     )
-    ap.add_argument("--platform", default="nest", choices=["nest"])
-    ap.add_argument("--budget", required=True, help="KEY=VALUE[,...], e.g. memory=2GiB")
+    ap.add_argument("--platform", default="nest", choices=PLATFORMS)
+    ap.add_argument(
+        "--budget", required=True, help="KEY=VALUE[,...], e.g. memory=2GiB or cores=800"
+    )
     ap.add_argument("--preserve", choices=["rates", "correlations", "balanced"], default="balanced")
     ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=1000.0)
     ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=500.0)
@@ -439,7 +482,17 @@ def _study(name):
     return cmd
 
 
+def _spinnaker(name):
+    def cmd(argv):
+        from . import spinnaker_cli
+
+        return getattr(spinnaker_cli, f"cmd_{name}")(argv)
+
+    return cmd
+
+
 COMMANDS.update(reference=_study("reference"), sweep=_study("sweep"))
+COMMANDS.update(submit=_spinnaker("submit"), status=_spinnaker("status"), fetch=_spinnaker("fetch"))
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,1 @@
+"""SpiNNaker through sPyNNaker 7.x (optional dependency group ``.[spinnaker]``)."""

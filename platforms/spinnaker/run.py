@@ -1,0 +1,226 @@
+"""Run (or only map) a ModelSpec on SpiNNaker through sPyNNaker; write the run directory.
+
+* ``virtual`` machine: sPyNNaker's own mapper places and routes the model on a virtual machine
+  of the requested size; nothing is simulated; run.json says ``simulated: false`` and holds the
+  ``mapping`` (cores, chips, boards, cores by kind) next to the capacity model's prediction.
+* a real machine (board host, spalloc, EBRAINS job): the model runs, spikes come back into the
+  same SONATA ``spikes.h5`` as NEST runs, and the provenance that matters for correctness
+  (late/dropped packets, input-buffer overflows, weight saturation) goes into run.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+
+from pynn_microcircuit import rundir
+from pynn_microcircuit.errors import UserError
+from pynn_microcircuit.network import build
+from pynn_microcircuit.runner import RunOptions, mean_rates, peak_rss_bytes
+from pynn_microcircuit.scaling import ModelSpec
+
+from .backend import SpinnakerBackend
+from .capacity import Knobs, predict_mapping
+from .setup import (
+    Machine,
+    import_spynnaker,
+    run_environment,
+    setup,
+    synapses_generated_on_machine,
+)
+
+log = logging.getLogger(__name__)
+
+#: Machine-vertex classes by the kind of core they occupy; system cores are not counted.
+KIND_OF_VERTEX = {
+    "PopulationNeuronsMachineVertex": "neuron",
+    "PopulationMachineVertex": "neuron",  # combined neuron+synapse core
+    "PopulationSynapsesMachineVertexLead": "synapse",
+    "PopulationSynapsesMachineVertexShared": "synapse",
+    "SpikeSourcePoissonMachineVertex": "poisson",
+    "DelayExtensionMachineVertex": "delay",
+}
+SYSTEM_VERTICES = {"ExtraMonitorSupportMachineVertex", "DataSpeedUpPacketGatherMachineVertex"}
+
+#: Provenance entries (name fragments, lower case) that mean lost or distorted activity.
+PROVENANCE_PROBLEMS = (
+    "late",
+    "dropped",
+    "overflow",
+    "saturat",
+    "lost",
+    "timer_tic_over",
+    "max_filled_size",
+)
+
+
+def read_mapping() -> dict:
+    """Cores, chips and boards the last ``sim.run`` placed, from sPyNNaker's data view."""
+    from spinn_front_end_common.data import FecDataView
+
+    kinds: Counter = Counter()
+    chips = set()
+    other: Counter = Counter()
+    for pl in FecDataView.iterate_placemements():  # sic, sPyNNaker 7.4.1
+        name = type(pl.vertex).__name__
+        if name in SYSTEM_VERTICES:
+            continue
+        kind = KIND_OF_VERTEX.get(name)
+        if kind is None:
+            other[name] += 1
+            kind = "other"
+        kinds[kind] += 1
+        chips.add((pl.x, pl.y))
+    machine = FecDataView.get_machine()
+    boards = {
+        (machine[x, y].nearest_ethernet_x, machine[x, y].nearest_ethernet_y) for x, y in chips
+    }
+    return {
+        "cores": int(sum(kinds.values())),
+        "chips": len(chips),
+        "boards": len(boards),
+        "cores_by_kind": dict(kinds),
+        "other_vertices": dict(other),
+        "machine_chips": int(machine.n_chips),
+    }
+
+
+def read_provenance() -> dict:
+    """Non-zero provenance counters that signal lost or distorted activity, summed by name.
+
+    Read from the run's provenance database (``ProvenanceReader``); only meaningful on a real
+    machine. Returns ``{name: total}``.
+    """
+    from spinn_front_end_common.interface.provenance import ProvenanceReader
+
+    totals: Counter = Counter()
+    with ProvenanceReader() as reader:
+        rows = reader.run_query("SELECT description, the_value FROM core_provenance")
+    for description, value in rows:
+        key = str(description).lower()
+        if any(p in key for p in PROVENANCE_PROBLEMS):
+            try:
+                totals[str(description)] += float(value)
+            except (TypeError, ValueError):
+                continue
+    return {k: v for k, v in totals.items() if v}
+
+
+def run_spinnaker(
+    spec: ModelSpec,
+    opts: RunOptions,
+    knobs: Knobs,
+    machine: Machine,
+    out: str | Path | None = None,
+    plan: dict | None = None,
+    budget: dict | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Map (virtual machine) or run (real machine) ``spec``; returns the run directory."""
+    prediction = predict_mapping(spec, knobs)
+    if not prediction.feasible:
+        raise UserError(f"this model cannot map on SpiNNaker: {prediction.problems[0]}")
+    sim = import_spynnaker()
+    stem = f"spinnaker_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
+    run_dir = rundir.new_run_dir(out, stem)
+    t_total = opts.t_presim_ms + opts.t_sim_ms
+    simulated = machine.mode != "virtual"
+    record = {
+        "platform": "spinnaker",
+        "simulated": simulated,
+        "machine": machine.__dict__,
+        "knobs": knobs.to_dict(),
+        "n_scale": spec.n_scale,
+        "k_scale": spec.k_scale,
+        "method": spec.method,
+        "input": spec.input,
+        "seed": opts.seed,
+        "resolution_ms": spec.resolution_ms,
+        "t_presim_ms": opts.t_presim_ms,
+        "t_sim_ms": opts.t_sim_ms,
+        "record_fraction": opts.record_fraction,
+        "n_synapses": spec.total_synapses,
+        "prediction": prediction.to_dict(),
+        "budget": budget,
+        "plan": plan,
+        "spec": spec.to_dict(),
+        **(extra or {}),
+    }
+    t0 = time.perf_counter()
+    with run_environment(run_dir, machine, knobs):
+        try:
+            setup(sim, spec.resolution_ms, knobs, machine)
+            backend = SpinnakerBackend(sim, opts.seed, knobs, spec.resolution_ms)
+            net = build(
+                sim,
+                spec,
+                opts.seed,
+                backend=backend,
+                record_fraction=opts.record_fraction,
+                record_from_ms=opts.t_presim_ms,
+            )
+            t_build = time.perf_counter() - t0
+            if simulated:
+                sim.run(t_total)
+            else:
+                with synapses_generated_on_machine():
+                    sim.run(t_total)
+            t_run = time.perf_counter() - t0 - t_build
+            record["mapping"] = read_mapping()
+            if simulated:
+                spikes = net.spikes()
+                record["provenance_problems"] = read_provenance()
+        except UserError:
+            raise
+        except Exception as exc:  # sPyNNaker/SpiNNMan errors: name the machine and the fix
+            where = machine.host or machine.spalloc or machine.mode
+            fix = (
+                "check the machine is reachable, or omit --machine/--spalloc for a dry run"
+                if simulated
+                else "please report it with the run directory"
+            )
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise UserError(
+                f"sPyNNaker failed on the {machine.mode} machine '{where}': "
+                f"{type(exc).__name__}: {first} - {fix} (logs: {run_dir}/reports)"
+            ) from exc
+        finally:
+            try:
+                sim.end()
+            except Exception:  # noqa: BLE001 - end() after a failed setup may fail too
+                pass
+    record["timings_s"] = {"build": t_build, "map_or_run": t_run}
+    record["peak_rss_bytes"] = peak_rss_bytes()
+    record["delay_tail_redrawn"] = backend.delay_tail_redrawn
+    record["versions"] = rundir.versions()
+    if simulated:
+        n_rec = net.n_recorded
+        rundir.write_spikes(
+            run_dir / rundir.SPIKES_FILE,
+            spikes,
+            {k: int(v) for k, v in zip(spec.populations, spec.n_neurons)},
+        )
+        rates = mean_rates(spikes, n_rec, opts.t_presim_ms, t_total)
+        record["populations"] = {
+            name: {
+                "n_neurons": int(spec.n_neurons[i]),
+                "n_recorded": int(n_rec[name]),
+                "mean_rate_hz": rates[name],
+                "n_spikes": int(spikes[name][0].size),
+            }
+            for i, name in enumerate(spec.populations)
+        }
+        if record["provenance_problems"]:
+            log.warning(
+                "sPyNNaker reports lost or distorted activity: %s (see run.json)",
+                ", ".join(f"{k}={v:g}" for k, v in record["provenance_problems"].items()),
+            )
+    else:
+        record["populations"] = {
+            name: {"n_neurons": int(spec.n_neurons[i]), "n_recorded": 0}
+            for i, name in enumerate(spec.populations)
+        }
+    rundir.write_run_json(run_dir / rundir.RUN_FILE, record)
+    return run_dir

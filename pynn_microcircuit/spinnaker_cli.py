@@ -1,0 +1,222 @@
+"""``run.py --platform spinnaker ...`` and ``run.py submit|status|fetch jobs/<name>``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import re
+from pathlib import Path
+
+from .errors import UserError
+
+log = logging.getLogger("pynn_microcircuit")
+
+JOBS_ROOT = Path("jobs")
+
+
+def _knobs(args, the_plan):
+    from platforms.spinnaker.capacity import Knobs
+
+    base = Knobs(**the_plan.predicted["knobs"]) if the_plan else Knobs()
+    over = {
+        "neurons_per_core": args.neurons_per_core,
+        "time_scale_factor": args.time_scale_factor,
+        "spikes_per_second": args.planning_rate,
+        "delay_extensions": False if args.no_delay_extensions else None,
+    }
+    for key, v in over.items():
+        if v is not None and isinstance(v, int | float) and not isinstance(v, bool) and v <= 0:
+            raise UserError(f"--{key.replace('_', '-')} must be > 0, got {v}")
+    return Knobs(**{**base.to_dict(), **{k: v for k, v in over.items() if v is not None}})
+
+
+def _machine(args, budget: dict | None, predicted_chips: int):
+    """Machine mode from the options; a virtual machine is sized from the budget (the
+    smallest SpiNN-5 machine holding it) or, without one, from the prediction."""
+    from platforms.spinnaker.capacity import (
+        APP_CORES_PER_CHIP,
+        CHIP_MARGIN,
+        boards_for_chips,
+    )
+    from platforms.spinnaker.setup import Machine
+
+    chosen = [m for m in ("machine", "spalloc", "ebrains_job") if getattr(args, m)]
+    if len(chosen) > 1:
+        raise UserError("give only one of --machine, --spalloc, --ebrains-job")
+    if args.machine:
+        return Machine("host", host=args.machine)
+    if args.spalloc:
+        if not re.match(r"^(https?|spalloc)://", args.spalloc) and ":" not in args.spalloc:
+            raise UserError(f"--spalloc '{args.spalloc}' is not a URL; e.g. https://server/spalloc")
+        boards = boards_for_chips(math.ceil(predicted_chips * CHIP_MARGIN))
+        return Machine(
+            "spalloc", spalloc=args.spalloc, spalloc_machine=args.spalloc_machine, boards=boards
+        )
+    if args.ebrains_job:
+        return Machine("ebrains")
+    if budget and "boards" in budget:
+        chips = budget["boards"] * 48
+    elif budget and "chips" in budget:
+        chips = budget["chips"]
+    elif budget and "cores" in budget:
+        chips = math.ceil(budget["cores"] / APP_CORES_PER_CHIP)
+    else:
+        chips = math.ceil(predicted_chips * CHIP_MARGIN)
+    return Machine("virtual", boards=boards_for_chips(chips))
+
+
+def _within(mapping: dict, budget: dict | None) -> list[str]:
+    """Budget items the real mapping exceeds."""
+    return [
+        f"{k} {mapping[k]} > {v}"
+        for k, v in (budget or {}).items()
+        if k in ("cores", "chips", "boards") and mapping.get(k, 0) > v
+    ]
+
+
+def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
+    """Map (dry run) or run on SpiNNaker; after a dry run, prepare a job under jobs/."""
+    from platforms.spinnaker.capacity import predict_mapping
+    from platforms.spinnaker.run import run_spinnaker
+
+    from .budget import parse_budget
+    from .runner import RunOptions
+
+    budget = parse_budget(args.budget, "spinnaker") if args.budget else None
+    knobs = _knobs(args, the_plan)
+    pred = predict_mapping(spec, knobs)
+    if not pred.feasible:
+        raise UserError(f"n={spec.n_scale:g}, k={spec.k_scale:g} cannot map: {pred.problems[0]}")
+    machine = _machine(args, budget, pred.chips)
+    opts = RunOptions(
+        t_presim_ms=args.t_presim,
+        t_sim_ms=args.t_sim,
+        seed=args.seed,
+        record_fraction=args.record_fraction,
+    )
+    log.info(
+        "SpiNNaker %s: %d neurons/core, time-scale factor %d, planning rate %g Hz, delay "
+        "extensions %s; predicted %d cores, %d chips",
+        machine.mode,
+        knobs.neurons_per_core,
+        knobs.time_scale_factor,
+        knobs.spikes_per_second,
+        "on" if knobs.delay_extensions else "off",
+        pred.cores,
+        pred.chips,
+    )
+    run_dir = run_spinnaker(
+        spec,
+        opts,
+        knobs,
+        machine,
+        out=args.out,
+        plan=the_plan.to_dict() if the_plan else None,
+        budget=budget,
+        extra={"params": params.to_dict(), "command": ["run.py", *argv]},
+    )
+    from .rundir import read_run_json
+
+    rec = read_run_json(run_dir)
+    m = rec["mapping"]
+    print(
+        f"mapped: {m['cores']} cores, {m['chips']} chips, {m['boards']} board(s) "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(m['cores_by_kind'].items()))}); "
+        f"predicted {pred.cores} cores, {pred.chips} chips"
+    )
+    over = _within(m, budget)
+    if budget:
+        print(f"budget {args.budget}: " + ("EXCEEDED - " + "; ".join(over) if over else "fits"))
+    print(f"run directory: {run_dir}")
+    if machine.mode != "virtual":
+        print("simulated on SpiNNaker; analyse with: python run.py analyse " + str(run_dir))
+        return 0
+    print(
+        f"nothing was simulated: sPyNNaker mapped the model on a virtual {machine.boards}-board "
+        "machine (no board reachable from here)"
+    )
+    job_dir = _prepare_job(args, argv, spec, knobs, run_dir)
+    print(f"job prepared: {job_dir}/job.yaml - set 'collab', then: python run.py submit {job_dir}")
+    return 3 if over else 0
+
+
+def _prepare_job(args, argv, spec, knobs, run_dir: Path) -> Path:
+    """``jobs/<name>/job.yaml`` that runs the same model on the EBRAINS SpiNNaker machine."""
+    from platforms.spinnaker.jobs import REMOTE_OUT, write_job
+
+    command = [
+        "run.py",
+        "--platform",
+        "spinnaker",
+        "--ebrains-job",
+        "--n-scale",
+        f"{spec.n_scale:g}",
+        "--k-scale",
+        f"{spec.k_scale:g}",
+        "--method",
+        spec.method,
+        "--neurons-per-core",
+        str(knobs.neurons_per_core),
+        "--time-scale-factor",
+        str(knobs.time_scale_factor),
+        "--planning-rate",
+        f"{knobs.spikes_per_second:g}",
+        "--t-sim",
+        f"{args.t_sim:g}",
+        "--t-presim",
+        f"{args.t_presim:g}",
+        "--seed",
+        str(args.seed),
+        "--no-analysis",
+        "--out",
+        REMOTE_OUT,
+    ]
+    if not knobs.delay_extensions:
+        command.append("--no-delay-extensions")
+    name = args.job or Path(run_dir).name
+    return write_job(
+        JOBS_ROOT,
+        name,
+        command,
+        collab=os.environ.get("EBRAINS_COLLAB"),
+        extra={"dry_run": str(run_dir)},
+    )
+
+
+def _job_parser(prog: str, what: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=f"run.py {prog}", description=what)
+    ap.add_argument("job", help="job directory, e.g. jobs/<name>")
+    return ap
+
+
+def cmd_submit(argv) -> int:
+    from platforms.spinnaker.jobs import submit
+
+    args = _job_parser("submit", "Submit a job to the EBRAINS SpiNNaker machine.").parse_args(argv)
+    job_id = submit(args.job)
+    print(f"submitted {args.job} as job {job_id}; follow it with: python run.py status {args.job}")
+    return 0
+
+
+def cmd_status(argv) -> int:
+    from platforms.spinnaker.jobs import status
+
+    args = _job_parser("status", "Status of a submitted job.").parse_args(argv)
+    st = status(args.job)
+    print(f"job {st['job_id']}: {st['status']}")
+    for line in st["log_tail"]:
+        print(f"  | {line}")
+    return 0
+
+
+def cmd_fetch(argv) -> int:
+    from platforms.spinnaker.jobs import fetch
+
+    ap = _job_parser("fetch", "Download a finished job's output into a new run directory.")
+    ap.add_argument("--runs", default="runs", help="where the run directory is created")
+    args = ap.parse_args(argv)
+    run_dir = fetch(args.job, args.runs)
+    print(f"run directory: {run_dir}\nanalyse it: python run.py analyse {run_dir}")
+    return 0
