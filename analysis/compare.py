@@ -192,6 +192,8 @@ def verdict_table(result: dict) -> str:
                 cells.append(f"ok ({c['ratio']:.2f})")
             elif c["verdict"] == "differs":
                 cells.append(f"differs x{c['ratio']:.1f}")
+            elif c["verdict"] == "no-data":
+                cells.append("no data")
             else:
                 cells.append(f"D={c['distance']:.3f}")
         lines.append(f"{pop:<10}" + "".join(f"{x:>16}" for x in cells))

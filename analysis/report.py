@@ -346,11 +346,34 @@ def analyse(run_dir: str | Path, seed: int = 0) -> Path:
     return out
 
 
+def expand_references(paths) -> list[Path]:
+    """Run directories from ``paths``; a reference ensemble (``run.py reference``) stands for
+    its finished seed runs."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if (p / "reference.json").is_file():
+            seeds = sorted(d for d in p.glob("seed_*") if (d / "run.json").is_file())
+            out.extend(seeds)
+        else:
+            out.append(p)
+    return out
+
+
+def _reference_statistics(run: Run, seed: int) -> dict:
+    """Statistics of a reference run, from its ensemble's cache when it has one."""
+    if seed == 0 and (run.path.parent / "reference.json").is_file():
+        from .study import cached_statistics
+
+        return cached_statistics(run.path, run.path.parent / "stats" / f"{run.path.name}.npz")
+    return run_statistics(run, seed=seed)
+
+
 def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tuple[Path, dict]:
     """Write ``RUN/comparison/`` (JSON, heat-map, distributions, report.html)."""
     from pynn_microcircuit.errors import UserError
 
     run = load_run(run_dir)
+    reference_dirs = expand_references(reference_dirs)
     refs = [load_run(r) for r in reference_dirs]
     for r in refs:
         if abs(r.duration_s - run.duration_s) > 1e-9:
@@ -371,7 +394,7 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
             "only; give two or more reference seeds for verdicts"
         )
     test_stats = run_statistics(run, seed=seed)
-    ref_stats = [run_statistics(r, seed=seed) for r in refs]
+    ref_stats = [_reference_statistics(r, seed) for r in refs]
     n_test = float(run.meta.get("n_scale", 1.0))
     n_ref = float(refs[0].meta.get("n_scale", 1.0))
     scale = n_test / n_ref if abs(n_test - n_ref) > 1e-12 else None
