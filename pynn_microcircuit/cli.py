@@ -302,10 +302,14 @@ def cmd_run(argv) -> int:
         spec.total_neurons,
         spec.total_synapses,
     )
+    from platforms.nest.mpi import Comm
     from platforms.nest.run import run_nest
 
     from .runner import RunOptions
 
+    comm = Comm()
+    if not comm.is_root:  # rank 0 reports; the others only warn
+        logging.getLogger().setLevel(logging.WARNING)
     opts = RunOptions(
         t_presim_ms=args.t_presim,
         t_sim_ms=args.t_sim,
@@ -322,6 +326,8 @@ def cmd_run(argv) -> int:
         plan=the_plan.to_dict() if the_plan else None,
         extra={"params": params.to_dict(), "command": ["run.py", *argv]},
     )
+    if not comm.is_root:
+        return 0
     from .rundir import read_run_json
 
     rec = read_run_json(run_dir)
@@ -330,7 +336,9 @@ def cmd_run(argv) -> int:
     print(
         f"build {t['build']:.1f} s, simulate {t['simulate']:.1f} s "
         f"({rec['real_time_factor']:.1f}x real time), peak memory "
-        f"{rec['peak_rss_bytes'] / 2**30:.2f} GiB, threads {rec['threads']}; "
+        f"{rec['peak_rss_bytes'] / 2**30:.2f} GiB, threads {rec['threads']}"
+        + (f" x {rec['mpi_ranks']} MPI ranks" if rec.get("mpi_ranks", 1) > 1 else "")
+        + "; "
         f"total {time.perf_counter() - t0:.0f} s"
     )
     print(f"run directory: {run_dir}")
@@ -492,7 +500,15 @@ def _spinnaker(name):
 
 
 COMMANDS.update(reference=_study("reference"), sweep=_study("sweep"))
-COMMANDS.update(submit=_spinnaker("submit"), status=_spinnaker("status"), fetch=_spinnaker("fetch"))
+
+
+def _submit(argv):
+    from .jobs_cli import cmd_submit
+
+    return cmd_submit(argv)
+
+
+COMMANDS.update(submit=_submit, status=_spinnaker("status"), fetch=_spinnaker("fetch"))
 
 
 def main(argv=None) -> int:

@@ -123,9 +123,8 @@ def reference_statistics(ref: Path):
     return meta, stats, band
 
 
-def cmd_reference(argv) -> int:
-    from .cli import _scale, _setup_logging
-    from .params import Params
+def reference_parser() -> argparse.ArgumentParser:
+    from .cli import _scale
 
     ap = argparse.ArgumentParser(
         prog="run.py reference",
@@ -137,14 +136,27 @@ def cmd_reference(argv) -> int:
     ap.add_argument("--seeds", default=DEFAULT_REFERENCE_SEEDS, help="e.g. 0-4 or 1,3,7")
     ap.add_argument("--out", default=None, help="reference directory (created or resumed)")
     _common_args(ap)
-    args = ap.parse_args(argv)
-    _setup_logging(args.quiet)
+    return ap
+
+
+def reference_setup(args) -> tuple[Path, StudyPlan]:
+    """The reference directory (claimed unless --dry-run) and the runs it needs."""
+    from .params import Params
+
     n = args.n_scale
     k = args.k_scale if args.k_scale is not None else n
     method = args.method or ("none" if n == k == 1 else ("n" if k == 1 else "sqrt-k"))
     seeds = parse_seeds(args.seeds)
     out = Path(args.out or f"runs/reference_n{n:g}_k{k:g}_t{args.t_sim:g}")
-    plan = reference_plan(out, n, k, method, seeds, args, Params())
+    return out, reference_plan(out, n, k, method, seeds, args, Params())
+
+
+def cmd_reference(argv) -> int:
+    from .cli import _setup_logging
+
+    args = reference_parser().parse_args(argv)
+    _setup_logging(args.quiet)
+    out, plan = reference_setup(args)
     print(format_plan(plan))
     if args.dry_run:
         return 0
@@ -193,10 +205,7 @@ def _theory(cells, p) -> dict:
     return out
 
 
-def cmd_sweep(argv) -> int:
-    from .cli import _setup_logging
-    from .params import Params
-
+def sweep_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="run.py sweep",
         description="Downscaling sweep: run methods x scales, compare each with a full-scale "
@@ -214,9 +223,12 @@ def cmd_sweep(argv) -> int:
     )
     ap.add_argument("--out", default=None, help="sweep directory (created or resumed)")
     _common_args(ap)
-    args = ap.parse_args(argv)
-    _setup_logging(args.quiet)
-    p = Params()
+    return ap
+
+
+def sweep_setup(args, p) -> dict:
+    """Reference (given, or the default full-scale one with its runs), the sweep directory
+    (claimed unless --dry-run), grid cells, skipped cells and the runs to do."""
     methods = parse_list(args.methods, "--methods", METHODS)
     scales = sorted(set(parse_list(args.scales, "--scales", kind=float)), reverse=True)
     if any(not 0 < s <= 1 for s in scales):
@@ -252,8 +264,30 @@ def cmd_sweep(argv) -> int:
     run_plan = StudyPlan(
         [u for u in unique.values() if u[1].parent != ref],
         skipped=skipped,
-        predictions=predict_cells([c for c, _ in unique.values()], p, args.t_presim, args.t_sim),
+        predictions=predict_cells(
+            [c for c, _ in unique.values()], p, args.t_presim, args.t_sim, args.threads
+        ),
     )
+    return {
+        "ref": ref,
+        "ref_plan": ref_plan,
+        "out": out,
+        "cells": cells,
+        "skipped": skipped,
+        "unique": unique,
+        "run_plan": run_plan,
+    }
+
+
+def cmd_sweep(argv) -> int:
+    from .cli import _setup_logging
+    from .params import Params
+
+    args = sweep_parser().parse_args(argv)
+    _setup_logging(args.quiet)
+    p = Params()
+    st = sweep_setup(args, p)
+    ref, ref_plan, run_plan, out = st["ref"], st["ref_plan"], st["run_plan"], st["out"]
     print("reference:" if ref_plan.runs else f"reference: {ref}")
     if ref_plan.runs:
         print(format_plan(ref_plan))
@@ -266,7 +300,7 @@ def cmd_sweep(argv) -> int:
     run_all(ref_plan, _run_options(args), ref / "runs.log")
     run_all(run_plan, _run_options(args), out / "runs.log")
 
-    results = analyse_sweep(out, ref, cells, skipped, unique, p)
+    results = analyse_sweep(out, ref, st["cells"], st["skipped"], st["unique"], p)
     print(results["kept_text"])
     print(f"report: {out / 'report.html'}")
     return 0

@@ -14,6 +14,7 @@ from pynn_microcircuit.runner import RunOptions, mean_rates, peak_rss_bytes, sim
 from pynn_microcircuit.scaling import ModelSpec
 
 from .fastpath import NestBackend
+from .mpi import Comm, merge_spikes, root_decides
 from .setup import choose_threads, setup
 
 log = logging.getLogger(__name__)
@@ -30,16 +31,21 @@ def run_nest(
     """Build and simulate ``spec`` with NEST through PyNN; returns the run directory.
 
     The directory holds ``spikes.h5`` (spikes after the warm-up, SONATA layout) and
-    ``run.json`` (the spec, options, seed, versions, timings, memory, rates).
+    ``run.json`` (the spec, options, seed, versions, timings, memory, rates). Under MPI
+    (``mpirun -np R``), rank 0 creates and writes the directory with the spikes of all ranks
+    (:mod:`platforms.nest.mpi`); every rank returns its path.
     """
     progress = progress or (lambda *a: None)
+    comm = Comm()
     n_conn = spec.total_synapses + spec.total_neurons  # + one Poisson connection per neuron
-    threads, why = choose_threads(n_conn, opts.threads)
-    if why:
+    # NEST's connection limit is per thread: R ranks x T threads share the connections
+    threads, why = choose_threads(n_conn / comm.size, opts.threads)
+    if why and comm.is_root:
         log.warning(why)
     stem = f"nest_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
-    run_dir = rundir.new_run_dir(out, stem)
-    log.info("run directory %s", run_dir)
+    run_dir = Path(root_decides(comm, lambda: str(rundir.new_run_dir(out, stem))))
+    if comm.is_root:
+        log.info("run directory %s", run_dir)
 
     t_build0 = time.perf_counter()
     sim = setup(spec.resolution_ms, opts.seed, threads)
@@ -56,18 +62,23 @@ def run_nest(
 
     t_total = opts.t_presim_ms + opts.t_sim_ms
     t_sim0 = time.perf_counter()
-    simulate(sim, t_total, opts.progress_chunks, progress)
+    simulate(sim, t_total, opts.progress_chunks, progress if comm.is_root else lambda *a: None)
     t_simulate = time.perf_counter() - t_sim0
 
     t_end = opts.t_presim_ms + opts.t_sim_ms
     # PyNN lets NEST run one min_delay past the requested time to deliver the last spikes;
     # spikes stamped after t_end fall outside the run and are not stored
-    spikes = {
+    local = {
         k: (ids[times <= t_end + 1e-9], times[times <= t_end + 1e-9])
         for k, (ids, times) in net.spikes().items()
     }
-    rates = mean_rates(spikes, net.n_recorded, opts.t_presim_ms, t_end)
+    parts = comm.gather(local)  # every rank recorded its own neurons
     n_syn_nest = int(nest.GetKernelStatus("num_connections"))
+    peak_rss = [int(x) for x in (comm.gather(peak_rss_bytes()) or [])]
+    if not comm.is_root:
+        return run_dir
+    spikes = merge_spikes(parts)
+    rates = mean_rates(spikes, net.n_recorded, opts.t_presim_ms, t_end)
     rundir.write_spikes(
         run_dir / rundir.SPIKES_FILE,
         spikes,
@@ -100,7 +111,8 @@ def run_nest(
         "n_connections_nest": n_syn_nest,
         "timings_s": {"build": t_build, "simulate": t_simulate, **net.build_phases_s},
         "real_time_factor": t_simulate / (t_total * 1e-3),
-        "peak_rss_bytes": peak_rss_bytes(),
+        "peak_rss_bytes": max(peak_rss),
+        "peak_rss_bytes_per_rank": peak_rss,
         "versions": rundir.versions(),
         "backend": backend.name,
         "plan": plan,

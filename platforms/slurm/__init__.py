@@ -1,0 +1,1 @@
+"""SLURM job scripts for NEST runs, reference ensembles and sweeps on clusters."""
