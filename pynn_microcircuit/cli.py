@@ -442,9 +442,17 @@ def cmd_plan(argv) -> int:
         print(json.dumps(the_plan.to_dict()))
     else:
         print("\n".join(the_plan.explanation))
+        knobs = the_plan.predicted.get("knobs") or {}
+        extra = ""
+        if knobs:
+            extra = (
+                f" --neurons-per-core {knobs['neurons_per_core']} --time-scale-factor "
+                f"{knobs['time_scale_factor']} --planning-rate {knobs['spikes_per_second']:g}"
+                + ("" if knobs["delay_extensions"] else " --no-delay-extensions")
+            )
         print(
             f"run it: python run.py --platform {args.platform} --n-scale {the_plan.n_scale:g} "
-            f"--k-scale {the_plan.k_scale:g} --method {the_plan.method}"
+            f"--k-scale {the_plan.k_scale:g} --method {the_plan.method}{extra}"
         )
     return 0
 

@@ -72,34 +72,57 @@ class PyNNBackend:
     def _rng(self, *keys: int):
         return self.sim.NumpyRNG(seed=substream_seed(self.seed, *keys))
 
+    # Hooks a platform backend overrides: how random values, bounds, connectors and
+    # population seeds are expressed (e.g. sPyNNaker takes no rng= and only finite bounds).
+    def _random(self, name: str, keys: tuple, **params):
+        return self.sim.RandomDistribution(name, rng=self._rng(*keys), **params)
+
+    def _population_kwargs(self, *keys: int) -> dict:
+        return {}
+
+    def _delay_bounds(self, d_min: float) -> tuple[float, float]:
+        """Delays are redrawn outside these (ms): ``d_min`` raised to PyNN's min_delay."""
+        return max(d_min, self.sim.get_min_delay()), np.inf
+
+    def _weight_bounds(self, w_mean: float) -> tuple[float, float]:
+        return sign_bounds(w_mean)
+
+    def _connector(self, n: int, keys: tuple):
+        return self.sim.FixedTotalNumberConnector(
+            int(n), with_replacement=True, rng=self._rng(*keys)
+        )
+
+    def _poisson_delay(self, delay_ms: float) -> float:
+        return delay_ms
+
     def create_population(self, index: int, size: int, params: dict, label: str, v0: tuple):
         sim = self.sim
-        v_init = sim.RandomDistribution("normal", v0, rng=self._rng(1, index))
+        v_init = self._random("normal", (1, index), mu=v0[0], sigma=v0[1])
         return sim.Population(
-            int(size), sim.IF_curr_exp(**params), label=label, initial_values={"v": v_init}
+            int(size),
+            sim.IF_curr_exp(**params),
+            label=label,
+            initial_values={"v": v_init},
+            **self._population_kwargs(1, index),
         )
 
     def connect(self, pre, post, key: tuple, n: int, w: tuple, d: tuple, d_min: float):
         """Connect ``n`` synapses drawn with replacement; weight ``w`` and delay ``d`` are
-        (mean, sd) in pA and ms; weights redrawn to keep their sign, delays redrawn below
-        ``d_min`` (here raised to PyNN's min_delay, the time step)."""
+        (mean, sd) in pA and ms; weights redrawn to keep their sign, delays redrawn outside
+        :meth:`_delay_bounds`."""
         sim = self.sim
         w_mean, w_sd = w
-        rng = self._rng(2, *key)
         # PyNN wants current-based inhibitory weights negative (nA): redraw within the sign
-        lo, hi = sign_bounds(w_mean)
-        weight = sim.RandomDistribution(
-            "normal_clipped", mu=w_mean * 1e-3, sigma=w_sd * 1e-3, low=lo, high=hi, rng=rng
+        lo, hi = self._weight_bounds(w_mean)
+        weight = self._random(
+            "normal_clipped", (2, *key), mu=w_mean * 1e-3, sigma=w_sd * 1e-3, low=lo, high=hi
         )
-        low = max(d_min, sim.get_min_delay())
-        delay = sim.RandomDistribution(
-            "normal_clipped", mu=d[0], sigma=d[1], low=low, high=np.inf, rng=rng
-        )
-        connector = sim.FixedTotalNumberConnector(int(n), with_replacement=True, rng=rng)
+        low, high = self._delay_bounds(d_min)
+        delay = self._random("normal_clipped", (3, *key), mu=d[0], sigma=d[1], low=low, high=high)
         return sim.Projection(
             pre,
             post,
-            connector,
+            self._connector(n, (4, *key)),
             sim.StaticSynapse(weight=weight, delay=delay),
             receptor_type=receptor_of(w_mean),
         )
@@ -108,13 +131,16 @@ class PyNNBackend:
         """One independent Poisson source per neuron (``SpikeSourcePoisson``, one-to-one)."""
         sim = self.sim
         src = sim.Population(
-            pop.size, sim.SpikeSourcePoisson(rate=float(rate_hz)), label=f"{pop.label}_poisson"
+            pop.size,
+            sim.SpikeSourcePoisson(rate=float(rate_hz)),
+            label=f"{pop.label}_poisson",
+            **self._population_kwargs(5, index),
         )
         return sim.Projection(
             src,
             pop,
             sim.OneToOneConnector(),
-            sim.StaticSynapse(weight=weight_pA * 1e-3, delay=delay_ms),
+            sim.StaticSynapse(weight=weight_pA * 1e-3, delay=self._poisson_delay(delay_ms)),
             receptor_type="excitatory",
         )
 
@@ -126,6 +152,7 @@ class PyNNBackend:
                 rate=th["rate_hz"], start=th["start_ms"], duration=th["duration_ms"]
             ),
             label="TC",
+            **self._population_kwargs(6),
         )
 
     def record_spikes(self, pop, n_record: int, start_ms: float) -> None:

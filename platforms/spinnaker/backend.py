@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from scipy import stats
 
-from pynn_microcircuit.network import PyNNBackend, receptor_of, sign_bounds, substream_seed
+from pynn_microcircuit.network import PyNNBackend, sign_bounds, substream_seed
 
 from .capacity import Knobs, high_delay_ms
 
@@ -40,64 +40,30 @@ class SpinnakerBackend(PyNNBackend):
         self.delay_high_ms = high_delay_ms(knobs, resolution_ms)
         self.delay_tail_redrawn: dict = {}
 
-    def create_population(self, index: int, size: int, params: dict, label: str, v0: tuple):
-        sim = self.sim
-        return sim.Population(
-            int(size),
-            sim.IF_curr_exp(**params),
-            label=label,
-            initial_values={"v": sim.RandomDistribution("normal", v0)},
-            additional_parameters={"seed": substream_seed(self.seed, 1, index)},
-        )
+    def _random(self, name: str, keys: tuple, **params):
+        return self.sim.RandomDistribution(name, **params)  # seeded by the population
+
+    def _population_kwargs(self, *keys: int) -> dict:
+        return {"additional_parameters": {"seed": substream_seed(self.seed, *keys)}}
+
+    def _weight_bounds(self, w_mean: float) -> tuple[float, float]:
+        lo, hi = sign_bounds(w_mean)
+        return max(lo, -WEIGHT_BOUND_NA), min(hi, WEIGHT_BOUND_NA)
+
+    def _delay_bounds(self, d_min: float) -> tuple[float, float]:
+        return max(d_min, self.dt), self.delay_high_ms
+
+    def _connector(self, n: int, keys: tuple):
+        # no rng=: sPyNNaker seeds connectivity from the target population's seed
+        return self.sim.FixedTotalNumberConnector(int(n), with_replacement=True)
+
+    def _poisson_delay(self, delay_ms: float) -> float:
+        return self.dt  # only then the source is "direct" (see the module docstring)
 
     def connect(self, pre, post, key: tuple, n: int, w: tuple, d: tuple, d_min: float):
-        sim = self.sim
-        w_mean, w_sd = w
-        lo, hi = sign_bounds(w_mean)
-        lo, hi = max(lo, -WEIGHT_BOUND_NA), min(hi, WEIGHT_BOUND_NA)
-        weight = sim.RandomDistribution(
-            "normal_clipped", mu=w_mean * 1e-3, sigma=w_sd * 1e-3, low=lo, high=hi
-        )
-        low = max(d_min, self.dt)
-        high = self.delay_high_ms
+        low, high = self._delay_bounds(d_min)
         # fraction of the normal delays (redrawn below dt) beyond ``high``, redrawn below it
         self.delay_tail_redrawn[f"{pre.label}->{post.label}"] = float(
             stats.norm.sf((high - d[0]) / d[1]) / max(stats.norm.sf((low - d[0]) / d[1]), 1e-300)
         )
-        delay = sim.RandomDistribution("normal_clipped", mu=d[0], sigma=d[1], low=low, high=high)
-        # no rng=: sPyNNaker seeds connectivity from the target population's seed
-        connector = sim.FixedTotalNumberConnector(int(n), with_replacement=True)
-        return sim.Projection(
-            pre,
-            post,
-            connector,
-            sim.StaticSynapse(weight=weight, delay=delay),
-            receptor_type=receptor_of(w_mean),
-        )
-
-    def poisson_drive(self, pop, index: int, rate_hz: float, weight_pA: float, delay_ms: float):
-        sim = self.sim
-        src = sim.Population(
-            pop.size,
-            sim.SpikeSourcePoisson(rate=float(rate_hz)),
-            label=f"{pop.label}_poisson",
-            additional_parameters={"seed": substream_seed(self.seed, 3, index)},
-        )
-        return sim.Projection(
-            src,
-            pop,
-            sim.OneToOneConnector(),
-            sim.StaticSynapse(weight=weight_pA * 1e-3, delay=self.dt),
-            receptor_type="excitatory",
-        )
-
-    def thalamus(self, th: dict):
-        sim = self.sim
-        return sim.Population(
-            int(th["n_neurons"]),
-            sim.SpikeSourcePoisson(
-                rate=th["rate_hz"], start=th["start_ms"], duration=th["duration_ms"]
-            ),
-            label="TC",
-            additional_parameters={"seed": substream_seed(self.seed, 4)},
-        )
+        return super().connect(pre, post, key, n, w, d, d_min)
