@@ -197,8 +197,8 @@ def check_fits_machine(plan: StudyPlan, memory_bytes: float | None = None) -> No
         name, mem = max(big, key=lambda x: x[1])
         raise UserError(
             f"{len(big)} run(s) would not fit this machine's {memory_bytes / 2**30:.0f} GiB "
-            f"(largest: {name} needs {mem / 2**30:.1f} GiB); drop those scales or run them "
-            "on a larger machine"
+            f"(largest: {name} needs {mem / 2**30:.1f} GiB); drop those scales, or submit "
+            "the same command to a cluster: run.py submit --scheduler slurm <reference|sweep> ..."
         )
 
 

@@ -159,3 +159,15 @@ def test_statistics_cache_roundtrip(tmp_path):
             np.testing.assert_array_equal(fresh[pop][key], again[pop][key])
         assert again[pop]["synchrony"] == pytest.approx(fresh[pop]["synchrony"])
         assert again[pop]["noise"]["synchrony_sem"] == fresh[pop]["noise"]["synchrony_sem"]
+
+
+def test_plan_that_does_not_fit_is_refused(tmp_path):
+    from pynn_microcircuit.study import StudyPlan, check_fits_machine
+
+    cell = Cell("none", 1.0, 1.0, 0)
+    plan = StudyPlan(
+        [(cell, tmp_path / "c")], predictions={cell.name: {"memory": 30 * 2**30, "walltime": 1}}
+    )
+    with pytest.raises(UserError, match=r"needs 30.0 GiB.*submit --scheduler slurm"):
+        check_fits_machine(plan, memory_bytes=24 * 2**30)
+    check_fits_machine(plan, memory_bytes=64 * 2**30)  # fits a larger machine
