@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 from .compare import compare, verdict_table  # noqa: E402
 from .io import Run, load_run  # noqa: E402
-from .statistics import population_statistics  # noqa: E402
+from .statistics import population_statistics, rate_cross_correlation  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,50 @@ STAT_LABELS = {
 }
 
 
+def cross_correlations(run: Run) -> dict:
+    """Cross-correlation functions of all population-rate pairs ``(a, b)`` with a <= b (in
+    the order of the run), lags +-50 ms: ``{(a, b): (lags ms, cc)}``."""
+    pops = list(run.populations.values())
+    out = {}
+    for i, a in enumerate(pops):
+        for b in pops[i:]:
+            out[(a.name, b.name)] = rate_cross_correlation(
+                a.times, b.times, a.n_recorded, b.n_recorded, run.t_start_ms, run.t_stop_ms
+            )
+    return out
+
+
+def plot_cross_correlations(cc: dict, pops: list[str], path: Path) -> Path:
+    """Lower triangle of population pairs: correlation of the two population rates vs lag."""
+    n = len(pops)
+    fig, axes = plt.subplots(n, n, figsize=(1.4 * n + 1, 1.2 * n + 1), sharex=True, sharey=True)
+    for i, a in enumerate(pops):
+        for j, b in enumerate(pops):
+            ax = axes[i, j]
+            if j > i:
+                ax.axis("off")
+                continue
+            lags, c = cc[(b, a)] if (b, a) in cc else cc[(a, b)]
+            ax.axhline(0, color="0.8", lw=0.5)
+            ax.plot(lags, c, lw=0.8, color="k")
+            if j == 0:
+                ax.set_ylabel(a, fontsize=8)
+            if i == n - 1:
+                ax.set_xlabel(f"{b}\nlag (ms)", fontsize=8)
+            ax.tick_params(labelsize=6)
+    fig.suptitle("Cross-correlation of population rates (1 ms bins; the row population leads at positive lag)")
+    return _savefig(fig, path)
+
+
+def _cc_summary(cc: dict) -> dict:
+    out = {}
+    for (a, b), (lags, c) in cc.items():
+        if c.size:
+            k = int(np.argmax(np.abs(c)))
+            out[f"{a}-{b}"] = {"peak": float(c[k]), "lag_ms": float(lags[k])}
+    return out
+
+
 def plot_verdicts(result: dict, path: Path, tolerance: float = 2.0) -> Path:
     """Heat-map populations x statistics of distance / spread (<= ``tolerance``: consistent)."""
     pops = list(result)
@@ -322,14 +366,20 @@ def analyse(run_dir: str | Path, seed: int = 0) -> Path:
     stats = run_statistics(run, seed=seed)
     out = _fresh_dir(Path(run_dir) / "analysis")
     summ = summary(stats)
+    cc = cross_correlations(run)
     (out / "stats.json").write_text(
-        json.dumps({"run": str(run.path), "summary": summ}, indent=2) + "\n"
+        json.dumps(
+            {"run": str(run.path), "summary": summ, "rate_cross_correlation": _cc_summary(cc)},
+            indent=2,
+        )
+        + "\n"
     )
     figs = [
         plot_raster(run, out / "raster.png"),
         plot_rate_boxplot(stats, out / "rates.png"),
         plot_distributions(stats, out / "distributions.png"),
         plot_spectra(stats, out / "spectra.png"),
+        plot_cross_correlations(cc, list(run.populations), out / "cross_correlations.png"),
     ]
     write_html(
         out / "report.html",
@@ -341,6 +391,7 @@ def analyse(run_dir: str | Path, seed: int = 0) -> Path:
             ("Rates", _img(figs[1])),
             ("Distributions", _img(figs[2])),
             ("Spectra", _img(figs[3])),
+            ("Cross-correlations of population rates", _img(figs[4])),
         ],
     )
     return out
