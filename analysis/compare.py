@@ -15,8 +15,8 @@ the sampling noise -- so it is floored at the distance that sampling noise alone
 
 * KS statistics: ``KS95_OVER_MEAN`` x the expected noise distance. For Kolmogorov's limit law
   the 95 % point is 1.358 and the mean sqrt(pi/2) ln 2 = 0.8687, ratio 1.563.
-* synchrony: 1.96 x the standard deviation of the difference of two runs,
-  ``sqrt(sem_test^2 + sem_ref^2)``.
+* synchrony and the rescaled mean correlation: 1.96 x the standard deviation of the
+  difference of two runs, ``sqrt(sem_test^2 + sem_ref^2)``.
 * spectra: no floor; their distance averages |d log10 PSD| over ~120 frequency bins, so a single
   seed pair already estimates it stably (measured ratios 0.9-1.2 across seeds).
 """
@@ -32,8 +32,9 @@ from .statistics import SPECTRUM_BAND_HZ, ks_distance
 
 #: Distribution-valued statistics compared by KS / Wasserstein distance.
 DIST_STATS = ("rates_hz", "cv_isi", "correlations")
-#: Scalar statistics compared by their absolute difference.
-SCALAR_STATS = ("synchrony",)
+#: Scalar statistics compared by their absolute difference (``correlations_rescaled``: the
+#: mean correlation times n_test / n_ref, see :func:`compare`).
+SCALAR_STATS = ("synchrony", "correlations_rescaled")
 # Spectra are compared by the mean absolute difference of log10 PSD over SPECTRUM_BAND_HZ
 # (the argmax of a flat, noisy spectrum is not a stable statistic, the whole shape is).
 #: 95 % point / mean of the Kolmogorov distribution (1.3581 / 0.8687).
@@ -73,21 +74,40 @@ def _dist(stat: str, a, b) -> float:
     return ks_distance(a, b)
 
 
-def noise_floor(stat: str, test: dict, refs: list[dict]) -> float:
+def noise_floor(stat: str, test: dict, refs: list[dict], scale: float = 1.0) -> float:
     """Distance that sampling noise alone exceeds with 5 % probability (see module docstring);
-    0 where no estimate exists. ``test`` and ``refs`` are one population's statistics."""
-    src = "correlations" if stat == "correlations_rescaled" else stat
-    if src in DIST_STATS:
-        vals = [r.get("noise", {}).get(src, np.nan) for r in refs]
+    0 where no estimate exists. ``test`` and ``refs`` are one population's statistics;
+    ``scale`` multiplies the test's value (the rescaled mean correlation)."""
+    if stat in DIST_STATS:
+        vals = [r.get("noise", {}).get(stat, np.nan) for r in refs]
         vals = np.asarray(vals, dtype=float)
         return float(KS95_OVER_MEAN * np.nanmean(vals)) if np.isfinite(vals).any() else 0.0
-    if src == "synchrony":
-        sem_t = test.get("noise", {}).get("synchrony_sem", np.nan)
-        sem_r = np.asarray([r.get("noise", {}).get("synchrony_sem", np.nan) for r in refs])
+    sem_key = {"synchrony": "synchrony_sem", "correlations_rescaled": "mean_correlation_sem"}
+    if stat in sem_key:
+        key = sem_key[stat]
+        sem_t = scale * test.get("noise", {}).get(key, np.nan)
+        sem_r = np.asarray([r.get("noise", {}).get(key, np.nan) for r in refs])
         if not np.isfinite(sem_t) or not np.isfinite(sem_r).any():
             return 0.0
         return float(Z95 * np.sqrt(sem_t**2 + np.nanmean(sem_r**2)))
     return 0.0
+
+
+def correlation_rescale(test_meta: dict, ref_meta: dict) -> float | None:
+    """Factor for the test's mean correlation before comparing it with the reference's:
+    ``(n_test / n_ref) / (k_test / k_ref)``, the inverse of the expected growth k/n of
+    mean correlations (DESIGN 3a; :func:`pynn_microcircuit.theory.correlation_factor`):
+    ``n`` for N-scaled runs at full in-degree, None when n = k (no change expected)."""
+    n_t, n_r = float(test_meta.get("n_scale", 1.0)), float(ref_meta.get("n_scale", 1.0))
+    k_t, k_r = float(test_meta.get("k_scale", 1.0)), float(ref_meta.get("k_scale", 1.0))
+    f = (n_t / n_r) / (k_t / k_r)
+    return None if abs(f - 1.0) < 1e-9 else f
+
+
+def mean_correlation(values) -> float:
+    """Mean of the pairwise correlations (NaN without pairs)."""
+    c = np.asarray(values, dtype=float)
+    return float(c.mean()) if c.size else float("nan")
 
 
 def _nanmean(values) -> float:
@@ -121,9 +141,10 @@ def compare(
     tolerance : float
         A test is consistent while its distance is within ``tolerance`` x the spread.
     correlation_scale : float, optional
-        Multiply the test's correlations by this before comparing (``n_test / n_reference``
-        for N-scaled runs: correlations grow ~1/n, DESIGN 3a); reported as the extra
-        statistic ``correlations_rescaled``.
+        Multiply the mean of the test's correlations by this before comparing
+        (``n_test / n_reference`` for N-scaled runs: correlations grow ~1/n, DESIGN 3a; see
+        :func:`rescale_correlations`); reported as the extra statistic
+        ``correlations_rescaled``.
 
     Returns
     -------
@@ -135,22 +156,19 @@ def compare(
     out = {}
     for pop, tstats in test.items():
         row = {}
-        stat_names = [*DIST_STATS, *SCALAR_STATS, "spectrum"]
+        stat_names = [*DIST_STATS, "synchrony", "spectrum"]
         if correlation_scale is not None:
             stat_names.append("correlations_rescaled")
         for stat in stat_names:
-            src = "correlations" if stat == "correlations_rescaled" else stat
-            tval = _value(tstats, src)
-            if stat == "correlations_rescaled":
-                tval = np.asarray(tval) * correlation_scale
             ref_pops = [r[pop] for r in references]
-            refs = [_value(r, src) for r in ref_pops]
+            if stat == "correlations_rescaled":
+                tval = correlation_scale * mean_correlation(tstats["correlations"])
+                refs = [mean_correlation(r["correlations"]) for r in ref_pops]
+            else:
+                tval = _value(tstats, stat)
+                refs = [_value(r, stat) for r in ref_pops]
             d = [_dist(stat, tval, r) for r in refs]
-            w = (
-                [wasserstein(tval, r) for r in refs]
-                if stat in DIST_STATS + ("correlations_rescaled",)
-                else d
-            )
+            w = [wasserstein(tval, r) for r in refs] if stat in DIST_STATS else d
             pair = [_dist(stat, a, b) for a, b in itertools.combinations(refs, 2)]
             dist, wdist = _nanmean(d), _nanmean(w)
             cell = {"distance": dist, "wasserstein": None if np.isnan(wdist) else wdist}
@@ -165,7 +183,7 @@ def compare(
                     verdict="no-data" if both else "differs",
                 )
             elif pair:
-                floor = noise_floor(stat, tstats, ref_pops)
+                floor = noise_floor(stat, tstats, ref_pops, correlation_scale or 1.0)
                 seed_spread = float(np.nanmax(pair)) if np.isfinite(pair).any() else 0.0
                 spread = max(seed_spread, floor)
                 cell.update(spread=spread, seed_spread=seed_spread, noise_floor=floor)

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .compare import compare, verdict_table  # noqa: E402
+from .compare import compare, correlation_rescale, verdict_table  # noqa: E402
 from .io import Run, load_run  # noqa: E402
 from .statistics import population_statistics, rate_cross_correlation  # noqa: E402
 
@@ -192,7 +192,7 @@ STAT_LABELS = {
     "correlations": "correlation",
     "synchrony": "synchrony",
     "spectrum": "rate spectrum",
-    "correlations_rescaled": "correlation × n",
+    "correlations_rescaled": "mean corr. × n/k",
 }
 
 
@@ -227,7 +227,9 @@ def plot_cross_correlations(cc: dict, pops: list[str], path: Path) -> Path:
             if i == n - 1:
                 ax.set_xlabel(f"{b}\nlag (ms)", fontsize=8)
             ax.tick_params(labelsize=6)
-    fig.suptitle("Cross-correlation of population rates (1 ms bins; the row population leads at positive lag)")
+    fig.suptitle(
+        "Cross-correlation of population rates (1 ms bins; the row population leads at positive lag)"
+    )
     return _savefig(fig, path)
 
 
@@ -446,9 +448,7 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
         )
     test_stats = run_statistics(run, seed=seed)
     ref_stats = [_reference_statistics(r, seed) for r in refs]
-    n_test = float(run.meta.get("n_scale", 1.0))
-    n_ref = float(refs[0].meta.get("n_scale", 1.0))
-    scale = n_test / n_ref if abs(n_test - n_ref) > 1e-12 else None
+    scale = correlation_rescale(run.meta, refs[0].meta)
     result = compare(test_stats, ref_stats, correlation_scale=scale)
     out = _fresh_dir(Path(run_dir) / "comparison")
     (out / "comparison.json").write_text(

@@ -213,6 +213,23 @@ def synchrony(
     return float(counts.var() / mean) if mean > 0 else float("nan")
 
 
+def mean_correlation_sem(matrix: np.ndarray, rng: np.random.Generator, splits: int = NOISE_SPLITS):
+    """Standard error of the mean pairwise correlation, from random halvings of the neurons:
+    ``sd(mean_A - mean_B) / 2`` over ``splits`` halvings (pairs within each half; the
+    variance of a half's mean is about twice the full one's when neurons, not pairs, are
+    the independent units)."""
+    m = matrix.shape[0]
+    if m < 8:
+        return float("nan")
+    diffs = []
+    for _ in range(splits):
+        perm = rng.permutation(m)
+        a, b = pair_values(matrix, perm[: m // 2]), pair_values(matrix, perm[m // 2 :])
+        if a.size and b.size:
+            diffs.append(a.mean() - b.mean())
+    return float(np.std(diffs, ddof=1) / 2) if len(diffs) > 1 else float("nan")
+
+
 def synchrony_sem(
     ids, times, n_recorded: int, t0: float, t1: float, blocks: int = SYNC_BLOCKS
 ) -> float:
@@ -304,6 +321,7 @@ def population_statistics(pop, t0: float, t1: float, seed: int = 0) -> dict:
             "rates_hz": split_half_ks(rates, rng),
             "cv_isi": split_half_ks(cvs, rng),
             "correlations": split_half_ks_pairs(cmat, rng),
+            "mean_correlation_sem": mean_correlation_sem(cmat, rng),
             "synchrony_sem": synchrony_sem(pop.ids, pop.times, pop.n_recorded, t0, t1),
         },
     }

@@ -114,7 +114,10 @@ def reference_statistics(ref: Path):
 
     meta, runs = load_reference(ref)
     stats = {s: cached_statistics(d, ref / "stats" / f"{d.name}.npz") for s, d in runs}
-    summaries = {s: scalar_summary(st, float(meta["n_scale"])) for s, st in stats.items()}
+    summaries = {
+        s: scalar_summary(st, float(meta["n_scale"]), float(meta["k_scale"]))
+        for s, st in stats.items()
+    }
     band = reference_band(list(summaries.values()))
     write_json_atomic(
         ref / "summary.json",
@@ -330,8 +333,10 @@ def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
         st = cached_statistics(run_dir, stats_file)
         reused = run_dir.parent == ref  # this run is one of the reference seeds: leave it out
         refs = [s for seed, s in ref_stats.items() if not (reused and seed == cell.seed)]
-        verdict = compare_with_reference(st, refs, cell.n_scale, float(ref_meta["n_scale"]))
-        summ = scalar_summary(st, cell.n_scale)
+        verdict = compare_with_reference(
+            st, refs, {"n_scale": cell.n_scale, "k_scale": cell.k_scale}, ref_meta
+        )
+        summ = scalar_summary(st, cell.n_scale, cell.k_scale)
         per_run[f"{method}@{scale:g}/s{cell.seed}"] = {
             "run": str(run_dir),
             "summary": summ,
@@ -401,7 +406,7 @@ STAT_NAMES = {
     "rates_hz": "rates",
     "cv_isi": "ISI CV",
     "correlations": "correlations",
-    "correlations_rescaled": "correlations × n",
+    "correlations_rescaled": "mean corr. × n/k",
     "synchrony": "synchrony",
     "spectrum": "spectrum",
 }

@@ -210,3 +210,20 @@ def test_run_statistics_on_synthetic_run(tmp_path):
     stats = run_statistics(run)
     assert stats["L23E"]["rates_hz"].mean() == pytest.approx(4.0, rel=0.05)
     assert stats["L23I"]["rates_hz"].mean() == pytest.approx(8.0, rel=0.05)
+
+
+def test_rescaled_mean_correlation_follows_the_1_over_n_law():
+    """An N-scaled run whose mean correlation is the reference's / n is consistent once
+    rescaled, and differs without the rescaling."""
+    rng = np.random.default_rng(8)
+    n = 0.25
+
+    def stats_with(rho, seed):
+        ids, times = common_source_population(300, 10.0, 20.0, np.sqrt(rho / 2), rng)
+        return _stats(ids, times, 300)
+
+    refs = [stats_with(0.02, s) for s in range(2)]
+    test = stats_with(0.02 / n, 9)
+    res = compare(test, refs, correlation_scale=n)["L23E"]
+    assert res["correlations_rescaled"]["verdict"] == "consistent"
+    assert res["correlations"]["verdict"] == "differs"
