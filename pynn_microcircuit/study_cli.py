@@ -395,7 +395,7 @@ def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
             f"{ref_meta['t_sim_ms']:g} ms each); every run compared with it as in "
             "<code>run.py compare</code>.</p>",
         ),
-        ("What each method keeps", f"<pre>{html.escape(text)}</pre>"),
+        ("What each method keeps", kept_html(kept, skipped)),
     ]
     sections += [(SWEEP_QUANTITIES[q], _img(f)) for q, f in figs.items()]
     write_html(out / "report.html", "Downscaling sweep", sections)
@@ -412,14 +412,10 @@ STAT_NAMES = {
 }
 
 
-def kept_text(kept: dict, skipped) -> str:
-    """Statistic x (method @ scale): 'kept' when every population is consistent with the
-    reference, else 'x R' (the worst population's distance / spread)."""
+def _kept_cells(kept: dict):
+    """Columns (method, scale) below 1 and, per statistic, the cell texts."""
     cols = [(m, s) for m, by in kept.items() for s in sorted(by, reverse=True) if s < 1]
-    if not cols:
-        return "no downscaled runs"
-    head = f"{'statistic':<18}" + "".join(f"{m + '@' + format(s, 'g'):>14}" for m, s in cols)
-    lines = [head]
+    rows = {}
     for stat, name in STAT_NAMES.items():
         cells = []
         for m, s in cols:
@@ -430,14 +426,53 @@ def kept_text(kept: dict, skipped) -> str:
                 cells.append("kept")
             else:
                 worst = "" if kv[1] is None else f"x{kv[1]:.1f}"
-                cells.append(worst + (f" {kv[2]}silent" if kv[2] else ""))
-        lines.append(f"{name:<18}" + "".join(f"{c:>14}" for c in cells))
-    lines.append(
-        "kept: every population within 2x the reference spread; xR: the worst population's "
-        "distance / spread; Nsilent: N populations without data where the reference has some."
-    )
+                cells.append((worst + (f" {kv[2]}silent" if kv[2] else "")).strip())
+        rows[name] = cells
+    return cols, rows
+
+
+KEPT_HELP = [
+    "kept: every population within 2x the reference spread (as in run.py compare);",
+    "xR: the worst population's distance / spread; Nsilent: N populations without data",
+    "where the reference has some; —: not compared (mean corr. x n/k only where k/n != 1).",
+]
+
+
+def kept_text(kept: dict, skipped) -> str:
+    """Statistic x (method @ scale) as plain text (see :data:`KEPT_HELP`)."""
+    cols, rows = _kept_cells(kept)
+    if not cols:
+        return "no downscaled runs"
+    width = max(14, *(len(c) + 2 for cells in rows.values() for c in cells))
+    head = f"{'statistic':<18}" + "".join(f"{m + '@' + format(s, 'g'):>{width}}" for m, s in cols)
+    lines = [head] + [
+        f"{name:<18}" + "".join(f"{c:>{width}}" for c in cells) for name, cells in rows.items()
+    ]
+    lines += KEPT_HELP
     for m, s, why in skipped:
         lines.append(f"{m} at {s:g}: not run - {why.split(': ')[0]}")
-    if skipped:
-        lines.append(f"  ({skipped[0][2]})")
     return "\n".join(lines)
+
+
+def kept_html(kept: dict, skipped) -> str:
+    """The same table in HTML, kept cells green, changed ones red."""
+    cols, rows = _kept_cells(kept)
+    if not cols:
+        return "<p>no downscaled runs</p>"
+    out = ["<table><tr><th>statistic</th>"]
+    out += [f"<th>{html.escape(m)} @ {s:g}</th>" for m, s in cols]
+    out.append("</tr>")
+    for name, cells in rows.items():
+        out.append(f"<tr><th>{html.escape(name)}</th>")
+        for c in cells:
+            cls = "ok" if c == "kept" else ("" if c == "—" else "bad")
+            out.append(f"<td class='{cls}'>{html.escape(c)}</td>")
+        out.append("</tr>")
+    out.append("</table><p>" + html.escape(" ".join(KEPT_HELP)) + "</p>")
+    if skipped:
+        out.append(
+            "<p>Not run: "
+            + "; ".join(html.escape(f"{m} at {s:g}") for m, s, _ in skipped)
+            + f" — {html.escape(skipped[0][2])}</p>"
+        )
+    return "".join(out)
