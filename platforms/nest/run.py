@@ -73,7 +73,8 @@ def run_nest(
         for k, (ids, times) in net.spikes().items()
     }
     parts = comm.gather(local)  # every rank recorded its own neurons
-    n_syn_nest = int(nest.GetKernelStatus("num_connections"))
+    # num_connections counts this rank's connections only
+    n_syn_nest = int(comm.allreduce_sum(nest.GetKernelStatus("num_connections")))
     peak_rss = [int(x) for x in (comm.gather(peak_rss_bytes()) or [])]
     if not comm.is_root:
         return run_dir
