@@ -130,7 +130,12 @@ def cmd_submit(argv) -> int:
         + (", finalize.sbatch" if job.finalize else "")
     )
     if opts.dry_run:
-        print(f"not submitted (--dry-run); submit with: sbatch {job_dir}/run.sbatch")
+        then = (
+            f"; after it succeeds: sbatch --dependency=afterok:<id> {job_dir}/finalize.sbatch"
+            if job.finalize
+            else ""
+        )
+        print(f"not submitted (--dry-run); submit with: sbatch {job_dir}/run.sbatch{then}")
         return 0
     ids = sbatch(job_dir)
     print("submitted: " + ", ".join(f"{k} {v}" for k, v in ids.items()))

@@ -160,9 +160,10 @@ def pack_chips(vertex_groups: list[list[int]]) -> int:
     starts on the first earlier start chip with room (else a new chip, which becomes a start
     chip), fills its current chip, then overflows to the next chip with room after it (else a
     new chip, which does not become a start chip); the first (Ethernet) chip has one core
-    less (the data gatherer). On 14 mapped configurations it was within 4.3 % below and 7 %
-    (one chip of 14) above the real placer; plain first-fit packing undercounted by up to
-    33 %.
+    less (the data gatherer). Against the real placer on 26 mapped configurations
+    (``benchmarks/spinnaker_fit.py --grid`` and shared/spinnaker.md) it was between 4.3 %
+    below and 11.8 % above (23 of 26 within 6 %; the misses are small machines where one or
+    two chips are 7-12 %); plain first-fit packing undercounted by up to 33 %.
     """
     free: list[int] = []
     starts: list[int] = []
