@@ -126,3 +126,25 @@ def test_missing_spynnaker_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyNN.spiNNaker", None)
     with pytest.raises(UserError, match=r"pip install -e '\.\[spinnaker\]'"):
         import_spynnaker()
+
+
+def test_provenance_problems_are_read_from_sPyNNakers_database(tmp_path):
+    """The reader against a provenance database written by sPyNNaker's own writer (a real
+    machine's counters cannot be produced here)."""
+    pytest.importorskip("spynnaker")
+    from spinn_front_end_common.interface.provenance import ProvenanceWriter
+    from spinn_utilities.config_holder import set_config
+    from spynnaker.pyNN.config_setup import unittest_setup
+
+    from platforms.spinnaker.run import read_provenance
+
+    unittest_setup()
+    set_config("Reports", "write_provenance", "True")
+    db = str(tmp_path / "provenance.sqlite3")
+    with ProvenanceWriter(db) as w:
+        w.insert_core(0, 0, 1, "Times_the_timer_tic_over_ran", 2)
+        w.insert_core(0, 1, 3, "Number_of_late_spikes", 5)
+        w.insert_core(0, 1, 4, "Number_of_late_spikes", 1)
+        w.insert_core(0, 1, 3, "Total_pre_synaptic_events", 1000)  # not a problem
+        w.insert_core(1, 1, 2, "Times_synaptic_weights_have_saturated", 0)  # zero: omitted
+    assert read_provenance(db) == {"Times_the_timer_tic_over_ran": 2, "Number_of_late_spikes": 6}

@@ -87,16 +87,16 @@ def read_mapping() -> dict:
     }
 
 
-def read_provenance() -> dict:
+def read_provenance(database: str | None = None) -> dict:
     """Non-zero provenance counters that signal lost or distorted activity, summed by name.
 
-    Read from the run's provenance database (``ProvenanceReader``); only meaningful on a real
-    machine. Returns ``{name: total}``.
+    Read from the run's provenance database (``ProvenanceReader``; ``database`` overrides its
+    default path); only meaningful on a real machine. Returns ``{name: total}``.
     """
     from spinn_front_end_common.interface.provenance import ProvenanceReader
 
     totals: Counter = Counter()
-    with ProvenanceReader() as reader:
+    with ProvenanceReader(database) as reader:
         rows = reader.run_query("SELECT description, the_value FROM core_provenance")
     for description, value in rows:
         key = str(description).lower()
