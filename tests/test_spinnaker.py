@@ -47,6 +47,21 @@ def test_row_limit_and_synapse_core_limit():
     assert "synapse cores per slice" in hot.problems[0]
 
 
+@pytest.mark.parametrize(
+    ("scale", "npc", "ext", "chips"),
+    [  # chips of sPyNNaker 7.4.1 mappings on one virtual board (benchmarks/spinnaker_fit.py)
+        (0.05, 64, True, 14),
+        (0.05, 256, False, 6),
+        (0.1, 256, False, 9),
+        (0.2, 256, True, 20),
+        (0.2, 256, False, 17),
+    ],
+)
+def test_placer_emulation_matches_single_board_mappings(scale, npc, ext, chips):
+    knobs = Knobs(npc, delay_extensions=ext)
+    assert predict_mapping(make_spec(Params(), scale, scale), knobs).chips == chips
+
+
 def test_chip_packing_model():
     # 15 (Ethernet chip) | 6 + 9 | 6 overflow: a later vertex does not start on an overflow
     # chip (first-fit packing would say 3 chips)

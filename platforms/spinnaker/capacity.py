@@ -24,9 +24,11 @@ are sPyNNaker 7.4.1's own (file names under ``spynnaker/pyNN/``), see also the p
   (``extra_algorithms/delay_support_adder.py``). With extensions disabled the network's
   delays are clipped to the slots instead (the platform does this; the fraction of clipped
   synapses is reported).
-* Chips: a model of the placer (:func:`pack_chips`) on chips of 16 application cores (18
-  minus the monitor and the extra monitor; 15 on the Ethernet chip). Boards hold 48 chips;
-  multi-board machines come in triads (3 boards).
+* Chips: an emulation of PACMAN's placer on the SpiNN-5 machine geometry
+  (:mod:`platforms.spinnaker.placer`): chips of 16 application cores (18 minus the monitor
+  and the extra monitor; 15 on the Ethernet chip), boards of 48 chips, multi-board machines
+  in triads (3 boards). It reproduced the chips of every single-board mapping tried exactly
+  and larger ones within 5 % (26 configurations, ``benchmarks/spinnaker_fit.py --grid``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ import numpy as np
 from scipy import stats
 
 from pynn_microcircuit.scaling import ModelSpec
+
+from .placer import place
 
 #: Static synapse events per second one synapse core processes (sPyNNaker 7.4.1).
 SYNAPSE_EVENTS_PER_CORE_S = 13_000_000
@@ -153,10 +157,11 @@ def boards_for_chips(chips: int) -> int:
 
 
 def pack_chips(vertex_groups: list[list[int]]) -> int:
-    """Chips the placer fills with ``vertex_groups`` (per application vertex, in graph order,
-    the sizes in cores of its same-chip groups).
+    """A quick estimate of the chips the placer fills with ``vertex_groups`` (per application
+    vertex, in graph order, the sizes in cores of its same-chip groups), used to size the
+    machine for :func:`platforms.spinnaker.placer.place`.
 
-    A model of PACMAN 7.4's application placer without the board's geometry: each vertex
+    The placer without the board's geometry: each vertex
     starts on the first earlier start chip with room (else a new chip, which becomes a start
     chip), fills its current chip, then overflows to the next chip with room after it (else a
     new chip, which does not become a start chip); the first (Ethernet) chip has one core
@@ -282,15 +287,21 @@ def predict_mapping(spec: ModelSpec, knobs: Knobs = Knobs()) -> Mapping:
     groups = [[1 + s + poisson[i]] * slices[i] for i, (_, s) in enumerate(syn_cores)]
     groups += [[1] * slices[j] for j in ext_sources]  # delay vertices come after the model's
     cores = n_neuron + n_syn + n_pois + n_delay
-    chips = pack_chips(groups)
+    # the placer emulation on the smallest machine that holds the first-fit-like estimate
+    estimate = pack_chips(groups)
+    boards = boards_for_chips(estimate)
+    chips = place(groups, boards)
+    while chips is None:  # did not fit that machine: the next size up
+        boards = 3 if boards == 1 else boards + 3
+        chips = place(groups, boards)
     by_kind = {"neuron": n_neuron, "synapse": n_syn, "poisson": n_pois, "delay": n_delay}
     return Mapping(
         cores, chips, boards_for_chips(chips), by_kind, slices, syn_cores, max_row, problems
     )
 
 
-#: Margin on predicted chips when checking a chips/boards budget: the placer model was up to
-#: 4.3 % below the real placer (see :func:`pack_chips`).
+#: Margin on predicted chips when checking a chips/boards budget: the placer emulation was up
+#: to 4.9 % below the real placer on multi-board machines (exact on single boards).
 CHIP_MARGIN = 1.05
 #: Neurons per core the planner tries, in order of preference (64: the published setup).
 PLANNER_NPC = (64, 128, 256, 32)
