@@ -25,6 +25,21 @@ class RunOptions:
     progress_chunks: int = 10
 
 
+def build_for_run(sim, spec, opts: RunOptions, backend):
+    """:func:`pynn_microcircuit.network.build` with the run's seed and recording options
+    (spikes kept from the end of the warm-up)."""
+    from .network import build
+
+    return build(
+        sim,
+        spec,
+        opts.seed,
+        backend=backend,
+        record_fraction=opts.record_fraction,
+        record_from_ms=opts.t_presim_ms,
+    )
+
+
 def peak_rss_bytes() -> int:
     """Peak resident memory of this process (bytes; Linux reports KiB)."""
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024

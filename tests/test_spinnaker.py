@@ -163,3 +163,18 @@ def test_provenance_problems_are_read_from_sPyNNakers_database(tmp_path):
         w.insert_core(0, 1, 3, "Total_pre_synaptic_events", 1000)  # not a problem
         w.insert_core(1, 1, 2, "Times_synaptic_weights_have_saturated", 0)  # zero: omitted
     assert read_provenance(db) == {"Times_the_timer_tic_over_ran": 2, "Number_of_late_spikes": 6}
+
+
+def test_run_cfg_per_machine_mode():
+    from platforms.spinnaker.setup import Machine, cfg_text
+
+    virtual = cfg_text(Machine("virtual", boards=3), Knobs(spikes_per_second=8))
+    assert "virtual_board = True" in virtual and "spikes_per_second = 8" in virtual
+    assert "write_provenance" not in virtual  # nothing runs, nothing to read
+    host = cfg_text(Machine("host", host="spinn-4.local"), Knobs())
+    assert "machine_name = spinn-4.local" in host and "virtual_board" not in host
+    assert "write_provenance = True" in host
+    spalloc = cfg_text(Machine("spalloc", spalloc="https://spalloc.example", boards=6), Knobs())
+    assert "spalloc_server = https://spalloc.example" in spalloc
+    with pytest.raises(UserError, match="unknown SpiNNaker mode"):
+        Machine("cloud")

@@ -9,8 +9,13 @@ from pathlib import Path
 import nest
 
 from pynn_microcircuit import rundir
-from pynn_microcircuit.network import build
-from pynn_microcircuit.runner import RunOptions, mean_rates, peak_rss_bytes, simulate
+from pynn_microcircuit.runner import (
+    RunOptions,
+    build_for_run,
+    mean_rates,
+    peak_rss_bytes,
+    simulate,
+)
 from pynn_microcircuit.scaling import ModelSpec
 
 from .fastpath import NestBackend
@@ -50,14 +55,7 @@ def run_nest(
     t_build0 = time.perf_counter()
     sim = setup(spec.resolution_ms, opts.seed, threads)
     backend = NestBackend(sim, opts.seed)
-    net = build(
-        sim,
-        spec,
-        opts.seed,
-        backend=backend,
-        record_fraction=opts.record_fraction,
-        record_from_ms=opts.t_presim_ms,
-    )
+    net = build_for_run(sim, spec, opts, backend)
     t_build = time.perf_counter() - t_build0
 
     t_total = opts.t_presim_ms + opts.t_sim_ms

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from pynn_microcircuit import rundir
 from pynn_microcircuit.errors import UserError
-from pynn_microcircuit.network import build
-from pynn_microcircuit.runner import RunOptions, mean_rates, peak_rss_bytes
+from pynn_microcircuit.runner import RunOptions, build_for_run, mean_rates, peak_rss_bytes
 from pynn_microcircuit.scaling import ModelSpec
 
 from .backend import SpinnakerBackend
@@ -153,14 +152,7 @@ def run_spinnaker(
         try:
             setup(sim, spec.resolution_ms, knobs, machine)
             backend = SpinnakerBackend(sim, opts.seed, knobs, spec.resolution_ms)
-            net = build(
-                sim,
-                spec,
-                opts.seed,
-                backend=backend,
-                record_fraction=opts.record_fraction,
-                record_from_ms=opts.t_presim_ms,
-            )
+            net = build_for_run(sim, spec, opts, backend)
             t_build = time.perf_counter() - t0
             if simulated:
                 sim.run(t_total)
