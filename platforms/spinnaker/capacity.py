@@ -289,11 +289,13 @@ def predict_mapping(spec: ModelSpec, knobs: Knobs = Knobs()) -> Mapping:
     cores = n_neuron + n_syn + n_pois + n_delay
     # the placer emulation on the smallest machine that holds the first-fit-like estimate
     estimate = pack_chips(groups)
-    boards = boards_for_chips(estimate)
-    chips = place(groups, boards)
-    while chips is None:  # did not fit that machine: the next size up
-        boards = 3 if boards == 1 else boards + 3
+    chips = estimate
+    if not problems:  # a group larger than a chip cannot be placed anywhere
+        boards = boards_for_chips(estimate)
         chips = place(groups, boards)
+        while chips is None:  # did not fit that machine: the next size up
+            boards = 3 if boards == 1 else boards + 3
+            chips = place(groups, boards)
     by_kind = {"neuron": n_neuron, "synapse": n_syn, "poisson": n_pois, "delay": n_delay}
     return Mapping(
         cores, chips, boards_for_chips(chips), by_kind, slices, syn_cores, max_row, problems
