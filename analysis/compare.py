@@ -85,7 +85,8 @@ def noise_floor(stat: str, test: dict, refs: list[dict], scale: float = 1.0) -> 
     sem_key = {"synchrony": "synchrony_sem", "correlations_rescaled": "mean_correlation_sem"}
     if stat in sem_key:
         key = sem_key[stat]
-        sem_t = scale * test.get("noise", {}).get(key, np.nan)
+        factor = scale if stat == "correlations_rescaled" else 1.0
+        sem_t = factor * test.get("noise", {}).get(key, np.nan)
         sem_r = np.asarray([r.get("noise", {}).get(key, np.nan) for r in refs])
         if not np.isfinite(sem_t) or not np.isfinite(sem_r).any():
             return 0.0

@@ -227,3 +227,14 @@ def test_rescaled_mean_correlation_follows_the_1_over_n_law():
     res = compare(test, refs, correlation_scale=n)["L23E"]
     assert res["correlations_rescaled"]["verdict"] == "consistent"
     assert res["correlations"]["verdict"] == "differs"
+
+
+def test_correlation_rescale_does_not_touch_other_floors():
+    from analysis.compare import noise_floor
+
+    t = {"noise": {"synchrony_sem": 0.1, "mean_correlation_sem": 0.01}}
+    r = [{"noise": {"synchrony_sem": 0.1, "mean_correlation_sem": 0.01}}]
+    assert noise_floor("synchrony", t, r, scale=0.05) == pytest.approx(1.96 * 0.1 * 2**0.5)
+    assert noise_floor("correlations_rescaled", t, r, scale=0.5) == pytest.approx(
+        1.96 * (0.005**2 + 0.01**2) ** 0.5
+    )
