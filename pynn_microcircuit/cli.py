@@ -103,9 +103,10 @@ def _add_model_args(ap: argparse.ArgumentParser) -> None:
 def build_run_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="run.py",
-        description="Run the Potjans & Diesmann (2014) microcircuit. Subcommands: "
-        "'run.py plan', 'run.py analyse RUN', 'run.py compare RUN --reference REF ...' "
-        "(each with --help).",
+        description="Run the Potjans & Diesmann (2014) microcircuit. Subcommands (each "
+        "with --help): plan, analyse RUN, compare RUN --reference REF..., export RUN, "
+        "reference, sweep, submit (jobs/<name> to EBRAINS, or --scheduler slurm ...), "
+        "status JOB, fetch JOB.",
     )
     _add_model_args(ap)
     ap.add_argument(
