@@ -490,34 +490,24 @@ COMMANDS = {
 }
 
 
-def _study(name):
-    def cmd(argv):
-        from . import study_cli
+def _lazy(module: str, func: str):
+    """A command that imports ``pynn_microcircuit.<module>`` only when it runs."""
 
-        return getattr(study_cli, f"cmd_{name}")(argv)
+    def cmd(argv):
+        import importlib
+
+        return getattr(importlib.import_module(f".{module}", __package__), func)(argv)
 
     return cmd
 
 
-def _spinnaker(name):
-    def cmd(argv):
-        from . import spinnaker_cli
-
-        return getattr(spinnaker_cli, f"cmd_{name}")(argv)
-
-    return cmd
-
-
-COMMANDS.update(reference=_study("reference"), sweep=_study("sweep"))
-
-
-def _submit(argv):
-    from .jobs_cli import cmd_submit
-
-    return cmd_submit(argv)
-
-
-COMMANDS.update(submit=_submit, status=_spinnaker("status"), fetch=_spinnaker("fetch"))
+COMMANDS.update(
+    reference=_lazy("study_cli", "cmd_reference"),
+    sweep=_lazy("study_cli", "cmd_sweep"),
+    submit=_lazy("jobs_cli", "cmd_submit"),
+    status=_lazy("spinnaker_cli", "cmd_status"),
+    fetch=_lazy("spinnaker_cli", "cmd_fetch"),
+)
 
 
 def main(argv=None) -> int:

@@ -7,6 +7,7 @@ import logging
 import resource
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -53,6 +54,28 @@ def mean_rates(spikes: dict, n_recorded: dict, t0: float, t1: float) -> dict:
         count = np.count_nonzero((times >= t0) & (times < t1))
         out[name] = float(count / n / ((t1 - t0) * 1e-3)) if n else float("nan")
     return out
+
+
+def store_spikes(run_dir, spec, spikes: dict, n_recorded: dict, t0: float, t1: float) -> dict:
+    """Write ``spikes.h5`` into ``run_dir`` and return run.json's ``populations`` entry
+    (neurons, recorded neurons, mean rate in ``[t0, t1)`` ms, spike count per population)."""
+    from . import rundir
+
+    rundir.write_spikes(
+        Path(run_dir) / rundir.SPIKES_FILE,
+        spikes,
+        {k: int(v) for k, v in zip(spec.populations, spec.n_neurons)},
+    )
+    rates = mean_rates(spikes, n_recorded, t0, t1)
+    return {
+        name: {
+            "n_neurons": int(spec.n_neurons[i]),
+            "n_recorded": int(n_recorded[name]),
+            "mean_rate_hz": rates[name],
+            "n_spikes": int(spikes[name][0].size),
+        }
+        for i, name in enumerate(spec.populations)
+    }
 
 
 def simulate(sim, t_total: float, chunks: int, progress) -> None:

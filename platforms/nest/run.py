@@ -12,9 +12,9 @@ from pynn_microcircuit import rundir
 from pynn_microcircuit.runner import (
     RunOptions,
     build_for_run,
-    mean_rates,
     peak_rss_bytes,
     simulate,
+    store_spikes,
 )
 from pynn_microcircuit.scaling import ModelSpec
 
@@ -76,12 +76,8 @@ def run_nest(
     peak_rss = [int(x) for x in (comm.gather(peak_rss_bytes()) or [])]
     if not comm.is_root:
         return run_dir
-    spikes = merge_spikes(parts)
-    rates = mean_rates(spikes, net.n_recorded, opts.t_presim_ms, t_end)
-    rundir.write_spikes(
-        run_dir / rundir.SPIKES_FILE,
-        spikes,
-        {k: int(v) for k, v in zip(spec.populations, spec.n_neurons)},
+    populations = store_spikes(
+        run_dir, spec, merge_spikes(parts), net.n_recorded, opts.t_presim_ms, t_end
     )
     record = {
         "platform": "nest",
@@ -97,15 +93,7 @@ def run_nest(
         "t_presim_ms": opts.t_presim_ms,
         "t_sim_ms": opts.t_sim_ms,
         "record_fraction": opts.record_fraction,
-        "populations": {
-            name: {
-                "n_neurons": int(spec.n_neurons[i]),
-                "n_recorded": int(net.n_recorded[name]),
-                "mean_rate_hz": rates[name],
-                "n_spikes": int(spikes[name][0].size),
-            }
-            for i, name in enumerate(spec.populations)
-        },
+        "populations": populations,
         "n_synapses": spec.total_synapses,
         "n_connections_nest": n_syn_nest,
         "timings_s": {"build": t_build, "simulate": t_simulate, **net.build_phases_s},

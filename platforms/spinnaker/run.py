@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pynn_microcircuit import rundir
 from pynn_microcircuit.errors import UserError
-from pynn_microcircuit.runner import RunOptions, build_for_run, mean_rates, peak_rss_bytes
+from pynn_microcircuit.runner import RunOptions, build_for_run, peak_rss_bytes, store_spikes
 from pynn_microcircuit.scaling import ModelSpec
 
 from .backend import SpinnakerBackend
@@ -188,22 +188,9 @@ def run_spinnaker(
     record["delay_tail_redrawn"] = backend.delay_tail_redrawn
     record["versions"] = rundir.versions()
     if simulated:
-        n_rec = net.n_recorded
-        rundir.write_spikes(
-            run_dir / rundir.SPIKES_FILE,
-            spikes,
-            {k: int(v) for k, v in zip(spec.populations, spec.n_neurons)},
+        record["populations"] = store_spikes(
+            run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total
         )
-        rates = mean_rates(spikes, n_rec, opts.t_presim_ms, t_total)
-        record["populations"] = {
-            name: {
-                "n_neurons": int(spec.n_neurons[i]),
-                "n_recorded": int(n_rec[name]),
-                "mean_rate_hz": rates[name],
-                "n_spikes": int(spikes[name][0].size),
-            }
-            for i, name in enumerate(spec.populations)
-        }
         if record["provenance_problems"]:
             log.warning(
                 "sPyNNaker reports lost or distorted activity: %s (see run.json)",
