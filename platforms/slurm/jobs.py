@@ -69,16 +69,19 @@ def _time(s: float) -> str:
     return f"{d}-{h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"
 
 
-def _header(job: BatchJob, job_dir: Path, name: str, mem_mb: int, walltime: str, cpus: int):
+def _header(job: BatchJob, name: str, resources: tuple, log: str) -> list[str]:
+    """``#SBATCH`` lines; ``resources`` = (nodes, ranks, cpus per task, memory MiB, time)."""
+    nodes, ranks, cpus, mem_mb, walltime = resources
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={job.name}-{name}",
-        f"#SBATCH --nodes={job.nodes}",
-        f"#SBATCH --ntasks={job.ranks}",
+        f"#SBATCH --nodes={nodes}",
+        f"#SBATCH --ntasks={ranks}",
         f"#SBATCH --cpus-per-task={cpus}",
         f"#SBATCH --mem={mem_mb}M",
         f"#SBATCH --time={walltime}",
         f"#SBATCH --chdir={Path.cwd()}",
+        f"#SBATCH --output={log}",
     ]
     if job.partition:
         lines.append(f"#SBATCH --partition={job.partition}")
@@ -87,12 +90,9 @@ def _header(job: BatchJob, job_dir: Path, name: str, mem_mb: int, walltime: str,
     return lines
 
 
-def _python_cmd(job: BatchJob, args: list[str]) -> str:
-    base = [sys.executable, str(RUN_PY), *args]
-    cmd = " ".join(shlex.quote(a) for a in base)
-    if job.ranks > 1:
-        return f'mpirun -np "$SLURM_NTASKS" {cmd}'
-    return cmd
+def _python_cmd(args: list[str], ranks: int = 1) -> str:
+    cmd = " ".join(shlex.quote(a) for a in [sys.executable, str(RUN_PY), *args])
+    return f'mpirun -np "$SLURM_NTASKS" {cmd}' if ranks > 1 else cmd
 
 
 def write_scripts(job: BatchJob, jobs_root: Path) -> Path:
@@ -101,36 +101,27 @@ def write_scripts(job: BatchJob, jobs_root: Path) -> Path:
     if job_dir.exists():
         raise UserError(f"job '{job_dir}' exists; choose another --name (nothing overwritten)")
     (job_dir / "logs").mkdir(parents=True)
+    logs = job_dir.resolve() / "logs"
     mem = max(_mem_mb(t.memory_bytes) for t in job.tasks) // max(job.nodes, 1)
     wall = _time(max(t.walltime_s for t in job.tasks))
     cpus = max(t.threads for t in job.tasks)
-    lines = _header(job, job_dir, "run", mem, wall, cpus)
     n = len(job.tasks)
+    log = logs / ("run_%A_%a.out" if n > 1 else "run_%j.out")
+    lines = _header(job, "run", (job.nodes, job.ranks, cpus, mem, wall), str(log))
     if n > 1:
         lines.append(f"#SBATCH --array=0-{n - 1}")
-        lines.append(f"#SBATCH --output={job_dir.resolve()}/logs/run_%A_%a.out")
-    else:
-        lines.append(f"#SBATCH --output={job_dir.resolve()}/logs/run_%j.out")
     lines += ["set -euo pipefail", f"export OMP_NUM_THREADS={cpus}"]
     if n > 1:
         lines.append('case "$SLURM_ARRAY_TASK_ID" in')
         for i, t in enumerate(job.tasks):
-            lines.append(f"  {i}) {_python_cmd(job, t.args)} ;;")
+            lines.append(f"  {i}) {_python_cmd(t.args, job.ranks)} ;;")
         lines.append("esac")
     else:
-        lines.append(_python_cmd(job, job.tasks[0].args))
+        lines.append(_python_cmd(job.tasks[0].args, job.ranks))
     (job_dir / "run.sbatch").write_text("\n".join(lines) + "\n")
-    if job.finalize:
-        fin = _header(
-            BatchJob(job.name, job.kind, job.tasks, partition=job.partition, account=job.account),
-            job_dir,
-            "finalize",
-            4096,
-            _time(900),
-            1,
-        )
-        fin.append(f"#SBATCH --output={job_dir.resolve()}/logs/finalize_%j.out")
-        fin += ["set -euo pipefail", _python_cmd(BatchJob("", "", []), job.finalize)]
+    if job.finalize:  # statistics and figures only: one process
+        fin = _header(job, "finalize", (1, 1, 1, 4096, _time(900)), str(logs / "finalize_%j.out"))
+        fin += ["set -euo pipefail", _python_cmd(job.finalize)]
         (job_dir / "finalize.sbatch").write_text("\n".join(fin) + "\n")
     meta = {
         "platform": "slurm",
