@@ -96,11 +96,16 @@ def versions() -> dict:
     return out
 
 
-def write_run_json(path: str | Path, record: dict) -> None:
-    record = {"format_version": RUN_JSON_VERSION, **record}
+def write_json_atomic(path: str | Path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` via a ``.part`` file and a rename: readers see the
+    old file or the whole new one, never a half-written one (NumPy values allowed)."""
     tmp = Path(str(path) + ".part")
-    tmp.write_text(json.dumps(record, indent=2, default=_default) + "\n")
+    tmp.write_text(json.dumps(obj, indent=2, default=_default) + "\n")
     os.replace(tmp, path)
+
+
+def write_run_json(path: str | Path, record: dict) -> None:
+    write_json_atomic(path, {"format_version": RUN_JSON_VERSION, **record})
 
 
 def _default(o):

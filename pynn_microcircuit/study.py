@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .params import Params
-from .rundir import RUN_FILE, SPIKES_FILE
+from .rundir import RUN_FILE, SPIKES_FILE, write_json_atomic
 from .scaling import make_spec
 
 log = logging.getLogger(__name__)
@@ -250,12 +249,6 @@ def run_all(plan: StudyPlan, common: list[str], log_file: Path | None = None, ec
         echo(f"[{i}/{len(todo)}] {cell.name}: running{eta}")
         took = run_cell(cell, d, common, log_file)
         echo(f"[{i}/{len(todo)}] {cell.name}: done in {format_seconds(took)}")
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    tmp = Path(str(path) + ".part")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def claim_study_dir(path: Path, kind: str, options: dict) -> None:

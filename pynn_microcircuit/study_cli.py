@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 from .errors import UserError
+from .rundir import write_json_atomic
 from .study import (
     METHODS,
     Cell,
@@ -29,7 +30,6 @@ from .study import (
     parse_seeds,
     predict_cells,
     run_all,
-    write_json_atomic,
 )
 
 log = logging.getLogger("pynn_microcircuit")
