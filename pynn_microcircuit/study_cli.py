@@ -327,16 +327,21 @@ def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
     measured: dict = {}
     verdicts: dict = {}
     per_run: dict = {}
+    judged: dict = {}  # cell name -> (verdict, summary): scale 1 is one run for every method
     for method, scale, cell in cells:
         _, run_dir = unique[cell.name]
-        stats_file = run_dir.parent / "stats" / f"{run_dir.name}.npz"
-        st = cached_statistics(run_dir, stats_file)
-        reused = run_dir.parent == ref  # this run is one of the reference seeds: leave it out
-        refs = [s for seed, s in ref_stats.items() if not (reused and seed == cell.seed)]
-        verdict = compare_with_reference(
-            st, refs, {"n_scale": cell.n_scale, "k_scale": cell.k_scale}, ref_meta
-        )
-        summ = scalar_summary(st, cell.n_scale, cell.k_scale)
+        if cell.name not in judged:
+            stats_file = run_dir.parent / "stats" / f"{run_dir.name}.npz"
+            st = cached_statistics(run_dir, stats_file)
+            reused = run_dir.parent == ref  # one of the reference seeds: leave it out
+            refs = [s for seed, s in ref_stats.items() if not (reused and seed == cell.seed)]
+            judged[cell.name] = (
+                compare_with_reference(
+                    st, refs, {"n_scale": cell.n_scale, "k_scale": cell.k_scale}, ref_meta
+                ),
+                scalar_summary(st, cell.n_scale, cell.k_scale),
+            )
+        verdict, summ = judged[cell.name]
         per_run[f"{method}@{scale:g}/s{cell.seed}"] = {
             "run": str(run_dir),
             "summary": summ,
