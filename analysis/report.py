@@ -415,9 +415,9 @@ def expand_references(paths) -> list[Path]:
 def _reference_statistics(run: Run, seed: int) -> dict:
     """Statistics of a reference run, from its ensemble's cache when it has one."""
     if seed == 0 and (run.path.parent / "reference.json").is_file():
-        from .study import cached_statistics
+        from .study import study_statistics
 
-        return cached_statistics(run.path, run.path.parent / "stats" / f"{run.path.name}.npz")
+        return study_statistics(run.path)
     return run_statistics(run, seed=seed)
 
 

@@ -65,6 +65,13 @@ def cached_statistics(run_dir: str | Path, cache_file: str | Path, seed: int = 0
     return stats
 
 
+def study_statistics(run_dir: str | Path) -> dict:
+    """:func:`cached_statistics` of a run inside a reference or sweep directory, cached in
+    that directory's ``stats/<run name>.npz``."""
+    run_dir = Path(run_dir)
+    return cached_statistics(run_dir, run_dir.parent / "stats" / f"{run_dir.name}.npz")
+
+
 #: Scalar summaries drawn against scale, with axis labels (units).
 SWEEP_QUANTITIES = {
     "mean_rate_hz": "mean rate (Hz)",

@@ -110,10 +110,10 @@ def load_reference(ref: Path) -> tuple[dict, list[tuple[int, Path]]]:
 
 def reference_statistics(ref: Path):
     """Cached statistics and scalar summaries of every finished seed of ``ref``."""
-    from analysis.study import cached_statistics, reference_band, scalar_summary
+    from analysis.study import reference_band, scalar_summary, study_statistics
 
     meta, runs = load_reference(ref)
-    stats = {s: cached_statistics(d, ref / "stats" / f"{d.name}.npz") for s, d in runs}
+    stats = {s: study_statistics(d) for s, d in runs}
     summaries = {
         s: scalar_summary(st, float(meta["n_scale"]), float(meta["k_scale"]))
         for s, st in stats.items()
@@ -316,10 +316,10 @@ def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
     from analysis.report import _img, write_html
     from analysis.study import (
         SWEEP_QUANTITIES,
-        cached_statistics,
         compare_with_reference,
         kept_table,
         scalar_summary,
+        study_statistics,
     )
     from analysis.sweep_plots import plot_quantity
 
@@ -331,8 +331,7 @@ def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
     for method, scale, cell in cells:
         _, run_dir = unique[cell.name]
         if cell.name not in judged:
-            stats_file = run_dir.parent / "stats" / f"{run_dir.name}.npz"
-            st = cached_statistics(run_dir, stats_file)
+            st = study_statistics(run_dir)
             reused = run_dir.parent == ref  # one of the reference seeds: leave it out
             refs = [s for seed, s in ref_stats.items() if not (reused and seed == cell.seed)]
             judged[cell.name] = (
