@@ -143,38 +143,183 @@ def test_missing_spynnaker_is_one_line(monkeypatch):
         import_spynnaker()
 
 
-def test_provenance_problems_are_read_from_sPyNNakers_database(tmp_path):
-    """The reader against a provenance database written by sPyNNaker's own writer (a real
-    machine's counters cannot be produced here)."""
-    pytest.importorskip("spynnaker")
+def _provenance_db(path, cores=(), routers=()):
+    """A provenance database written by sPyNNaker's own ProvenanceWriter (a real machine's
+    counters cannot be produced here)."""
     from spinn_front_end_common.interface.provenance import ProvenanceWriter
     from spinn_utilities.config_holder import set_config
     from spynnaker.pyNN.config_setup import unittest_setup
 
-    from platforms.spinnaker.run import read_provenance
-
     unittest_setup()
     set_config("Reports", "write_provenance", "True")
-    db = str(tmp_path / "provenance.sqlite3")
-    with ProvenanceWriter(db) as w:
-        w.insert_core(0, 0, 1, "Times_the_timer_tic_over_ran", 2)
-        w.insert_core(0, 1, 3, "Number_of_late_spikes", 5)
-        w.insert_core(0, 1, 4, "Number_of_late_spikes", 1)
-        w.insert_core(0, 1, 3, "Total_pre_synaptic_events", 1000)  # not a problem
-        w.insert_core(1, 1, 2, "Times_synaptic_weights_have_saturated", 0)  # zero: omitted
-    assert read_provenance(db) == {"Times_the_timer_tic_over_ran": 2, "Number_of_late_spikes": 6}
+    with ProvenanceWriter(str(path)) as w:
+        for x, y, p, name, value in cores:
+            w.insert_core(x, y, p, name, value)
+        for x, y, name, value in routers:
+            w.insert_router(x, y, name, value)
+    return path
+
+
+#: Diagnostics that are non-zero on every healthy run, and fault counters at zero.
+CLEAN_CORES = [
+    (0, 0, 1, "Latest_Send_time", 9_500),
+    (0, 0, 1, "Earliest_send_time", 120),
+    (0, 0, 2, "Latest_receive_time", 9_800),
+    (0, 0, 2, "Max_filled_size_input_buffer", 37),
+    (0, 0, 2, "Total_pre_synaptic_events", 1_000_000),
+    (0, 0, 2, "Max_backgrounds_queued", 3),
+    (0, 0, 1, "Timer tick overruns", 0),
+    (0, 0, 2, "Times_a_time_step_was_skipped", 0),
+    (0, 0, 2, "Times_the_dma_queue_was_overloaded", 0),
+]
+CLEAN_ROUTERS = [
+    (0, 0, "Local_Multicast_Packets", 40_000),
+    (0, 0, "External_Multicast_Packets", 30_000),
+    (0, 0, "Dropped_Multicast_Packets", 0),
+    (0, 0, "Dropped_P2P_Packets", 2),  # system traffic, not spikes
+]
+
+
+def test_provenance_verdict_clean_run_is_valid(tmp_path):
+    pytest.importorskip("spynnaker")
+    from platforms.spinnaker.provenance import summary, verdict
+
+    db = _provenance_db(tmp_path / "p.sqlite3", CLEAN_CORES, CLEAN_ROUTERS)
+    v = verdict(db)
+    assert v == {"read": True, "valid": True, "faults": [], "totals": {}}
+    assert summary(v) is None
+
+
+@pytest.mark.parametrize(
+    ("counter", "kind"),
+    [
+        ("Timer tick overruns", "timer overrun"),
+        ("Times_the_timer_tic_over_ran", "timer overrun"),
+        ("Times_a_time_step_was_skipped", "skipped time step"),
+        ("Times_the_transfer_did_not_complete_in_time", "incomplete DMA transfer"),
+        ("Times_the_dma_queue_was_overloaded", "queue overload"),
+        ("Times_the_user_queue_was_overloaded", "queue overload"),
+        ("Times_the_callback_queue_was_overloaded", "queue overload"),
+        ("Times_the_transmission_of_spikes_overran", "spike transmission overrun"),
+        ("Times_the_input_buffer_lost_packets", "input buffer overflow"),
+        ("router:Dropped_Multicast_Packets", "router dropped packets"),
+        ("router:Dropped_Multicast_Packets_via_local_transmission", "router dropped packets"),
+    ],
+)
+def test_provenance_verdict_names_each_fault(tmp_path, counter, kind):
+    pytest.importorskip("spynnaker")
+    from platforms.spinnaker.provenance import summary, verdict
+
+    routers = list(CLEAN_ROUTERS)
+    cores = list(CLEAN_CORES)
+    if counter.startswith("router:"):
+        routers.append((2, 3, counter.split(":", 1)[1], 17))
+        where = "router 2,3"
+    else:
+        cores.append((2, 3, 5, counter, 17))
+        where = "core 2,3,5"
+    v = verdict(_provenance_db(tmp_path / "p.sqlite3", cores, routers))
+    assert v["valid"] is False
+    assert len(v["faults"]) == 1
+    f = v["faults"][0]
+    assert (f["kind"], f["counter"], f["x"], f["y"], f["value"]) == (
+        kind,
+        counter.removeprefix("router:"),
+        2,
+        3,
+        17,
+    )
+    line = summary(v)
+    assert line.startswith("INVALID SpiNNaker run: " + kind) and where in line
+
+
+def test_provenance_missing_keeps_spikes_and_says_so(tmp_path):
+    from platforms.spinnaker.provenance import summary, verdict
+    from platforms.spinnaker.run import provenance_record
+
+    assert verdict(tmp_path / "absent.sqlite3")["valid"] is None
+    (tmp_path / "corrupt.sqlite3").write_bytes(b"not a database at all" * 10)
+    rec = provenance_record(tmp_path, str(tmp_path / "corrupt.sqlite3"), None)
+    assert rec["valid"] is None and rec["provenance"]["read"] is False
+    assert summary(rec["provenance"]).startswith("SpiNNaker provenance missing")
+
+
+def test_provenance_tables_copied_into_run_dir(tmp_path):
+    pytest.importorskip("spynnaker")
+    from platforms.spinnaker.provenance import copy_provenance, verdict
+
+    cores = [*CLEAN_CORES, (1, 0, 4, "Times_the_input_buffer_lost_packets", 3)]
+    db = _provenance_db(tmp_path / "p.sqlite3", cores, CLEAN_ROUTERS)
+    (tmp_path / "run").mkdir()
+    copied = copy_provenance(db, tmp_path / "run")
+    assert verdict(copied) == verdict(db)  # the run directory alone gives the same verdict
 
 
 def test_run_cfg_per_machine_mode():
-    from platforms.spinnaker.setup import Machine, cfg_text
+    from platforms.spinnaker.setup import MACHINE_KEYS, Machine, cfg_text
 
-    virtual = cfg_text(Machine("virtual", boards=3), Knobs(spikes_per_second=8))
-    assert "virtual_board = True" in virtual and "spikes_per_second = 8" in virtual
-    assert "write_provenance" not in virtual  # nothing runs, nothing to read
-    host = cfg_text(Machine("host", host="spinn-4.local"), Knobs())
-    assert "machine_name = spinn-4.local" in host and "virtual_board" not in host
-    assert "write_provenance = True" in host
-    spalloc = cfg_text(Machine("spalloc", spalloc="https://spalloc.example", boards=6), Knobs())
-    assert "spalloc_server = https://spalloc.example" in spalloc
+    for machine in (
+        Machine("virtual", boards=3),
+        Machine("host", host="spinn-4.local"),
+        Machine("spalloc", spalloc="https://u:pw@spalloc.example/", boards=6),
+    ):
+        text = cfg_text(machine)
+        for key in MACHINE_KEYS:  # every mode's key named, so no user cfg can add one
+            assert text.count(f"\n{key} = ") == 1, (machine.mode, key)
+        assert "pw" not in text
+    virtual = cfg_text(Machine("virtual", boards=3))
+    assert "virtual_board = True" in virtual and "spalloc_server = None" in virtual
+    host = cfg_text(Machine("host", host="spinn-4.local"))
+    assert "machine_name = spinn-4.local" in host and "virtual_board = False" in host
+    spalloc = cfg_text(Machine("spalloc", spalloc="https://u:pw@spalloc.example/"))
+    assert "spalloc_server = https://spalloc.example/" in spalloc
+    assert Machine("spalloc", spalloc="https://u:pw@s.example/").to_dict()["spalloc"] == (
+        "https://s.example/"
+    )
     with pytest.raises(UserError, match="unknown SpiNNaker mode"):
         Machine("cloud")
+    with pytest.raises(UserError, match="platform's spynnaker.cfg"):
+        cfg_text(Machine("ebrains"))
+
+
+def test_spalloc_credentials(monkeypatch):
+    from platforms.spinnaker.setup import spalloc_credentials
+
+    for k in ("SPALLOC_USER", "SPALLOC_PASSWORD", "OIDC_BEARER_TOKEN"):
+        monkeypatch.delenv(k, raising=False)
+    with pytest.raises(UserError, match="no spalloc credentials: set SPALLOC_USER"):
+        spalloc_credentials("https://spalloc.example/")
+    assert spalloc_credentials("https://ann:pw@s.example/") == {
+        "SPALLOC_USER": "ann",
+        "SPALLOC_PASSWORD": "pw",
+    }
+    monkeypatch.setenv("OIDC_BEARER_TOKEN", "t")
+    assert spalloc_credentials("https://s.example/") == {}
+
+
+def test_user_cfg_lookup_honours_xdg(tmp_path, monkeypatch):
+    from platforms.spinnaker.setup import user_cfg
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", f"{tmp_path / 'site'}:/nonexistent")
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert user_cfg() is None
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / ".spynnaker.cfg").write_text("[Machine]\n")
+    assert user_cfg() == tmp_path / "site" / ".spynnaker.cfg"
+
+
+def test_dry_run_with_a_users_spalloc_cfg(tmp_path):
+    """A user cfg that selects spalloc (the usual one) must not break the dry run: the run's
+    cfg names every machine key, so the two never combine into an invalid pair."""
+    pytest.importorskip("spynnaker")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".spynnaker.cfg").write_text(
+        "[Machine]\nspalloc_server = https://spalloc.example.org/\nspalloc_user = ann\n"
+        "version = 5\n"
+    )
+    proc = _dry_run(tmp_path, "--budget", "cores=120", "--out", str(tmp_path / "u"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "budget cores=120: fits" in proc.stdout
+    assert (home / ".spynnaker.cfg").read_text().count("spalloc_server") == 1  # untouched

@@ -23,6 +23,7 @@ from scipy import stats
 from pynn_microcircuit.network import PyNNBackend, sign_bounds, substream_seed
 
 from .capacity import Knobs, high_delay_ms
+from .readback import population_spikes
 
 #: Finite stand-in for an unbounded weight (nA), encodable in s16.15.
 WEIGHT_BOUND_NA = 1000.0
@@ -59,6 +60,10 @@ class SpinnakerBackend(PyNNBackend):
 
     def _poisson_delay(self, delay_ms: float) -> float:
         return self.dt  # only then the source is "direct" (see the module docstring)
+
+    def spikes(self, pop):
+        """Recorded spikes through sPyNNaker's own conversion (see :mod:`.readback`)."""
+        return population_spikes(pop, self._record_start_ms)
 
     def connect(self, pre, post, key: tuple, n: int, w: tuple, d: tuple, d_min: float):
         low, high = self._delay_bounds(d_min)

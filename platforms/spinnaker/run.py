@@ -4,8 +4,12 @@
   of the requested size; nothing is simulated; run.json says ``simulated: false`` and holds the
   ``mapping`` (cores, chips, boards, cores by kind) next to the capacity model's prediction.
 * a real machine (board host, spalloc, EBRAINS job): the model runs, spikes come back into the
-  same SONATA ``spikes.h5`` as NEST runs, and the provenance that matters for correctness
-  (late/dropped packets, input-buffer overflows, weight saturation) goes into run.json.
+  same SONATA ``spikes.h5`` as NEST runs (:mod:`.readback`), and the provenance counters give
+  a validity verdict (:mod:`.provenance`): run.json's ``valid`` is False, with the counter and
+  core, when any core overran, skipped, lost or dropped activity, and None when the counters
+  could not be read (the spikes are stored either way).
+* an EBRAINS job (``--ebrains-job``) uses the machine the platform wrote into the working
+  directory's cfg; a virtual board there is a dry run like the first case.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from pynn_microcircuit.scaling import ModelSpec
 
 from .backend import SpinnakerBackend
 from .capacity import Knobs, predict_mapping
+from .provenance import copy_logs, copy_provenance, summary, verdict
 from .setup import (
     Machine,
     import_spynnaker,
+    on_virtual_board,
     run_environment,
     setup,
     synapses_generated_on_machine,
@@ -42,17 +48,6 @@ KIND_OF_VERTEX = {
     "DelayExtensionMachineVertex": "delay",
 }
 SYSTEM_VERTICES = {"ExtraMonitorSupportMachineVertex", "DataSpeedUpPacketGatherMachineVertex"}
-
-#: Provenance entries (name fragments, lower case) that mean lost or distorted activity.
-PROVENANCE_PROBLEMS = (
-    "late",
-    "dropped",
-    "overflow",
-    "saturat",
-    "lost",
-    "timer_tic_over",
-    "max_filled_size",
-)
 
 
 def read_mapping() -> dict:
@@ -86,25 +81,19 @@ def read_mapping() -> dict:
     }
 
 
-def read_provenance(database: str | None = None) -> dict:
-    """Non-zero provenance counters that signal lost or distorted activity, summed by name.
+def run_databases() -> tuple[str | None, str | None]:
+    """Paths of the current run's database (recordings and provenance counters) and of the
+    global provenance database (log messages, timings); call before ``sim.end``."""
+    from spinn_front_end_common.interface.provenance import GlobalProvenance
+    from spinn_front_end_common.utilities.base_database import BaseDatabase
 
-    Read from the run's provenance database (``ProvenanceReader``; ``database`` overrides its
-    default path); only meaningful on a real machine. Returns ``{name: total}``.
-    """
-    from spinn_front_end_common.interface.provenance import ProvenanceReader
-
-    totals: Counter = Counter()
-    with ProvenanceReader(database) as reader:
-        rows = reader.run_query("SELECT description, the_value FROM core_provenance")
-    for description, value in rows:
-        key = str(description).lower()
-        if any(p in key for p in PROVENANCE_PROBLEMS):
-            try:
-                totals[str(description)] += float(value)
-            except (TypeError, ValueError):
-                continue
-    return {k: v for k, v in totals.items() if v}
+    paths = []
+    for get in (BaseDatabase.default_database_file, GlobalProvenance.get_global_provenace_path):
+        try:
+            paths.append(get())
+        except Exception:  # noqa: BLE001 - a missing path only loses provenance, reported
+            paths.append(None)
+    return paths[0], paths[1]
 
 
 def run_spinnaker(
@@ -125,11 +114,9 @@ def run_spinnaker(
     stem = f"spinnaker_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
     run_dir = rundir.new_run_dir(out, stem)
     t_total = opts.t_presim_ms + opts.t_sim_ms
-    simulated = machine.mode != "virtual"
     record = {
         "platform": "spinnaker",
-        "simulated": simulated,
-        "machine": machine.__dict__,
+        "machine": machine.to_dict(),
         "knobs": knobs.to_dict(),
         "n_scale": spec.n_scale,
         "k_scale": spec.k_scale,
@@ -148,9 +135,12 @@ def run_spinnaker(
         **(extra or {}),
     }
     t0 = time.perf_counter()
+    spikes = None
+    simulated = machine.mode in ("host", "spalloc")
     with run_environment(run_dir, machine, knobs):
         try:
             setup(sim, spec.resolution_ms, knobs, machine)
+            simulated = not on_virtual_board()  # an EBRAINS job's cfg decides
             backend = SpinnakerBackend(sim, opts.seed, knobs, spec.resolution_ms)
             net = build_for_run(sim, spec, opts, backend)
             t_build = time.perf_counter() - t0
@@ -163,11 +153,11 @@ def run_spinnaker(
             record["mapping"] = read_mapping()
             if simulated:
                 spikes = net.spikes()
-                record["provenance_problems"] = read_provenance()
+                databases = run_databases()
         except UserError:
             raise
         except Exception as exc:  # sPyNNaker/SpiNNMan errors: name the machine and the fix
-            where = machine.host or machine.spalloc or machine.mode
+            where = machine.host or machine.to_dict()["spalloc"] or machine.mode
             fix = (
                 "check the machine is reachable, or omit --machine/--spalloc for a dry run"
                 if simulated
@@ -176,13 +166,14 @@ def run_spinnaker(
             first = str(exc).splitlines()[0] if str(exc) else ""
             raise UserError(
                 f"sPyNNaker failed on the {machine.mode} machine '{where}': "
-                f"{type(exc).__name__}: {first} - {fix} (logs: {run_dir}/reports)"
+                f"{type(exc).__name__}: {first} - {fix} (logs: {Path.cwd()}/reports)"
             ) from exc
         finally:
             try:
                 sim.end()
             except Exception:  # noqa: BLE001 - end() after a failed setup may fail too
                 pass
+    record["simulated"] = simulated
     record["timings_s"] = {"build": t_build, "map_or_run": t_run}
     record["peak_rss_bytes"] = peak_rss_bytes()
     record["delay_tail_redrawn"] = backend.delay_tail_redrawn
@@ -191,11 +182,7 @@ def run_spinnaker(
         record["populations"] = store_spikes(
             run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total
         )
-        if record["provenance_problems"]:
-            log.warning(
-                "sPyNNaker reports lost or distorted activity: %s (see run.json)",
-                ", ".join(f"{k}={v:g}" for k, v in record["provenance_problems"].items()),
-            )
+        record.update(provenance_record(run_dir, *databases))
     else:
         record["populations"] = {
             name: {"n_neurons": int(spec.n_neurons[i]), "n_recorded": 0}
@@ -203,3 +190,20 @@ def run_spinnaker(
         }
     rundir.write_run_json(run_dir / rundir.RUN_FILE, record)
     return run_dir
+
+
+def provenance_record(run_dir: Path, database: str | None, global_db: str | None) -> dict:
+    """run.json's ``provenance`` and ``valid`` for a simulated run; copies the provenance
+    tables and sPyNNaker's log database into the run directory. Never raises: a run whose
+    counters cannot be read keeps its spikes and says its validity is unknown."""
+    try:
+        prov = verdict(database)
+        if prov["read"]:
+            copy_provenance(database, run_dir)
+        copy_logs(global_db, run_dir)
+    except Exception as exc:  # noqa: BLE001 - provenance must never cost the spikes
+        prov = {"read": False, "valid": None, "error": f"{type(exc).__name__}: {exc}"}
+    line = summary(prov)
+    if line:
+        log.warning(line)
+    return {"provenance": prov, "valid": prov["valid"]}

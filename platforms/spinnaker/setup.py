@@ -1,10 +1,24 @@
-"""Set up ``pyNN.spiNNaker`` for a run: its own cfg in the run directory, the machine mode.
+"""Set up ``pyNN.spiNNaker`` for a run: the machine it runs on, its cfg, its settings.
 
-sPyNNaker reads ``./spynnaker.cfg`` (the run's own, written here) on top of a *user* cfg that
-it insists on finding in ``~``, ``$XDG_CONFIG_HOME`` or ``/etc/xdg`` (and writes a template
-into ``~`` when there is none). A run never needs nor creates that home file: when the user
-has none, the run points ``XDG_CONFIG_HOME`` at a folder inside the run directory holding an
-empty one, so every setting comes from the run's cfg.
+How sPyNNaker 7.4.1 finds its configuration (``spinn_utilities/conf_loader.py`` and
+``config_holder.py``): the packages' defaults, then exactly one *user* cfg
+(``$XDG_CONFIG_DIRS``' first entry or ``/etc/xdg``, ``$XDG_CONFIG_HOME`` or ``~/.config``, or
+``~``, each as ``.spynnaker.cfg``; with none it writes a template into ``~`` and stops), then
+``./spynnaker.cfg`` in the working directory. Values of later files override earlier ones.
+
+* ``virtual``/``host``/``spalloc``: the run writes ``spynnaker.cfg`` into its run directory and
+  works there. That file names **every** machine-selecting key of ``[Machine]``
+  (:data:`MACHINE_KEYS`), the unused ones as ``None``/``False``, so a user cfg that sets, say,
+  ``spalloc_server`` cannot combine with it into an invalid pair (SpiNNMachine's
+  ``version_factory`` refuses e.g. spalloc_server together with virtual_board). When the
+  user has no cfg anywhere, the run points ``XDG_CONFIG_HOME`` at an empty one inside the
+  run directory instead of letting sPyNNaker write into ``~``.
+* ``ebrains``: inside a job of the EBRAINS platform, whose runner writes the machine into
+  ``spynnaker.cfg`` of the job's working directory. The run reads that file (it stays in
+  that directory) and writes no cfg of its own.
+
+Settings the run needs whatever the cfg says (planning rate, provenance reading) are applied
+with ``set_config`` after ``setup`` (:func:`setup`), so they hold in every mode.
 """
 
 from __future__ import annotations
@@ -13,6 +27,7 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pynn_microcircuit.errors import UserError
 
@@ -21,6 +36,20 @@ from .capacity import Knobs
 CFG_NAME = "spynnaker.cfg"
 #: Board version of SpiNN-5 machines (48-chip boards), the EBRAINS SpiNNaker machine.
 BOARD_VERSION = 5
+#: ``[Machine]`` keys that select or size the machine (SpiNNMachine ``spinn_machine.cfg``,
+#: SpiNNMan ``spinnman.cfg``); the run's cfg gives each one a value.
+MACHINE_KEYS = (
+    "machine_name",
+    "virtual_board",
+    "spalloc_server",
+    "remote_spinnaker_url",
+    "spalloc_machine",
+    "version",
+    "versions",
+    "width",
+    "height",
+    "json_path",
+)
 
 
 @dataclass(frozen=True)
@@ -38,65 +67,122 @@ class Machine:
         if self.mode not in ("virtual", "host", "spalloc", "ebrains"):
             raise UserError(f"unknown SpiNNaker mode '{self.mode}'")
 
+    def to_dict(self) -> dict:
+        """As recorded in run.json (a spalloc URL without its user and password)."""
+        return {**self.__dict__, "spalloc": strip_credentials(self.spalloc)[0]}
 
-def cfg_text(machine: Machine, knobs: Knobs) -> str:
-    """The run's ``spynnaker.cfg``: machine, planning rate, production-mode reports."""
-    lines = ["# written by pynn-microcircuit for this run", "[Machine]"]
+
+def strip_credentials(url: str | None) -> tuple[str | None, str | None, str | None]:
+    """(URL without ``user:password@``, user, password)."""
+    if not url:
+        return url, None, None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None, None
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc)), parts.username, parts.password
+
+
+def spalloc_credentials(url: str) -> dict:
+    """Environment for SpiNNMan's spalloc client (``spinnman/spalloc/spalloc_client.py``:
+    ``SPALLOC_USER``/``SPALLOC_PASSWORD``, or ``OIDC_BEARER_TOKEN`` in
+    ``spalloc_allocator.py``); credentials in the URL are moved there. One-line error when
+    there are none."""
+    _, user, password = strip_credentials(url)
+    env = {}
+    if user:
+        env["SPALLOC_USER"] = user
+    if password:
+        env["SPALLOC_PASSWORD"] = password
+    have_user = user or os.environ.get("SPALLOC_USER")
+    have_password = password or os.environ.get("SPALLOC_PASSWORD")
+    if not (have_user and have_password) and not os.environ.get("OIDC_BEARER_TOKEN"):
+        raise UserError(
+            "no spalloc credentials: set SPALLOC_USER and SPALLOC_PASSWORD (or "
+            "OIDC_BEARER_TOKEN, or give https://USER:PASSWORD@host/ as --spalloc)"
+        )
+    return env
+
+
+def cfg_text(machine: Machine) -> str:
+    """The run's ``spynnaker.cfg``: every machine key set (see the module docstring)."""
+    values: dict[str, object] = dict.fromkeys(MACHINE_KEYS, "None")
+    values["virtual_board"] = "False"
     if machine.mode == "virtual":
-        lines += ["virtual_board = True", f"version = {BOARD_VERSION}"]
+        values.update(virtual_board="True", version=BOARD_VERSION)
     elif machine.mode == "host":
-        lines += [f"machine_name = {machine.host}", f"version = {BOARD_VERSION}"]
+        values.update(machine_name=machine.host, version=BOARD_VERSION)
     elif machine.mode == "spalloc":
-        lines += [f"spalloc_server = {machine.spalloc}"]
+        values["spalloc_server"] = strip_credentials(machine.spalloc)[0]
         if machine.spalloc_machine:
-            lines += [f"spalloc_machine = {machine.spalloc_machine}"]
-    lines += [
-        "",
-        "[Simulation]",
-        f"spikes_per_second = {knobs.spikes_per_second:g}",
-        "",
-        "[Mode]",
-        "mode = Production",
-        "",
-    ]
-    if machine.mode != "virtual":  # provenance (late/dropped packets, saturation) for run.json
-        lines += [
-            "[Reports]",
-            "write_provenance = True",
-            "read_placements_provenance_data = True",
-            "read_router_provenance_data = True",
-            "",
-        ]
+            values["spalloc_machine"] = machine.spalloc_machine
+    else:
+        raise UserError("an EBRAINS job uses the platform's spynnaker.cfg, not its own")
+    lines = ["# written by pynn-microcircuit for this run", "[Machine]"]
+    lines += [f"{k} = {v}" for k, v in values.items()]
+    lines += ["", "[Mode]", "mode = Production", ""]
     return "\n".join(lines)
 
 
-def _user_cfg_exists() -> bool:
-    home = Path.home() / ".spynnaker.cfg"
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / ".spynnaker.cfg"
-    return home.is_file() or xdg.is_file() or Path("/etc/xdg/.spynnaker.cfg").is_file()
+def user_cfg_paths() -> list[Path]:
+    """Where sPyNNaker looks for the user cfg (``spinn_utilities.conf_loader``'s order:
+    the first of ``$XDG_CONFIG_DIRS`` or ``/etc/xdg``, ``$XDG_CONFIG_HOME`` or
+    ``~/.config``, then ``~``), as appdirs resolves them on Linux."""
+    dirs = os.environ.get("XDG_CONFIG_DIRS", "").split(os.pathsep)
+    site = dirs[0] if dirs and dirs[0] else "/etc/xdg"
+    user = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return [Path(d) / ".spynnaker.cfg" for d in (site, user, str(Path.home()))]
+
+
+def user_cfg() -> Path | None:
+    """The user cfg sPyNNaker will read, or None."""
+    return next((p for p in user_cfg_paths() if p.is_file()), None)
 
 
 @contextlib.contextmanager
-def run_environment(run_dir: Path, machine: Machine, knobs: Knobs):
-    """Write the run's cfg, make sPyNNaker read it (cwd = run directory) and never touch the
-    user's home; restores the working directory and environment afterwards."""
+def run_environment(run_dir: Path, machine: Machine, knobs: Knobs | None = None):
+    """Prepare the cfg for ``machine`` (see the module docstring), work in the right directory
+    with spalloc credentials in the environment; restores directory and environment after."""
     run_dir = Path(run_dir).resolve()
-    (run_dir / CFG_NAME).write_text(cfg_text(machine, knobs))
-    old_cwd, old_xdg = os.getcwd(), os.environ.get("XDG_CONFIG_HOME")
-    if machine.mode != "ebrains" and not _user_cfg_exists():
+    old_cwd = os.getcwd()
+    env: dict[str, str] = {}
+    if machine.mode == "ebrains":
+        if not (Path(old_cwd) / CFG_NAME).is_file():
+            raise UserError(
+                f"--ebrains-job: no {CFG_NAME} in the working directory {old_cwd}; the "
+                "platform writes it - outside a job use --machine, --spalloc or a dry run"
+            )
+        work = Path(old_cwd)
+    else:
+        (run_dir / CFG_NAME).write_text(cfg_text(machine))
+        work = run_dir
+        if machine.mode == "spalloc":
+            env.update(spalloc_credentials(machine.spalloc))
+    if user_cfg() is None:  # sPyNNaker insists on one; never let it write into ~
         home = run_dir / ".spynnaker_user"
         home.mkdir(exist_ok=True)
-        (home / ".spynnaker.cfg").write_text("# empty: the run's spynnaker.cfg has everything\n")
-        os.environ["XDG_CONFIG_HOME"] = str(home)
-    os.chdir(run_dir)
+        (home / ".spynnaker.cfg").write_text("# empty: the working directory's cfg rules\n")
+        env["XDG_CONFIG_HOME"] = str(home)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    os.chdir(work)
     try:
         yield
     finally:
         os.chdir(old_cwd)
-        if old_xdg is None:
-            os.environ.pop("XDG_CONFIG_HOME", None)
-        else:
-            os.environ["XDG_CONFIG_HOME"] = old_xdg
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def on_virtual_board() -> bool:
+    """Whether the machine sPyNNaker was set up with is virtual (the merged cfg's answer)."""
+    from spinn_utilities.config_holder import get_config_bool
+
+    return bool(get_config_bool("Machine", "virtual_board"))
 
 
 def import_spynnaker():
@@ -113,12 +199,25 @@ def import_spynnaker():
 
 def setup(sim, resolution_ms: float, knobs: Knobs, machine: Machine):
     """``sim.setup`` with the knobs; the neuron model's cores per slice set before any
-    population exists (sPyNNaker ignores them afterwards)."""
+    population exists (sPyNNaker ignores them afterwards); provenance reading switched on
+    whenever the machine is real."""
+    from spinn_utilities.config_holder import get_config_bool, set_config
+
     sim.setup(
         timestep=resolution_ms,
         time_scale_factor=int(knobs.time_scale_factor),
         n_boards_required=machine.boards,
     )
+    # planning rate: read by every PopulationVertex when it is created
+    set_config("Simulation", "spikes_per_second", f"{knobs.spikes_per_second:g}")
+    if not get_config_bool("Machine", "virtual_board"):  # counters for the validity verdict
+        for key in (
+            "write_provenance",
+            "read_placements_provenance_data",
+            "read_router_provenance_data",
+            "read_provenance_data_on_end",
+        ):
+            set_config("Reports", key, "True")
     sim.set_number_of_neurons_per_core(sim.IF_curr_exp, int(knobs.neurons_per_core))
     sim.set_allow_delay_extensions(sim.IF_curr_exp, bool(knobs.delay_extensions))
     return sim
