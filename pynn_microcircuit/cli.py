@@ -141,8 +141,70 @@ def build_run_parser() -> argparse.ArgumentParser:
         help="skip the analysis and report at the end of the run",
     )
     ap.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+    ap.add_argument(
+        "--model",
+        default=None,
+        help="model.json of a prepared job: the whole model, run options and platform "
+        "settings (then no model option may be given)",
+    )
+    ap.add_argument(
+        "--fingerprint",
+        default=None,
+        help="with --model: refuse to run unless the rebuilt model has this fingerprint",
+    )
     _add_spinnaker_args(ap)
     return ap
+
+
+#: Options a model file carries; giving one next to --model is refused.
+MODEL_FILE_OPTIONS = (
+    "--n-scale",
+    "--k-scale",
+    "--method",
+    "--allow-partial",
+    "--input",
+    "--config",
+    "--rates",
+    "--budget",
+    "--preserve",
+    "--t-sim",
+    "--t-presim",
+    "--record-fraction",
+    "--neurons-per-core",
+    "--time-scale-factor",
+    "--planning-rate",
+    "--no-delay-extensions",
+    "--seeds",
+)
+
+
+def _from_model_file(args, argv):
+    """Parameters and spec from ``--model``; the file's run options and platform settings
+    are put into ``args``. Returns (params, spec, seeds, fingerprint)."""
+    from .modelfile import read_model
+
+    given = [o for o in MODEL_FILE_OPTIONS if any(a == o or a.startswith(o + "=") for a in argv)]
+    if given:
+        raise UserError(
+            f"--model carries the whole model; drop {', '.join(given)} (or drop --model)"
+        )
+    params, spec, run, settings, fp = read_model(args.model)
+    if args.fingerprint and args.fingerprint != fp:
+        raise UserError(
+            f"model file '{args.model}' is not the model this job was prepared with "
+            f"(fingerprint {fp[:12]} != {args.fingerprint[:12]}); prepare the job again"
+        )
+    args.t_sim, args.t_presim = float(run["t_sim_ms"]), float(run["t_presim_ms"])
+    args.record_fraction = float(run["record_fraction"])
+    knobs = settings.get("knobs") or {}
+    args.neurons_per_core = knobs.get("neurons_per_core")
+    args.time_scale_factor = knobs.get("time_scale_factor")
+    args.planning_rate = knobs.get("spikes_per_second")
+    args.no_delay_extensions = knobs.get("delay_extensions") is False
+    seeds = [int(s) for s in run["seeds"]]
+    if "--seed" in argv and args.seed not in seeds:
+        raise UserError(f"--seed {args.seed} is not one of the model file's seeds {seeds}")
+    return params, spec, seeds, fp
 
 
 def _add_spinnaker_args(ap: argparse.ArgumentParser) -> None:
@@ -167,6 +229,27 @@ def _add_spinnaker_args(ap: argparse.ArgumentParser) -> None:
         help="no delay-extension cores; the delay tail beyond a core's slots is redrawn",
     )
     g.add_argument("--job", default=None, help="name of the job prepared under jobs/")
+    g.add_argument(
+        "--seeds",
+        dest="job_seeds",
+        default=None,
+        help="the prepared job runs these seeds one after another (e.g. 0-2): a reference "
+        "ensemble that 'fetch' turns into a reference directory",
+    )
+    g.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="pack uncommitted changes of tracked files into the job's code archive",
+    )
+    g.add_argument(
+        "--code-commit", default=None, help="(jobs) refuse to run code other than this commit"
+    )
+    g.add_argument(
+        "--code-url",
+        default=None,
+        help="URL@COMMIT of a repository you host that the job runs (default: an archive "
+        "of your checked-out commit, kept in the job folder)",
+    )
 
 
 class _Progress:
@@ -285,7 +368,27 @@ def cmd_run(argv) -> int:
         raise UserError("--record-fraction must be in (0, 1]")
     if args.t_sim <= 0:
         raise UserError("--t-sim must be > 0 ms")
-    params, spec, the_plan = _spec_from_args(args)
+    args.model_fingerprint, args.seeds = None, [args.seed]
+    if args.job_seeds:
+        from .study import parse_seeds
+
+        if args.platform != "spinnaker":
+            raise UserError("--seeds prepares a SpiNNaker job; for NEST use 'run.py reference'")
+        args.seeds = parse_seeds(args.job_seeds)
+        args.seed = args.seeds[0]
+    if args.code_commit:
+        from platforms.spinnaker.code import check_commit
+
+        check_commit(args.code_commit)
+    if args.model:
+        params, spec, seeds, args.model_fingerprint = _from_model_file(args, argv)
+        the_plan = None
+        if "--seed" not in argv:
+            args.seed, args.seeds = seeds[0], seeds
+    else:
+        if args.fingerprint:
+            raise UserError("--fingerprint goes with --model")
+        params, spec, the_plan = _spec_from_args(args)
     if the_plan:
         for line in the_plan.explanation:
             log.info("plan: %s", line)

@@ -76,8 +76,66 @@ def _within(mapping: dict, budget: dict | None) -> list[str]:
     ]
 
 
+def run_ensemble(args, argv) -> int:
+    """Several seeds of one model file, one after another, each in its own process (one
+    sPyNNaker setup per process) in the same allocation: ``OUT/reference.json`` and
+    ``OUT/seed_<s>/``, the layout of a reference directory."""
+    import json
+    import subprocess
+    import sys
+
+    from .rundir import write_json_atomic
+
+    if not args.out:
+        raise UserError("a model file with several seeds needs --out (the ensemble directory)")
+    out = Path(args.out)
+    if out.exists():
+        raise UserError(f"output directory '{out}' already exists; nothing overwritten")
+    out.mkdir(parents=True)
+    rec = json.loads(Path(args.model).read_text())
+    a = rec["spec_args"]
+    meta = {
+        "platform": "spinnaker",
+        "n_scale": a["n_scale"],
+        "k_scale": a["k_scale"],
+        "method": a["method"],
+        "t_sim_ms": args.t_sim,
+        "t_presim_ms": args.t_presim,
+        "model_fingerprint": args.model_fingerprint,
+        "seeds": args.seeds,
+    }
+    write_json_atomic(out / "reference.json", meta)
+    base = _without_option(argv, "--out")
+    failed = []
+    for seed in args.seeds:
+        log.info("ensemble: seed %d (%d of %d)", seed, args.seeds.index(seed) + 1, len(args.seeds))
+        cmd = [sys.executable, "-m", "pynn_microcircuit", *base]
+        cmd += ["--seed", str(seed), "--out", str(out / f"seed_{seed}")]
+        if subprocess.run(cmd).returncode != 0:
+            failed.append(seed)
+    if failed:
+        raise UserError(f"ensemble seeds {failed} failed; the others are in {out}")
+    print(f"ensemble directory: {out} ({len(args.seeds)} seeds)")
+    return 0
+
+
+def _without_option(argv: list[str], option: str) -> list[str]:
+    """``argv`` without ``option`` and its value."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == option:
+            skip = True
+        elif not a.startswith(option + "="):
+            out.append(a)
+    return out
+
+
 def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
     """Map (dry run) or run on SpiNNaker; after a dry run, prepare a job under jobs/."""
+    if args.model and len(args.seeds) > 1 and (args.ebrains_job or args.machine or args.spalloc):
+        return run_ensemble(args, argv)
     from platforms.spinnaker.capacity import predict_mapping
     from platforms.spinnaker.run import run_spinnaker
 
@@ -115,7 +173,12 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
         out=args.out,
         plan=the_plan.to_dict() if the_plan else None,
         budget=budget,
-        extra={"params": params.to_dict(), "command": ["run.py", *argv]},
+        extra={
+            "params": params.to_dict(),
+            "command": ["run.py", *argv],
+            "model_fingerprint": _model(args, params, spec, knobs)["fingerprint"],
+            "code": code_version(),
+        },
     )
     from .rundir import read_run_json
 
@@ -137,51 +200,45 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
         f"nothing was simulated: sPyNNaker mapped the model on a virtual {machine.boards}-board "
         "machine (no board reachable from here)"
     )
-    job_dir = _prepare_job(args, argv, spec, knobs, run_dir)
+    job_dir = _prepare_job(args, _model(args, params, spec, knobs), run_dir)
     print(f"job prepared: {job_dir}/job.yaml - set 'collab', then: python run.py submit {job_dir}")
     return 3 if over else 0
 
 
-def _prepare_job(args, argv, spec, knobs, run_dir: Path) -> Path:
-    """``jobs/<name>/job.yaml`` that runs the same model on the EBRAINS SpiNNaker machine."""
-    from platforms.spinnaker.jobs import REMOTE_OUT, write_job
+def _model(args, params, spec, knobs) -> dict:
+    """The model file's content for this run (the whole model, times, seeds, knobs)."""
+    from .modelfile import model_record
 
-    command = [
-        "run.py",
-        "--platform",
-        "spinnaker",
-        "--ebrains-job",
-        "--n-scale",
-        f"{spec.n_scale:g}",
-        "--k-scale",
-        f"{spec.k_scale:g}",
-        "--method",
-        spec.method,
-        "--neurons-per-core",
-        str(knobs.neurons_per_core),
-        "--time-scale-factor",
-        str(knobs.time_scale_factor),
-        "--planning-rate",
-        f"{knobs.spikes_per_second:g}",
-        "--t-sim",
-        f"{args.t_sim:g}",
-        "--t-presim",
-        f"{args.t_presim:g}",
-        "--seed",
-        str(args.seed),
-        "--no-analysis",
-        "--out",
-        REMOTE_OUT,
-    ]
-    if not knobs.delay_extensions:
-        command.append("--no-delay-extensions")
+    run = {
+        "t_presim_ms": float(args.t_presim),
+        "t_sim_ms": float(args.t_sim),
+        "seeds": [int(s) for s in args.seeds],
+        "record_fraction": float(args.record_fraction),
+    }
+    return model_record(params, spec, args.allow_partial, run, {"knobs": knobs.to_dict()})
+
+
+def code_version() -> dict:
+    """The commit of this package's code (and whether the tree had changes), if known."""
+    from platforms.spinnaker.code import describe_code
+
+    return describe_code()
+
+
+def _prepare_job(args, model: dict, run_dir: Path) -> Path:
+    """``jobs/<name>/``: job.yaml, model.json and the code archive that runs the same model
+    on the EBRAINS SpiNNaker machine (see platforms/spinnaker/jobs.py)."""
+    from platforms.spinnaker.jobs import prepare_job
+
     name = args.job or Path(run_dir).name
-    return write_job(
+    return prepare_job(
         JOBS_ROOT,
         name,
-        command,
+        model,
         collab=os.environ.get("EBRAINS_COLLAB"),
-        extra={"dry_run": str(run_dir)},
+        code_url=args.code_url,
+        dry_run=str(run_dir),
+        allow_dirty=args.allow_dirty,
     )
 
 

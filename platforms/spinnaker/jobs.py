@@ -1,24 +1,36 @@
 """Jobs for the EBRAINS Neuromorphic Computing Platform (SpiNNaker) through its ``nmpi`` client.
 
-A job is a directory ``jobs/<name>/`` with ``job.yaml``::
+A job is a directory ``jobs/<name>/``:
 
-    platform: SpiNNaker               # nmpi hardware platform
-    source: https://github.com/...    # repository the platform checks out and runs
-    command: run.py --platform spinnaker --ebrains-job --n-scale ... --out run_output
-    collab: my-collab                 # EBRAINS collab the job is accounted to
-    hardware_config: {spynnaker_version: "7.4.1", extra_pip_installs: [...]}
-    inputs: []                        # URLs of input files
-    service: https://nmpi-v3.hbpneuromorphic.eu
-    userinfo: https://iam.ebrains.eu/auth/realms/hbp/protocol/openid-connect/userinfo
+* ``job.yaml`` -- what is submitted: ``code`` (``code.tar.gz`` in the folder until ``submit``
+  uploads it to the collab's drive and replaces it by its download URL; or a git URL given
+  with ``--code-url URL@COMMIT``), ``command``, ``collab``, ``hardware_config``, ``commit``,
+  ``fingerprint``, ``seeds``;
+* ``model.json`` -- the whole model (:mod:`pynn_microcircuit.modelfile`), also inside the
+  archive;
+* ``code.tar.gz`` -- the user's commit (:mod:`platforms.spinnaker.code`).
+
+How the platform runs it (SpiNNaker-nmpiexec's ``PyNNJobProcess`` and job-parameter factories):
+an http(s) ``code`` is downloaded and expanded (format auto-detected) into an empty working
+directory, a git URL is cloned there; a setup script runs with every ``hardware_config``
+entry as an environment variable (``extra_pip_installs`` is installed; we never send
+``spynnaker_version``, which makes it rebuild repositories that no longer exist for 7.x);
+the machine is written into ``<working dir>/spynnaker.cfg``; ``python`` + the command split on
+spaces runs in the working directory; the new files are returned except ``*.pyc`` and those
+under directories named ``reports`` or ``application_generated_data_files``. Our command
+therefore writes its run directory to ``run_output/`` (one run, or ``seed_<s>/`` runs of an
+ensemble) and copies sPyNNaker's provenance and logs there.
 
 ``submission.json`` (written by ``submit``) holds the job id and server; ``fetch`` downloads
-the job's output into a new run directory. The access token comes from ``EBRAINS_TOKEN`` or
-the client's own token file (``~/.hbptoken``, entry of ``EBRAINS_USER``) and is never written
-into job files, run.json or logs.
+the output into a new run directory (or a reference directory for an ensemble). The access
+token comes from ``EBRAINS_TOKEN`` or the client's token file (``~/.hbptoken``, entry of
+``EBRAINS_USER``) and is never written into job files, run.json or logs.
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
 import shutil
@@ -30,42 +42,84 @@ import yaml
 
 from pynn_microcircuit.errors import UserError
 
+from .code import ARCHIVE_NAME, build_archive, parse_code_url
+
 JOB_FILE = "job.yaml"
 SUBMISSION_FILE = "submission.json"
 DEFAULT_SERVICE = "https://nmpi-v3.hbpneuromorphic.eu"
 DEFAULT_USERINFO = "https://iam.ebrains.eu/auth/realms/hbp/protocol/openid-connect/userinfo"
-DEFAULT_SOURCE = "https://github.com/pynn-microcircuit/pynn-microcircuit"
-REQUIRED = ("platform", "source", "command", "collab")
+DEFAULT_DRIVE = "https://drive.ebrains.eu"
+REQUIRED = ("platform", "code", "command", "collab")
 #: Where the job's run directory lands on the platform (relative to the job's working dir).
 REMOTE_OUT = "run_output"
+#: What the platform's image lacks for the run path (it has sPyNNaker, PyNN, Neo, NumPy).
+EXTRA_PIP_INSTALLS = ["h5py>=3.8", "pyyaml>=6"]
+#: The sPyNNaker release the capacity model and the run path were checked against.
+CHECKED_SPYNNAKER = "7.4.1"
 
 
-def write_job(
-    jobs_root: Path, name: str, command: list[str], collab: str | None, extra: dict | None = None
+def inline_model(model: dict) -> str:
+    """A model record as one command-line word (``b64:`` + base64 of gzipped JSON)."""
+    raw = gzip.compress(json.dumps(model, separators=(",", ":")).encode(), mtime=0)
+    return "b64:" + base64.urlsafe_b64encode(raw).decode()
+
+
+def prepare_job(
+    jobs_root: Path,
+    name: str,
+    model: dict,
+    collab: str | None,
+    code_url: str | None = None,
+    dry_run: str | None = None,
+    allow_dirty: bool = False,
 ) -> Path:
-    """Create ``jobs_root/name/job.yaml`` (never overwriting an existing job)."""
+    """Create ``jobs_root/name/`` (never overwriting an existing job): job.yaml, model.json
+    and, unless ``code_url`` names a repository, the code archive of the user's commit."""
     job_dir = Path(jobs_root) / name
     if job_dir.exists():
         raise UserError(f"job '{job_dir}' exists; choose another --job name (nothing overwritten)")
-    job_dir.mkdir(parents=True)
-    job = {
-        "platform": "SpiNNaker",
-        "source": DEFAULT_SOURCE,
-        "command": " ".join(command),
-        "collab": collab,
-        "hardware_config": {
-            "spynnaker_version": "7.4.1",
-            "extra_pip_installs": ["elephant>=1.1", "h5py>=3.8", "pyyaml>=6", "psutil>=5.9"],
-        },
-        "inputs": [],
-        "service": DEFAULT_SERVICE,
-        "userinfo": DEFAULT_USERINFO,
-        **(extra or {}),
-    }
-    (job_dir / JOB_FILE).write_text(
-        "# SpiNNaker job prepared by pynn-microcircuit; fill in 'collab' before submitting\n"
-        + yaml.safe_dump(job, sort_keys=False)
-    )
+    model_text = json.dumps(model, indent=2) + "\n"
+    command = ["run.py", "--platform", "spinnaker", "--ebrains-job"]
+    if code_url:
+        url, commit = parse_code_url(code_url)
+        code, info = url, {"commit": commit, "dirty": False}
+        command += ["--model", inline_model(model), "--code-commit", commit]
+    else:
+        command += ["--model", "model.json"]
+    command += ["--fingerprint", model["fingerprint"], "--out", REMOTE_OUT, "--no-analysis", "-q"]
+    Path(jobs_root).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=jobs_root))  # complete, then renamed
+    try:
+        (tmp / "model.json").write_text(model_text)
+        if not code_url:
+            info = build_archive(
+                tmp / ARCHIVE_NAME, {"model.json": model_text.encode()}, allow_dirty
+            )
+            code = ARCHIVE_NAME
+        job = {
+            "platform": "SpiNNaker",
+            "code": code,
+            "command": " ".join(command),
+            "collab": collab,
+            "hardware_config": {"extra_pip_installs": list(EXTRA_PIP_INSTALLS)},
+            "inputs": [],
+            "commit": info["commit"],
+            "dirty": info["dirty"],
+            "fingerprint": model["fingerprint"],
+            "seeds": model["run"]["seeds"],
+            "spynnaker_checked": CHECKED_SPYNNAKER,
+            "service": DEFAULT_SERVICE,
+            "userinfo": DEFAULT_USERINFO,
+            "drive": DEFAULT_DRIVE,
+            "dry_run": dry_run,
+        }
+        (tmp / JOB_FILE).write_text(
+            "# SpiNNaker job prepared by pynn-microcircuit; fill in 'collab' before submitting\n"
+            + yaml.safe_dump(job, sort_keys=False)
+        )
+        tmp.rename(job_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return job_dir
 
 
@@ -126,6 +180,14 @@ def client(job: dict):
         import nmpi.nmpi_user
 
         nmpi.nmpi_user.TOKENFILE = os.devnull
+
+    def no_prompt(*_args, **_kwargs):
+        raise UserError(
+            "the EBRAINS platform refused the access token (expired or invalid): get a new "
+            "one and set EBRAINS_TOKEN"
+        )
+
+    saved, nmpi.nmpi_user.getpass.getpass = nmpi.nmpi_user.getpass.getpass, no_prompt
     try:
         return nmpi.Client(
             username=user,
@@ -142,6 +204,8 @@ def client(job: dict):
             f"cannot reach the EBRAINS platform at {job.get('service')}: "
             f"{type(exc).__name__}; check the network and the token"
         ) from None
+    finally:
+        nmpi.nmpi_user.getpass.getpass = saved
 
 
 def submit(job_dir: str | Path) -> str:
@@ -157,9 +221,12 @@ def submit(job_dir: str | Path) -> str:
             f"{job_dir}' or copy the job to a new directory"
         )
     c = client(job)
+    code = job["code"]
+    if not code.startswith(("http://", "https://")):
+        code = upload_code(job_dir, job, c.token)
     try:
         job_id = c.submit_job(
-            source=job["source"],
+            source=code,
             platform=job["platform"],
             collab_id=job["collab"],
             config=job.get("hardware_config"),
@@ -171,11 +238,46 @@ def submit(job_dir: str | Path) -> str:
         raise UserError(f"the platform refused the job: {exc}") from None
     sub.write_text(
         json.dumps(
-            {"job_id": job_id, "service": c.job_server, "submitted_at": time.time()}, indent=2
+            {
+                "job_id": job_id,
+                "service": c.job_server,
+                "code": code,
+                "commit": job.get("commit"),
+                "submitted_at": time.time(),
+            },
+            indent=2,
         )
         + "\n"
     )
     return str(job_id)
+
+
+def upload_code(job_dir: Path, job: dict, token: str | None) -> str:
+    """Upload the job's code archive to the collab's drive (``ebrains-drive``); returns a
+    world-readable download URL, which the platform's runner fetches and expands."""
+    archive = job_dir / job["code"]
+    if not archive.is_file():
+        raise UserError(f"'{archive}' is missing; prepare the job again")
+    if not token:
+        raise UserError("uploading the code needs EBRAINS_TOKEN (the drive takes no password)")
+    try:
+        from ebrains_drive.client import DriveApiClient
+    except ImportError:
+        raise UserError("ebrains-drive is not installed: pip install -e '.[spinnaker]'") from None
+    drive = os.environ.get("EBRAINS_DRIVE_URL", job.get("drive", DEFAULT_DRIVE)).rstrip("/")
+    name = f"pynn-microcircuit-{job_dir.name}-{str(job.get('commit'))[:12]}.tar.gz"
+    try:
+        c = DriveApiClient(token=token)
+        c.server = c.drive_url = drive
+        repo = c.repos.get_repo_by_url(str(job["collab"]))
+        uploaded = repo.get_dir("/").upload_local_file(str(archive), name=name, overwrite=True)
+        link = uploaded.get_share_link()
+    except Exception as exc:  # requests/drive errors never contain the token
+        raise UserError(
+            f"could not upload the code to the drive of collab '{job['collab']}' at {drive}: "
+            f"{type(exc).__name__}; check the collab name and the token"
+        ) from None
+    return link.rstrip("/") + "/?dl=1"
 
 
 def _submission(job_dir: Path) -> dict:
@@ -195,9 +297,11 @@ def status(job_dir: str | Path) -> dict:
 
 
 def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
-    """Download a finished job's output into a new run directory and check it reads back."""
+    """Download a finished job's output into a new run directory (one seed) or a new
+    reference directory (an ensemble: ``reference.json`` + ``seed_<s>/``), check it reads
+    back, and record where it came from (``job_origin.json``: job id, commit, fingerprint)."""
     from analysis.io import load_run
-    from pynn_microcircuit.rundir import new_run_dir
+    from pynn_microcircuit.rundir import new_run_dir, read_run_json
 
     job_dir = Path(job_dir)
     job, sub = read_job(job_dir), _submission(job_dir)
@@ -210,14 +314,45 @@ def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
             "says finished"
             + (" (it failed: see the log with run.py status)" if state == "error" else "")
         )
+    origin = {
+        "job": str(job_dir),
+        "job_id": sub["job_id"],
+        "commit": job.get("commit"),
+        "fingerprint": job.get("fingerprint"),
+        "fetched_at": time.time(),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         c.download_data(info, local_dir=tmp)
-        found = [p.parent for p in Path(tmp).rglob("run.json")]
-        if not found:
-            raise UserError(f"job {sub['job_id']} produced no run.json; see its log")
-        run_dir = new_run_dir(None, f"{job_dir.name}_job", root=runs_root)
-        for item in found[0].iterdir():
+        out = Path(tmp) / REMOTE_OUT
+        ensemble = (out / "reference.json").is_file()
+        if not ensemble and not (out / "run.json").is_file():
+            found = [p.parent for p in Path(tmp).rglob("run.json")]
+            if not found:
+                raise UserError(f"job {sub['job_id']} produced no run.json; see its log")
+            out = found[0]
+        stem = f"{job_dir.name}_{'reference' if ensemble else 'job'}"
+        run_dir = new_run_dir(None, stem, root=runs_root)
+        for item in out.iterdir():
             shutil.move(str(item), run_dir / item.name)
+    (run_dir / "job_origin.json").write_text(json.dumps(origin, indent=2) + "\n")
     (job_dir / "fetched.json").write_text(json.dumps({"run_dir": str(run_dir)}) + "\n")
-    load_run(run_dir)  # raises a clear error if the output is incomplete
+    runs = sorted(run_dir.glob("seed_*")) if ensemble else [run_dir]
+    if ensemble:
+        from pynn_microcircuit.study_cli import load_reference
+
+        load_reference(run_dir)  # raises a clear error if no seed finished
+    for r in runs:
+        rec = read_run_json(r)
+        if rec.get("simulated", True):
+            load_run(r)  # raises a clear error if the output is incomplete
+        ran = str(rec.get("versions", {}).get("sPyNNaker", "")).split("!")[-1]
+        if ran and ran != CHECKED_SPYNNAKER:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "%s ran sPyNNaker %s; the capacity model and run path were checked against %s",
+                r.name,
+                ran,
+                CHECKED_SPYNNAKER,
+            )
     return run_dir

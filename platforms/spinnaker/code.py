@@ -1,0 +1,108 @@
+"""The code an EBRAINS job runs: exactly the user's commit, as an archive.
+
+``git archive`` of the checked-out commit (or, with ``allow_dirty``, of ``git stash create``:
+a commit object of the working tree's tracked changes, made without touching the tree;
+untracked files are never included), plus the job's ``model.json`` and ``CODE_VERSION.json``
+(commit, dirty flag) at the archive's root. The platform's runner expands it into an empty
+working directory and runs ``python run.py ...`` there; a run without a git checkout reads
+its commit from ``CODE_VERSION.json``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+from pynn_microcircuit.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+VERSION_FILE = "CODE_VERSION.json"
+ARCHIVE_NAME = "code.tar.gz"
+
+
+def _git(*args: str, cwd: Path = ROOT) -> str:
+    out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip() or f"git {' '.join(args)} failed")
+    return out.stdout.strip()
+
+
+def describe_code(root: Path = ROOT) -> dict:
+    """``{"commit", "dirty", "source"}`` of the code in ``root``: from git where it is a
+    checkout, else from ``CODE_VERSION.json`` (inside a job), else unknown."""
+    try:
+        commit = _git("rev-parse", "HEAD", cwd=root)
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", cwd=root))
+        return {"commit": commit, "dirty": dirty, "source": "git"}
+    except (RuntimeError, FileNotFoundError):
+        pass
+    version = root / VERSION_FILE
+    if version.is_file():
+        return {**json.loads(version.read_text()), "source": VERSION_FILE}
+    return {"commit": None, "dirty": None, "source": "unknown"}
+
+
+def build_archive(dest: Path, extra_files: dict[str, bytes], allow_dirty: bool = False) -> dict:
+    """Write ``dest`` (tar.gz) with the current commit's tree and ``extra_files`` at its root.
+
+    Returns the code description written into the archive. Refuses a tree with uncommitted
+    changes to tracked files unless ``allow_dirty`` (then they are packed, and said so).
+    """
+    try:
+        head = _git("rev-parse", "HEAD")
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    except (RuntimeError, FileNotFoundError):
+        raise UserError(
+            f"{ROOT} is not a git checkout: a job must run a known commit; clone the "
+            "repository, or pass --code-url URL@COMMIT"
+        ) from None
+    tree = head
+    if dirty:
+        if not allow_dirty:
+            raise UserError(
+                "the working tree has uncommitted changes: commit them (a job runs exactly "
+                "a commit) or pass --allow-dirty to pack them into the job's archive"
+            )
+        tree = _git("stash", "create") or head
+    info = {"commit": head, "dirty": dirty, "archived_tree": tree}
+    raw = subprocess.run(
+        ["git", "archive", "--format=tar", tree], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    buf = io.BytesIO(raw)
+    files = {**extra_files, VERSION_FILE: json.dumps(info, indent=2).encode() + b"\n"}
+    with tarfile.open(fileobj=buf, mode="a") as tar:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode = len(data), 0o644
+            tar.addfile(ti, io.BytesIO(data))
+    tmp = Path(str(dest) + ".part")
+    with gzip.open(tmp, "wb") as gz:
+        gz.write(buf.getvalue())
+    shutil.move(tmp, dest)
+    return info
+
+
+def parse_code_url(text: str) -> tuple[str, str]:
+    """``URL@COMMIT`` -> (URL, COMMIT); one-line error otherwise."""
+    url, sep, commit = text.rpartition("@")
+    if not sep or not url.startswith(("https://", "http://")) or len(commit) < 7:
+        raise UserError(
+            f"--code-url '{text}' is not URL@COMMIT, e.g. https://github.com/me/pd14@1a2b3c4"
+        )
+    return url, commit
+
+
+def check_commit(expected: str, root: Path = ROOT) -> None:
+    """Refuse to run code other than ``expected`` (a job made with ``--code-url``)."""
+    have = describe_code(root).get("commit")
+    if not have or not have.startswith(expected) and not expected.startswith(have):
+        raise UserError(
+            f"this job must run commit {expected[:12]} but the code here is "
+            f"{(have or 'unknown')[:12]}: the platform cloned the repository's default "
+            "branch; make that commit its head, or prepare the job without --code-url"
+        )
