@@ -176,7 +176,8 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
         extra={
             "params": params.to_dict(),
             "command": ["run.py", *argv],
-            "model_fingerprint": _model(args, params, spec, knobs)["fingerprint"],
+            "model_fingerprint": args.model_fingerprint
+            or _model(args, params, spec, knobs)["fingerprint"],
             "code": code_version(),
         },
     )
@@ -193,8 +194,15 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
     if budget:
         print(f"budget {args.budget}: " + ("EXCEEDED - " + "; ".join(over) if over else "fits"))
     print(f"run directory: {run_dir}")
-    if machine.mode != "virtual":
+    if rec["simulated"]:
         print("simulated on SpiNNaker; analyse with: python run.py analyse " + str(run_dir))
+        if rec.get("valid") is not True:
+            from platforms.spinnaker.provenance import summary
+
+            print(summary(rec.get("provenance")) or "provenance not read")
+        return 0
+    if machine.mode == "ebrains":
+        print("nothing was simulated: the job's machine is a virtual board")
         return 0
     print(
         f"nothing was simulated: sPyNNaker mapped the model on a virtual {machine.boards}-board "

@@ -4,7 +4,10 @@ The real service cannot be reached from CI, so the tests run the unmodified ``nm
 against this server. It speaks the endpoints the client (hbp-neuromorphic-platform 0.11) uses:
 ``GET <userinfo>`` (OpenID user info), ``POST /jobs/``, ``GET /jobs/<id>?with_log=..`` and
 plain file downloads for ``output_data``. A job moves submitted -> running -> finished on
-successive reads, and its output is the files of ``output_dir``.
+successive reads, and its output is the files of ``output_dir``. With ``executor`` set
+(``executor(job_id, job) -> (exit code, log, output dir, output paths)``, e.g. the platform
+runner's replica in ``ebrains_replicas``), a submitted job really runs, in the background:
+``running`` until it ends, then ``finished`` (exit 0) or ``error``, with its log and files.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from urllib.parse import urlparse
 
 
 class StandIn:
-    def __init__(self, token: str, output_dir: Path | None = None):
+    def __init__(self, token: str, output_dir: Path | None = None, executor=None):
         self.token = token
+        self.executor = executor
+        self.results: dict[int, tuple] = {}
+        self.threads: dict[int, threading.Thread] = {}
         self.output_dir = output_dir
         self.jobs: dict[int, dict] = {}
         self.reads: dict[int, int] = {}
@@ -49,7 +55,12 @@ class StandIn:
             def do_GET(self):  # noqa: N802
                 url = urlparse(self.path)
                 if url.path.startswith("/files/"):
-                    path = server.output_dir / url.path[len("/files/") :]
+                    rel = url.path[len("/files/") :]
+                    if server.executor:
+                        job_id, rel = rel.split("/", 1)
+                        path = server.results[int(job_id)][2] / rel
+                    else:
+                        path = server.output_dir / rel
                     return self._send(200, raw=path.read_bytes())
                 if not self._authorised():
                     return None
@@ -59,6 +70,8 @@ class StandIn:
                     job_id = int(url.path.strip("/").split("/")[1])
                     if job_id not in server.jobs:
                         return self._send(404, {"detail": "no such job"})
+                    if server.executor:
+                        return self._send(200, server.executed_job(job_id, self.headers["Host"]))
                     n = server.reads[job_id] = server.reads.get(job_id, 0) + 1
                     states = ["submitted", "running", "error" if server.fail_job else "finished"]
                     job = dict(server.jobs[job_id], status=states[min(n - 1, 2)])
@@ -88,11 +101,35 @@ class StandIn:
                 job_id = len(server.jobs) + 1
                 job.update(id=job_id, resource_uri=f"/jobs/{job_id}", status="submitted")
                 server.jobs[job_id] = job
+                if server.executor:
+                    t = threading.Thread(target=server._execute, args=(job_id, dict(job)))
+                    server.threads[job_id] = t
+                    t.start()
                 return self._send(201, job)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _execute(self, job_id: int, job: dict) -> None:
+        try:
+            self.results[job_id] = self.executor(job_id, job)
+        except Exception as exc:  # noqa: BLE001 - the runner's own failure: job error
+            self.results[job_id] = (1, f"runner failed: {exc!r}", None, [])
+
+    def executed_job(self, job_id: int, host: str) -> dict:
+        job = dict(self.jobs[job_id])
+        if job_id not in self.results:
+            return dict(job, status="running", log="running\n")
+        rc, log, out_dir, paths = self.results[job_id]
+        job.update(status="finished" if rc == 0 else "error", log=log)
+        if rc == 0:
+            base = f"http://{host}/files/{job_id}"
+            job["output_data"] = {"files": [{"url": f"{base}/{p}", "path": p} for p in paths]}
+        return job
+
+    def wait(self, job_id: int, timeout: float = 900) -> None:
+        self.threads[job_id].join(timeout)
 
     def __enter__(self):
         self.thread.start()

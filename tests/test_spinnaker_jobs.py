@@ -1,5 +1,7 @@
-"""Submitting, following and fetching SpiNNaker jobs through the real ``nmpi`` client, against
-a local stand-in of the EBRAINS job service (the real one is not reachable from CI)."""
+"""Submitting, following and fetching SpiNNaker jobs through the real ``nmpi`` and
+``ebrains-drive`` clients, against local stand-ins of the EBRAINS job service and drive, and a
+replica of the platform's job runner that really runs the job (none of the real services is
+reachable from CI; see ebrains_replicas.py for what the replicas do and how they differ)."""
 
 import json
 import os
@@ -12,27 +14,45 @@ import yaml
 
 pytest.importorskip("nmpi")
 
+from ebrains_replicas import DriveStandIn, run_like_platform  # noqa: E402
 from nmpi_standin import StandIn  # noqa: E402
 from test_analysis import make_run  # noqa: E402
 
-from platforms.spinnaker.jobs import write_job  # noqa: E402
+
+def write_job(root, name, command, collab):
+    """A minimal job folder whose code is already a URL (nothing to upload)."""
+    job_dir = root / name
+    job_dir.mkdir(parents=True)
+    job = {
+        "platform": "SpiNNaker",
+        "code": "https://example.org/pd14.tar.gz",
+        "command": " ".join(command),
+        "collab": collab,
+        "hardware_config": {"extra_pip_installs": ["h5py>=3.8"]},
+    }
+    (job_dir / "job.yaml").write_text(yaml.safe_dump(job))
+    return job_dir
+
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "s3cr3t-token-value"
 
 
-def cli(args, cwd, home, token=TOKEN):
+def cli(args, cwd, home, token=TOKEN, extra_env=None, timeout=300):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EBRAINS_", "NMPI_"))}
+    env.pop("XDG_CONFIG_HOME", None)
     env["HOME"] = str(home)
     if token:
         env["EBRAINS_TOKEN"] = token
+    env.update(extra_env or {})
     proc = subprocess.run(
         [sys.executable, str(ROOT / "run.py"), *args],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
     )
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -60,7 +80,8 @@ def test_submit_status_fetch_end_to_end(tmp_path):
         sent = server.jobs[1]
         assert sent["collab"] == "my-collab" and sent["hardware_platform"] == "SpiNNaker"
         assert sent["command"] == "run.py --platform spinnaker"
-        assert sent["hardware_config"]["spynnaker_version"] == "7.4.1"
+        assert "spynnaker_version" not in sent["hardware_config"]
+        assert sent["code"] == "https://example.org/pd14.tar.gz"
         assert f"Bearer {TOKEN}" in server.auth_headers
         rc, out = cli(["submit", str(job_dir)], tmp_path, home)
         assert rc == 2 and "submitted already" in out and len(server.jobs) == 1
@@ -99,3 +120,125 @@ def test_unreachable_service_and_failed_job(tmp_path):
         cli(["status", str(job_dir)], tmp_path, home)
         rc, out = cli(["fetch", str(job_dir)], tmp_path, home)
         assert rc == 2 and "is 'error'" in out and "it failed" in out
+
+
+def _set_job(job_dir, **values):
+    job = yaml.safe_load((job_dir / "job.yaml").read_text())
+    job.update(values)
+    (job_dir / "job.yaml").write_text(yaml.safe_dump(job))
+    return job
+
+
+def test_job_runs_end_to_end_on_a_replica_of_the_platform(tmp_path):
+    """plan -> dry run -> job folder -> submit (code archive uploaded to the drive) -> the
+    platform runner's replica expands it, writes its cfg, runs the command -> fetch: a
+    reference directory of two seeds, each the model the dry run mapped."""
+    pytest.importorskip("spynnaker")
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "my.yaml").write_text("bg_rate_hz: 8.5\n")
+    rc, out = cli(
+        [
+            "--platform", "spinnaker", "--n-scale", "0.01", "--input", "dc",
+            "--record-fraction", "0.5", "--config", str(tmp_path / "my.yaml"), "--seeds", "3,4",
+            "--job", "pd14", "--allow-dirty", "-q",
+        ],
+        tmp_path,
+        home,
+    )  # fmt: skip
+    assert rc == 0, out[-3000:]
+    job_dir = tmp_path / "jobs" / "pd14"
+    assert {p.name for p in job_dir.iterdir()} == {"job.yaml", "model.json", "code.tar.gz"}
+    job = yaml.safe_load((job_dir / "job.yaml").read_text())
+    assert job["code"] == "code.tar.gz" and job["seeds"] == [3, 4]
+    assert job["command"].startswith("run.py --platform spinnaker --ebrains-job --model model.json")
+    model = json.loads((job_dir / "model.json").read_text())
+    assert model["params"]["bg_rate_hz"] == 8.5 and model["spec_args"]["input"] == "dc"
+    assert model["run"]["record_fraction"] == 0.5 and job["fingerprint"] == model["fingerprint"]
+    dry = json.loads(
+        (Path(job["dry_run"]) if Path(job["dry_run"]).is_absolute() else tmp_path / job["dry_run"])
+        .joinpath("run.json")
+        .read_text()
+    )
+    assert dry["model_fingerprint"] == model["fingerprint"]
+
+    platform = tmp_path / "platform"
+    platform.mkdir()
+
+    def execute(job_id, sent):
+        work = platform / str(job_id)
+        rc, log, outputs = run_like_platform(sent, work, platform / "home")
+        return rc, log, work, outputs
+
+    (platform / "home").mkdir()
+    with DriveStandIn(TOKEN, "my-collab") as drive, StandIn(TOKEN, executor=execute) as server:
+        _set_job(job_dir, collab="my-collab", service=server.url, userinfo=server.url + "/userinfo")
+        env = {"EBRAINS_DRIVE_URL": drive.url}
+        rc, out = cli(["submit", str(job_dir)], tmp_path, home, extra_env=env)
+        assert rc == 0, out
+        sent = server.jobs[1]
+        assert sent["code"].startswith(drive.url + "/f/") and sent["code"].endswith("/?dl=1")
+        uploaded = next(iter(drive.files.values()))
+        assert uploaded == (job_dir / "code.tar.gz").read_bytes()
+        server.wait(1)
+        rc, out = cli(["status", str(job_dir)], tmp_path, home)
+        assert rc == 0 and "job /jobs/1: finished" in out, out + server.results[1][1][-3000:]
+        outputs = server.results[1][3]
+        assert not any(
+            "reports/" in p or p.startswith("reports") and p != "reports.zip" for p in outputs
+        )
+        assert "reports.zip" in outputs  # sPyNNaker's reports come back only zipped
+        rc, out = cli(["fetch", str(job_dir), "--runs", str(tmp_path / "runs")], tmp_path, home)
+        assert rc == 0, out
+    ref = Path(out.split("run directory: ")[1].split()[0])
+    assert json.loads((ref / "reference.json").read_text())["seeds"] == [3, 4]
+    for seed in (3, 4):
+        rec = json.loads((ref / f"seed_{seed}" / "run.json").read_text())
+        assert rec["simulated"] is False and rec["seed"] == seed and rec["input"] == "dc"
+        assert rec["model_fingerprint"] == model["fingerprint"]
+        assert (
+            rec["code"]["commit"] == job["commit"] and rec["code"]["source"] == "CODE_VERSION.json"
+        )
+        assert rec["mapping"] == dry["mapping"]  # the same model, mapped the same way
+    assert json.loads((ref / "job_origin.json").read_text())["commit"] == job["commit"]
+    for path in [*job_dir.rglob("*"), *ref.rglob("*"), *home.rglob("*")]:
+        if path.is_file() and path.suffix != ".gz":
+            assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_fetch_two_seed_ensemble_gives_a_reference_that_compare_accepts(tmp_path):
+    output = tmp_path / "remote"
+    (output / "run_output").mkdir(parents=True)
+    (output / "run_output" / "reference.json").write_text(
+        json.dumps({"platform": "spinnaker", "n_scale": 1.0, "k_scale": 1.0, "method": "n",
+                    "t_sim_ms": 2000.0, "t_presim_ms": 500.0, "seeds": [0, 1]})
+    )  # fmt: skip
+    for seed in (0, 1):
+        make_run(output / "run_output" / f"seed_{seed}", seed)
+    (output / "reports.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    home = tmp_path / "home"
+    home.mkdir()
+    with StandIn(TOKEN, output) as server:
+        job_dir = write_job(tmp_path / "jobs", "ens", ["run.py"], "c")
+        _set_job(job_dir, service=server.url, userinfo=server.url + "/userinfo")
+        assert cli(["submit", str(job_dir)], tmp_path, home)[0] == 0
+        cli(["status", str(job_dir)], tmp_path, home)
+        cli(["status", str(job_dir)], tmp_path, home)
+        rc, out = cli(["fetch", str(job_dir), "--runs", str(tmp_path / "runs")], tmp_path, home)
+        assert rc == 0, out
+    ref = Path(out.split("run directory: ")[1].split()[0])
+    assert sorted(p.name for p in ref.glob("seed_*")) == ["seed_0", "seed_1"]
+    test_run = make_run(tmp_path / "test_run", 7)
+    rc, out = cli(["compare", str(test_run), "--reference", str(ref)], tmp_path, home)
+    assert rc == 0, out
+
+
+def test_expired_token_is_one_line_and_never_prompts(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    with StandIn(TOKEN, tmp_path) as server:
+        job_dir = write_job(tmp_path / "jobs", "x", ["run.py"], "c")
+        _set_job(job_dir, service=server.url, userinfo=server.url + "/userinfo")
+        rc, out = cli(["submit", str(job_dir)], tmp_path, home, token="expired", timeout=60)
+    assert rc == 2 and "refused the access token" in out
+    assert len(out.strip().splitlines()) == 1 and "Traceback" not in out
