@@ -354,6 +354,25 @@ def _comparison_table(test: dict, refs: list[dict]) -> str:
     return "".join(rows) + "</table>"
 
 
+def validity_warning(meta: dict) -> str | None:
+    """The run's own statement that its hardware run is invalid or unverified (a SpiNNaker
+    run whose provenance counters show lost activity, or could not be read), else None."""
+    if "valid" in meta and meta["valid"] is not True:
+        return meta.get("validity_note") or (
+            "the run is marked invalid"
+            if meta["valid"] is False
+            else "the run's validity is unknown"
+        )
+    return None
+
+
+def _warning_html(lines: list[str]) -> str:
+    return "".join(
+        f'<p style="background:#f8d0d0;padding:8px;font-weight:bold">{html.escape(x)}</p>'
+        for x in lines
+    )
+
+
 def _run_line(meta: dict) -> str:
     return (
         f"<p>platform <b>{meta.get('platform')}</b>, n = {meta.get('n_scale')}, "
@@ -383,11 +402,14 @@ def analyse(run_dir: str | Path, seed: int = 0) -> Path:
         plot_spectra(stats, out / "spectra.png"),
         plot_cross_correlations(cc, list(run.populations), out / "cross_correlations.png"),
     ]
+    warning = validity_warning(run.meta)
+    if warning:
+        log.warning("%s: %s", run.path.name, warning)
     write_html(
         out / "report.html",
         f"Microcircuit run '{run.path.name}'",
         [
-            ("Run", _run_line(run.meta)),
+            ("Run", _warning_html([warning] if warning else []) + _run_line(run.meta)),
             ("Summary", _summary_table(summ, run.meta)),
             ("Raster", _img(figs[0])),
             ("Rates", _img(figs[1])),
@@ -446,6 +468,11 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
             "a single reference run has no seed-to-seed spread: reporting distances "
             "only; give two or more reference seeds for verdicts"
         )
+    warnings = [
+        f"{r.path.name}: {w}" for r in [run, *refs] if (w := validity_warning(r.meta)) is not None
+    ]
+    for w in warnings:  # said before any verdict
+        log.warning("%s - the verdicts below compare it as it is", w)
     test_stats = run_statistics(run, seed=seed)
     ref_stats = [_reference_statistics(r, seed) for r in refs]
     scale = correlation_rescale(run.meta, refs[0].meta)
@@ -453,7 +480,12 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
     out = _fresh_dir(Path(run_dir) / "comparison")
     (out / "comparison.json").write_text(
         json.dumps(
-            {"run": str(run.path), "references": [str(r.path) for r in refs], "verdicts": result},
+            {
+                "run": str(run.path),
+                "references": [str(r.path) for r in refs],
+                "warnings": warnings,
+                "verdicts": result,
+            },
             indent=2,
         )
         + "\n"
@@ -468,7 +500,8 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
         [
             (
                 "Runs",
-                _run_line(run.meta)
+                _warning_html(warnings)
+                + _run_line(run.meta)
                 + "<p>references: "
                 + ", ".join(html.escape(str(r.path)) for r in refs)
                 + "</p>",

@@ -35,6 +35,35 @@ def test_cores_match_measured_mappings(scale, knobs, cores):
     assert predict_mapping(make_spec(Params(), scale, scale), knobs).cores == cores
 
 
+def test_capacity_constants_mirror_spynnaker_symbols():
+    """Each constant of the capacity model is sPyNNaker 7.4.1's own value."""
+    pytest.importorskip("spynnaker")
+    from spynnaker.pyNN.config_setup import unittest_setup
+    from spynnaker.pyNN.models.neuron.synapse_dynamics import SynapseDynamicsStatic
+    from spynnaker.pyNN.models.spike_source import spike_source_poisson
+    from spynnaker.pyNN.models.utility_models.delays import DelayExtensionVertex
+    from spynnaker.pyNN.utilities import constants
+
+    from platforms.spinnaker import capacity as c
+
+    unittest_setup()
+    assert c.DELAY_EXTENSION_SLOTS == DelayExtensionVertex.MAX_SLOTS == 8
+    assert c.POISSON_ATOMS_PER_CORE == spike_source_poisson.DEFAULT_MAX_ATOMS_PER_CORE
+    assert c.RING_BUFFER_BITS == constants.MAX_RING_BUFFER_BITS
+    assert c.MAX_ROW_SYNAPSES == constants.POP_TABLE_MAX_ROW_LENGTH
+    assert c.SYNAPSE_EVENTS_PER_CORE_S == SynapseDynamicsStatic().synapses_per_second
+
+
+def test_thalamic_poisson_cores_counted():
+    # n = 0.05 with the thalamus at 64/core, mapped by sPyNNaker 7.4.1 on a virtual board:
+    # 197 cores (neuron 65, synapse 65, poisson 65 direct + 2 thalamic), 14 chips
+    from pynn_microcircuit.params import params_with_overrides
+
+    spec = make_spec(params_with_overrides({"thalamus": {"enabled": True}}), 0.05, 0.05)
+    m = predict_mapping(spec, Knobs(64))
+    assert (m.cores, m.cores_by_kind["poisson"], m.chips) == (197, 67, 14)
+
+
 def test_row_limit_and_synapse_core_limit():
     p = Params()
     # full in-degree with fewer neurons lengthens rows: 64/core fails below n ~ 0.2
@@ -323,3 +352,25 @@ def test_dry_run_with_a_users_spalloc_cfg(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "budget cores=120: fits" in proc.stdout
     assert (home / ".spynnaker.cfg").read_text().count("spalloc_server") == 1  # untouched
+
+
+def test_invalid_spinnaker_run_is_said_first_in_report_and_compare(tmp_path, caplog):
+    from test_analysis import make_run
+
+    from analysis.report import analyse, compare_runs
+    from pynn_microcircuit.rundir import read_run_json, write_run_json
+
+    run = make_run(tmp_path / "bad", 1)
+    rec = read_run_json(run)
+    note = "INVALID SpiNNaker run: timer overrun (e.g. Timer tick overruns = 4 on core 0,0,3)"
+    rec.update(valid=False, validity_note=note)
+    write_run_json(run / "run.json", rec)
+    html = (analyse(run) / "report.html").read_text()
+    assert html.index("INVALID SpiNNaker run") < html.index("Summary")
+    refs = [make_run(tmp_path / f"r{s}", s) for s in (2, 3)]
+    with caplog.at_level("WARNING"):
+        out, _ = compare_runs(run, refs)
+    assert any(note in r.getMessage() for r in caplog.records)
+    assert json.loads((out / "comparison.json").read_text())["warnings"] == [f"bad: {note}"]
+    html = (out / "report.html").read_text()
+    assert html.index("INVALID SpiNNaker run") < html.index("Verdicts")

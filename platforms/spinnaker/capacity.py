@@ -54,8 +54,13 @@ CHIPS_PER_BOARD = 48
 MAX_ROW_SYNAPSES = 256
 #: Bits of the synaptic ring-buffer index (``constants.MAX_RING_BUFFER_BITS``).
 RING_BUFFER_BITS = 14
-#: Delay-extension stages supported behind one neuron core (``DelayExtensionVertex``).
-DELAY_EXTENSION_SLOTS = 16
+#: Delay-extension stages behind one neuron core: a delay extension holds this many times
+#: the core's slots (``DelayExtensionVertex.MAX_SLOTS = 8`` in sPyNNaker 7.4.1,
+#: ``models/utility_models/delays/delay_extension_vertex.py``).
+DELAY_EXTENSION_SLOTS = 8
+#: Neurons per core of a (non-direct) SpikeSourcePoisson such as the thalamus
+#: (``models/spike_source/spike_source_poisson.py``: ``DEFAULT_MAX_ATOMS_PER_CORE = 500``).
+POISSON_ATOMS_PER_CORE = 500
 #: Probability budget sPyNNaker uses for its "probable maximum" quantiles.
 CHANCE = 0.01
 
@@ -284,8 +289,15 @@ def predict_mapping(spec: ModelSpec, knobs: Knobs = Knobs()) -> Mapping:
     n_neuron = sum(slices)
     n_syn = sum(slices[i] * s for i, (_, s) in enumerate(syn_cores))
     n_pois = sum(slices[i] * poisson[i] for i in range(n_pop))
+    # the thalamus is a SpikeSourcePoisson with projections to many targets: not direct, its
+    # own cores, created after the populations
+    n_thal = (
+        math.ceil(int(spec.thalamus["n_neurons"]) / POISSON_ATOMS_PER_CORE) if spec.thalamus else 0
+    )
     groups = [[1 + s + poisson[i]] * slices[i] for i, (_, s) in enumerate(syn_cores)]
+    groups += [[1] * n_thal] if n_thal else []
     groups += [[1] * slices[j] for j in ext_sources]  # delay vertices come after the model's
+    n_pois += n_thal
     cores = n_neuron + n_syn + n_pois + n_delay
     # the placer emulation on the smallest machine that holds the first-fit-like estimate
     estimate = pack_chips(groups)

@@ -206,4 +206,4 @@ def provenance_record(run_dir: Path, database: str | None, global_db: str | None
     line = summary(prov)
     if line:
         log.warning(line)
-    return {"provenance": prov, "valid": prov["valid"]}
+    return {"provenance": prov, "valid": prov["valid"], "validity_note": line}
