@@ -95,14 +95,28 @@ def noise_floor(stat: str, test: dict, refs: list[dict], scale: float = 1.0) -> 
 
 
 def correlation_rescale(test_meta: dict, ref_meta: dict) -> float | None:
-    """Factor for the test's mean correlation before comparing it with the reference's:
-    ``(n_test / n_ref) / (k_test / k_ref)``, the inverse of the expected growth k/n of
-    mean correlations (DESIGN 3a; :func:`pynn_microcircuit.theory.correlation_factor`):
-    ``n`` for N-scaled runs at full in-degree, None when n = k (no change expected)."""
-    n_t, n_r = float(test_meta.get("n_scale", 1.0)), float(ref_meta.get("n_scale", 1.0))
-    k_t, k_r = float(test_meta.get("k_scale", 1.0)), float(ref_meta.get("k_scale", 1.0))
-    f = (n_t / n_r) / (k_t / k_r)
-    return None if abs(f - 1.0) < 1e-9 else f
+    """Factor for the test's mean correlation before comparing it with the reference's: the
+    inverse of the expected ratio of :func:`pynn_microcircuit.theory.correlation_law`,
+    ``n_test / n_ref`` between runs with the same effective connectivity W = K J (1 at the
+    same n), None where W differs (no law; see :func:`correlation_law_note`)."""
+    factor, _ = _law(test_meta, ref_meta)
+    return None if factor is None else 1.0 / factor
+
+
+def correlation_law_note(test_meta: dict, ref_meta: dict) -> str:
+    """One line saying which correlation law the comparison applied, or why none."""
+    return _law(test_meta, ref_meta)[1]
+
+
+def _law(test_meta: dict, ref_meta: dict):
+    from pynn_microcircuit.theory import correlation_law, w_ratio
+
+    def nw(meta):
+        k = float(meta.get("k_scale", 1.0))
+        method = meta.get("method") or ("n" if k == 1.0 else "sqrt-k")
+        return float(meta.get("n_scale", 1.0)), w_ratio(method, k)
+
+    return correlation_law(*nw(test_meta), *nw(ref_meta))
 
 
 def mean_correlation(values) -> float:

@@ -18,7 +18,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .compare import compare, correlation_rescale, verdict_table  # noqa: E402
+from .compare import (  # noqa: E402
+    compare,
+    correlation_law_note,
+    correlation_rescale,
+    verdict_table,
+)
 from .io import Run, load_run  # noqa: E402
 from .statistics import population_statistics, rate_cross_correlation  # noqa: E402
 
@@ -476,6 +481,7 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
     test_stats = run_statistics(run, seed=seed)
     ref_stats = [_reference_statistics(r, seed) for r in refs]
     scale = correlation_rescale(run.meta, refs[0].meta)
+    law = correlation_law_note(run.meta, refs[0].meta)
     result = compare(test_stats, ref_stats, correlation_scale=scale)
     out = _fresh_dir(Path(run_dir) / "comparison")
     (out / "comparison.json").write_text(
@@ -484,6 +490,8 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
                 "run": str(run.path),
                 "references": [str(r.path) for r in refs],
                 "warnings": warnings,
+                "correlation_law": law,
+                "correlation_rescale": scale,
                 "verdicts": result,
             },
             indent=2,
@@ -508,7 +516,11 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
             ),
             (
                 "Verdicts",
-                VERDICT_HELP + _img(figs[0]) + f"<pre>{html.escape(verdict_table(result))}</pre>",
+                VERDICT_HELP
+                + f"<p>Rescaled mean correlation: {html.escape(law)}"
+                + (f" (test x {scale:.3g}).</p>" if scale is not None else "; not compared.</p>")
+                + _img(figs[0])
+                + f"<pre>{html.escape(verdict_table(result))}</pre>",
             ),
             (
                 "Means",

@@ -77,21 +77,25 @@ SWEEP_QUANTITIES = {
     "mean_rate_hz": "mean rate (Hz)",
     "mean_cv_isi": "mean ISI CV",
     "mean_correlation": "mean count correlation",
-    "mean_correlation_x_n_over_k": "mean correlation × n/k",
+    "mean_correlation_x_n": "mean correlation × n (1/n law, W-keeping methods)",
     "synchrony": "synchrony (var/mean, 1 ms)",
     "spectral_peak_hz": "dominant spectral peak (Hz)",
 }
 
 
-def scalar_summary(stats: dict, n_scale: float, k_scale: float = 1.0) -> dict:
+def scalar_summary(stats: dict, n_scale: float, k_scale: float = 1.0, method: str = "n") -> dict:
     """Per-population scalars of :data:`SWEEP_QUANTITIES`; the mean correlation also times
-    n/k, the inverse of its expected growth (DESIGN 3a: at fixed K correlations grow as 1/n),
-    so that a run following the law matches the full-scale value."""
+    n, the inverse of its expected 1/n growth where the method keeps W = K J
+    (:func:`pynn_microcircuit.theory.correlation_law`), so that a run following the law
+    matches the full-scale value; None where the method changes W (no law)."""
+    from pynn_microcircuit.theory import correlation_law, w_ratio
+
+    factor, _ = correlation_law(n_scale, w_ratio(method, k_scale), 1.0, 1.0)
     out = {}
     for pop, s in summary(stats).items():
         row = {k: s.get(k) for k in SWEEP_QUANTITIES if k in s}
         mc = s.get("mean_correlation")
-        row["mean_correlation_x_n_over_k"] = None if mc is None else mc * n_scale / k_scale
+        row["mean_correlation_x_n"] = None if mc is None or factor is None else mc / factor
         out[pop] = row
     return out
 
@@ -111,7 +115,7 @@ def reference_band(summaries: list[dict]) -> dict:
 
 def compare_with_reference(test_stats: dict, ref_stats: list[dict], test_meta, ref_meta):
     """:func:`analysis.compare.compare` with the mean correlation rescaled by the inverse of
-    the expected k/n growth (:func:`analysis.compare.correlation_rescale`)."""
+    the expected 1/n growth (:func:`analysis.compare.correlation_rescale`)."""
     scale = correlation_rescale(test_meta, ref_meta)
     return compare(test_stats, ref_stats, correlation_scale=scale)
 

@@ -30,7 +30,7 @@ import numpy as np
 from .errors import UserError
 from .params import Params
 from .scaling import ModelSpec, linear_k_min, make_spec
-from .theory import correlation_factor, self_consistent_rates
+from .theory import correlation_factor, correlation_note, self_consistent_rates
 
 _MEM_UNITS = {
     "b": 1,
@@ -194,7 +194,8 @@ def fits(resources: dict, budget: dict) -> bool:
 
 def fidelity(spec: ModelSpec, full_rates_mf: np.ndarray) -> dict:
     """Predicted fidelity of ``spec``: mean-field rate error vs full scale, correlation
-    factor (k/n), effective-connectivity ratio (1, sqrt(k), k)."""
+    factor (1/n where W = K J is kept, None with a reason where it is not), effective-
+    connectivity ratio (1, sqrt(k), k)."""
     rates = self_consistent_rates(spec, guess_hz=full_rates_mf)
     rel = np.abs(rates / full_rates_mf - 1)
     eff = {"n": 1.0, "linear-k": 1.0, "sqrt-k": math.sqrt(spec.k_scale), "none": spec.k_scale}[
@@ -204,6 +205,7 @@ def fidelity(spec: ModelSpec, full_rates_mf: np.ndarray) -> dict:
         "mean_field_rates_hz": rates.tolist(),
         "max_rate_error_rel": float(rel.max()),
         "correlation_factor": correlation_factor(spec),
+        "correlation_note": correlation_note(spec),
         "effective_connectivity_ratio": eff,
     }
 
@@ -212,8 +214,13 @@ def _score(fid: dict, preserve: str) -> float:
     """Lower is better. Rate error counts 1 per 1 %, a doubling of correlations or halving of
     effective connectivity counts as a 10 % rate error under 'balanced'."""
     rate = 100 * fid["max_rate_error_rel"]
-    corr = abs(math.log2(fid["correlation_factor"]))
     eff = abs(math.log2(fid["effective_connectivity_ratio"]))
+    if fid["correlation_factor"] is None:
+        # W changed: no law predicts the correlations (the change of W itself is scored by
+        # ``eff``); under 'correlations' a W-keeping method that fits always wins
+        corr = 1000.0 if preserve == "correlations" else 0.0
+    else:
+        corr = abs(math.log2(fid["correlation_factor"]))
     weights = {
         "rates": (1.0, 1.0, 10.0),
         "correlations": (0.2, 20.0, 20.0),
@@ -305,8 +312,12 @@ def plan(
         + ")",
         f"{spec.method} {METHOD_EFFECTS[spec.method]}",
         f"mean-field rates within {100 * fid['max_rate_error_rel']:.1f} % of full scale; "
-        f"correlations x{fid['correlation_factor']:.2g}; effective connectivity "
-        f"x{fid['effective_connectivity_ratio']:.2g}",
+        + (
+            f"correlations x{fid['correlation_factor']:.2g}"
+            if fid["correlation_factor"] is not None
+            else "correlations: no law (W changes)"
+        )
+        + f"; effective connectivity x{fid['effective_connectivity_ratio']:.2g}",
     ]
     if res.get("knobs"):
         expl.append("platform settings: " + ", ".join(f"{k} {v}" for k, v in res["knobs"].items()))

@@ -115,7 +115,9 @@ def reference_statistics(ref: Path):
     meta, runs = load_reference(ref)
     stats = {s: study_statistics(d) for s, d in runs}
     summaries = {
-        s: scalar_summary(st, float(meta["n_scale"]), float(meta["k_scale"]))
+        s: scalar_summary(
+            st, float(meta["n_scale"]), float(meta["k_scale"]), meta.get("method") or "n"
+        )
         for s, st in stats.items()
     }
     band = reference_band(list(summaries.values()))
@@ -338,7 +340,7 @@ def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
                 compare_with_reference(
                     st, refs, {"n_scale": cell.n_scale, "k_scale": cell.k_scale}, ref_meta
                 ),
-                scalar_summary(st, cell.n_scale, cell.k_scale),
+                scalar_summary(st, cell.n_scale, cell.k_scale, cell.method),
             )
         verdict, summ = judged[cell.name]
         per_run[f"{method}@{scale:g}/s{cell.seed}"] = {
@@ -438,7 +440,7 @@ def _kept_cells(kept: dict):
 KEPT_HELP = [
     "kept: every population within 2x the reference spread (as in run.py compare);",
     "xR: the worst population's distance / spread; Nsilent: N populations without data",
-    "where the reference has some; —: not compared (mean corr. x n/k only where k/n != 1).",
+    "where the reference has some; —: not compared (mean corr. x n only for methods that keep W = K J).",
 ]
 
 

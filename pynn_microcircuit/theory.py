@@ -119,12 +119,44 @@ def effective_connectivity_ratio(spec: ModelSpec, full: ModelSpec) -> np.ndarray
         return np.where(b != 0, a / b, np.nan)
 
 
-def correlation_factor(spec: ModelSpec) -> float:
-    """Expected growth of mean pairwise correlations relative to full scale.
+#: Effective connectivity W' / W = K'J' / (KJ) of each method at in-degree scaling k.
+def w_ratio(method: str, k_scale: float) -> float:
+    """``K' J' / (K J)`` of a downscaling method: 1 for ``n`` and ``linear-k`` (J ~ 1/K),
+    sqrt(k) for ``sqrt-k`` (J ~ 1/sqrt(K)), k for ``none`` (J unchanged)."""
+    return {"n": 1.0, "linear-k": 1.0, "sqrt-k": math.sqrt(k_scale), "none": k_scale}[method]
 
-    Shared input between two neurons is ``K^2/N`` of their ``K`` inputs; at fixed
-    effective connectivity the correlation grows as the shared fraction ``K/N``, so by
-    ``k/n`` relative to full scale (the ~1/n law of N-scaling, DESIGN 3a; van Albada et al.
-    2015). A first-order estimate, to be checked against simulations.
+
+def correlation_law(n_test: float, w_test: float, n_ref: float, w_ref: float):
+    """Expected ratio of mean pairwise correlations (test / reference), or None.
+
+    Population-averaged covariances of a balanced network scale as 1/N when the effective
+    connectivity W = K J is kept (van Albada, Helias & Diesmann 2015, PLoS Comput Biol
+    11:e1004490, Sec. "Scaling of correlations"; Helias et al. 2013, New J Phys 15:023002);
+    with rates and variances unchanged the correlation coefficients follow. Hence
+    ``n_ref / n_test`` between runs with equal W, whatever their in-degrees. When W differs
+    (``sqrt-k``, ``none``) the linear fluctuation dynamics change and no such law exists
+    (the seed abstract: the scaling "qualitatively changes the network state").
+
+    Returns
+    -------
+    (float or None, str)
+        The factor and a one-line reason.
     """
-    return spec.k_scale / spec.n_scale
+    if abs(w_test / w_ref - 1.0) > 1e-9:
+        return None, (
+            f"no correlation law: the effective connectivity W = K J differs "
+            f"(x{w_test / w_ref:.3g}), which changes the correlation structure itself"
+        )
+    return n_ref / n_test, "W = K J kept: mean correlations scale as 1/N (van Albada et al. 2015)"
+
+
+def correlation_factor(spec: ModelSpec):
+    """Expected growth of mean pairwise correlations relative to full scale
+    (:func:`correlation_law` against n = k = 1): ``1/n`` for methods that keep W = K J
+    (``n``, ``linear-k``), None for those that change it (``sqrt-k``, ``none``)."""
+    return correlation_law(spec.n_scale, w_ratio(spec.method, spec.k_scale), 1.0, 1.0)[0]
+
+
+def correlation_note(spec: ModelSpec) -> str:
+    """Why :func:`correlation_factor` is what it is."""
+    return correlation_law(spec.n_scale, w_ratio(spec.method, spec.k_scale), 1.0, 1.0)[1]

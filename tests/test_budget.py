@@ -157,3 +157,27 @@ def test_rates_option_reaches_the_spec():
     )[1]
     assert default.rates_source == "published"
     assert not np.allclose(spec.dc_pA, default.dc_pA)  # the compensation uses the chosen rates
+
+
+def test_correlation_law_in_the_plan():
+    """A method that changes W = K J never gets a correlation factor (no law applies);
+    preserving correlations picks a W-keeping method when one fits."""
+    from platforms.nest.capacity import predict
+    from pynn_microcircuit.budget import parse_budget, plan
+    from pynn_microcircuit.params import Params
+
+    def capacity(spec, budget):
+        return predict(spec, threads=budget.get("threads"), t_presim_ms=500.0, t_sim_ms=200.0)
+
+    budget = parse_budget("memory=1GiB", "nest")
+    balanced = plan("nest", budget, capacity, Params())
+    corr = plan("nest", budget, capacity, Params(), preserve="correlations")
+    for p in (balanced, corr):
+        fid = p.fidelity
+        if p.method in ("sqrt-k", "none"):
+            assert (
+                fid["correlation_factor"] is None and "W = K J differs" in fid["correlation_note"]
+            )
+        else:
+            assert fid["correlation_factor"] == pytest.approx(1 / p.n_scale)
+    assert corr.method in ("n", "linear-k")

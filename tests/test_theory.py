@@ -7,10 +7,13 @@ from pynn_microcircuit.params import Params
 from pynn_microcircuit.scaling import make_spec
 from pynn_microcircuit.theory import (
     correlation_factor,
+    correlation_law,
+    correlation_note,
     effective_connectivity_ratio,
     input_moments,
     self_consistent_rates,
     siegert,
+    w_ratio,
 )
 
 P = Params()
@@ -72,4 +75,13 @@ def test_effective_connectivity_and_correlation_factor():
     assert np.nanmax(np.abs(ratio[np.isfinite(ratio)] - 0.5)) < 5e-3
     lk = make_spec(P, 1.0, 0.95, method="linear-k")
     assert np.nanmax(np.abs(effective_connectivity_ratio(lk, FULL) - 1)) < 5e-3
+    # 1/n wherever W = K J is kept (van Albada et al. 2015), none where W changes
     assert correlation_factor(make_spec(P, 0.1, 1.0)) == pytest.approx(10.0)
+    assert correlation_factor(make_spec(P, 0.5, 0.95, method="linear-k")) == pytest.approx(2.0)
+    assert correlation_factor(make_spec(P, 1.0, 1.0)) == pytest.approx(1.0)
+    assert correlation_factor(make_spec(P, 0.2, 0.2, method="sqrt-k")) is None
+    assert correlation_factor(make_spec(P, 0.5, 0.5, method="none")) is None
+    assert "W = K J differs" in correlation_note(make_spec(P, 0.2, 0.2, method="sqrt-k"))
+    # equal W at different N: e.g. sqrt-k at n = 0.05 vs n = 0.1, same k
+    factor, _ = correlation_law(0.05, w_ratio("sqrt-k", 0.1), 0.1, w_ratio("sqrt-k", 0.1))
+    assert factor == pytest.approx(2.0)
