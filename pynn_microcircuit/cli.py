@@ -237,11 +237,6 @@ def _add_spinnaker_args(ap: argparse.ArgumentParser) -> None:
         "ensemble that 'fetch' turns into a reference directory",
     )
     g.add_argument(
-        "--allow-dirty",
-        action="store_true",
-        help="pack uncommitted changes of tracked files into the job's code archive",
-    )
-    g.add_argument(
         "--code-commit", default=None, help="(jobs) refuse to run code other than this commit"
     )
     g.add_argument(

@@ -208,7 +208,18 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
         f"nothing was simulated: sPyNNaker mapped the model on a virtual {machine.boards}-board "
         "machine (no board reachable from here)"
     )
-    job_dir = _prepare_job(args, _model(args, params, spec, knobs), run_dir)
+    try:
+        job_dir = _prepare_job(args, _model(args, params, spec, knobs), run_dir)
+    except UserError as exc:  # the mapping stands; only the job could not be made
+        print(f"job not prepared: {exc}")
+        return 3 if over else 0
+    import yaml
+
+    if yaml.safe_load((job_dir / "job.yaml").read_text()).get("dirty"):
+        print(
+            "note: your tree has uncommitted changes; they are packed into the job's code, "
+            "and submit asks for --allow-dirty (commit and prepare again to avoid it)"
+        )
     print(f"job prepared: {job_dir}/job.yaml - set 'collab', then: python run.py submit {job_dir}")
     return 3 if over else 0
 
@@ -246,7 +257,6 @@ def _prepare_job(args, model: dict, run_dir: Path) -> Path:
         collab=os.environ.get("EBRAINS_COLLAB"),
         code_url=args.code_url,
         dry_run=str(run_dir),
-        allow_dirty=args.allow_dirty,
     )
 
 
@@ -259,8 +269,14 @@ def _job_parser(prog: str, what: str) -> argparse.ArgumentParser:
 def cmd_submit(argv) -> int:
     from platforms.spinnaker.jobs import submit
 
-    args = _job_parser("submit", "Submit a job to the EBRAINS SpiNNaker machine.").parse_args(argv)
-    job_id = submit(args.job)
+    ap = _job_parser("submit", "Submit a job to the EBRAINS SpiNNaker machine.")
+    ap.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="submit a job whose code archive includes uncommitted changes",
+    )
+    args = ap.parse_args(argv)
+    job_id = submit(args.job, allow_dirty=args.allow_dirty)
     print(f"submitted {args.job} as job {job_id}; follow it with: python run.py status {args.job}")
     return 0
 

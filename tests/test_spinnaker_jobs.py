@@ -141,7 +141,7 @@ def test_job_runs_end_to_end_on_a_replica_of_the_platform(tmp_path):
         [
             "--platform", "spinnaker", "--n-scale", "0.01", "--input", "dc",
             "--record-fraction", "0.5", "--config", str(tmp_path / "my.yaml"), "--seeds", "3,4",
-            "--job", "pd14", "--allow-dirty", "-q",
+            "--job", "pd14", "-q",
         ],
         tmp_path,
         home,
@@ -174,7 +174,10 @@ def test_job_runs_end_to_end_on_a_replica_of_the_platform(tmp_path):
     with DriveStandIn(TOKEN, "my-collab") as drive, StandIn(TOKEN, executor=execute) as server:
         _set_job(job_dir, collab="my-collab", service=server.url, userinfo=server.url + "/userinfo")
         env = {"EBRAINS_DRIVE_URL": drive.url}
-        rc, out = cli(["submit", str(job_dir)], tmp_path, home, extra_env=env)
+        if job["dirty"]:  # a developer's tree with uncommitted changes: packed, and said so
+            rc, out = cli(["submit", str(job_dir)], tmp_path, home, extra_env=env)
+            assert rc == 2 and "--allow-dirty" in out
+        rc, out = cli(["submit", str(job_dir), "--allow-dirty"], tmp_path, home, extra_env=env)
         assert rc == 0, out
         sent = server.jobs[1]
         assert sent["code"].startswith(drive.url + "/f/") and sent["code"].endswith("/?dl=1")

@@ -1,8 +1,9 @@
 """The code an EBRAINS job runs: exactly the user's commit, as an archive.
 
-``git archive`` of the checked-out commit (or, with ``allow_dirty``, of ``git stash create``:
-a commit object of the working tree's tracked changes, made without touching the tree;
-untracked files are never included), plus the job's ``model.json`` and ``CODE_VERSION.json``
+``git archive`` of the checked-out commit (with uncommitted changes of tracked files, of
+``git stash create``: a commit object of the working tree, made without touching it; the job
+then says ``dirty: true`` and ``submit`` wants ``--allow-dirty``; untracked files are never
+included), plus the job's ``model.json`` and ``CODE_VERSION.json``
 (commit, dirty flag) at the archive's root. The platform's runner expands it into an empty
 working directory and runs ``python run.py ...`` there; a run without a git checkout reads
 its commit from ``CODE_VERSION.json``.
@@ -47,11 +48,12 @@ def describe_code(root: Path = ROOT) -> dict:
     return {"commit": None, "dirty": None, "source": "unknown"}
 
 
-def build_archive(dest: Path, extra_files: dict[str, bytes], allow_dirty: bool = False) -> dict:
+def build_archive(dest: Path, extra_files: dict[str, bytes]) -> dict:
     """Write ``dest`` (tar.gz) with the current commit's tree and ``extra_files`` at its root.
 
-    Returns the code description written into the archive. Refuses a tree with uncommitted
-    changes to tracked files unless ``allow_dirty`` (then they are packed, and said so).
+    Uncommitted changes of tracked files are packed too (``git stash create``) and the
+    returned description says ``dirty: True``; :func:`platforms.spinnaker.jobs.submit`
+    refuses such a job unless told otherwise.
     """
     try:
         head = _git("rev-parse", "HEAD")
@@ -61,14 +63,7 @@ def build_archive(dest: Path, extra_files: dict[str, bytes], allow_dirty: bool =
             f"{ROOT} is not a git checkout: a job must run a known commit; clone the "
             "repository, or pass --code-url URL@COMMIT"
         ) from None
-    tree = head
-    if dirty:
-        if not allow_dirty:
-            raise UserError(
-                "the working tree has uncommitted changes: commit them (a job runs exactly "
-                "a commit) or pass --allow-dirty to pack them into the job's archive"
-            )
-        tree = _git("stash", "create") or head
+    tree = (_git("stash", "create") or head) if dirty else head
     info = {"commit": head, "dirty": dirty, "archived_tree": tree}
     raw = subprocess.run(
         ["git", "archive", "--format=tar", tree], cwd=ROOT, capture_output=True, check=True

@@ -71,7 +71,6 @@ def prepare_job(
     collab: str | None,
     code_url: str | None = None,
     dry_run: str | None = None,
-    allow_dirty: bool = False,
 ) -> Path:
     """Create ``jobs_root/name/`` (never overwriting an existing job): job.yaml, model.json
     and, unless ``code_url`` names a repository, the code archive of the user's commit."""
@@ -92,9 +91,7 @@ def prepare_job(
     try:
         (tmp / "model.json").write_text(model_text)
         if not code_url:
-            info = build_archive(
-                tmp / ARCHIVE_NAME, {"model.json": model_text.encode()}, allow_dirty
-            )
+            info = build_archive(tmp / ARCHIVE_NAME, {"model.json": model_text.encode()})
             code = ARCHIVE_NAME
         job = {
             "platform": "SpiNNaker",
@@ -208,11 +205,17 @@ def client(job: dict):
         nmpi.nmpi_user.getpass.getpass = saved
 
 
-def submit(job_dir: str | Path) -> str:
+def submit(job_dir: str | Path, allow_dirty: bool = False) -> str:
     """Submit the job; writes ``submission.json``; returns the job id. A job already submitted
-    is not submitted twice."""
+    is not submitted twice; a job whose code has uncommitted changes only with
+    ``allow_dirty``."""
     job_dir = Path(job_dir)
     job = read_job(job_dir)
+    if job.get("dirty") and not allow_dirty:
+        raise UserError(
+            f"the job's code is commit {str(job.get('commit'))[:12]} plus uncommitted changes: "
+            "commit them and prepare the job again, or submit with --allow-dirty"
+        )
     sub = job_dir / SUBMISSION_FILE
     if sub.is_file():
         old = json.loads(sub.read_text())
