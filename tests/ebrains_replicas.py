@@ -28,15 +28,16 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import threading
 import urllib.request
 import zipfile
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from nmpi_standin import LocalServer
 
 IGNORED_DIRECTORIES = {"reports", "application_generated_data_files"}
 
@@ -115,7 +116,7 @@ def run_like_platform(job: dict, workdir: Path, home: Path) -> tuple[int, str, l
     return proc.returncode, proc.stdout, [str(p.relative_to(workdir)) for p in outputs]
 
 
-class DriveStandIn:
+class DriveStandIn(LocalServer):
     """A local stand-in of the EBRAINS drive for ``ebrains-drive`` uploads and shared links."""
 
     def __init__(self, token: str, collab: str):
@@ -217,14 +218,4 @@ class DriveStandIn:
                 host = f"http://{self.headers['Host']}"
                 return self._send(201, b"", headers=[("Location", f"{host}/f/{key}/")])
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)

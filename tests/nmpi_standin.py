@@ -19,7 +19,25 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 
-class StandIn:
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) for a handler class; a context
+    manager that serves while inside."""
+
+    def _serve(self, handler) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class StandIn(LocalServer):
     def __init__(self, token: str, output_dir: Path | None = None, executor=None):
         self.token = token
         self.executor = executor
@@ -107,9 +125,7 @@ class StandIn:
                     t.start()
                 return self._send(201, job)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._serve(Handler)
 
     def _execute(self, job_id: int, job: dict) -> None:
         try:
@@ -130,11 +146,3 @@ class StandIn:
 
     def wait(self, job_id: int, timeout: float = 900) -> None:
         self.threads[job_id].join(timeout)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
