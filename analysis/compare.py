@@ -212,6 +212,38 @@ def compare(
     return out
 
 
+#: Verdict names in comparison.json's ``cells``.
+CELL_VERDICTS = {"consistent": "consistent", "differs": "differs", "no-data": "no data"}
+
+
+def cells(result: dict, tolerance: float = 2.0) -> list[dict]:
+    """:func:`compare`'s result as a flat, machine-readable list, one object per population
+    and statistic: ``population``, ``statistic``, ``verdict`` (``consistent``, ``differs``,
+    ``no data``, or ``no spread`` with one reference), ``ratio`` (distance / spread),
+    ``effect_size`` (the distance itself: KS statistic for distributions, absolute difference
+    for scalars, mean |d log10 PSD| for spectra), ``wasserstein`` and
+    ``min_detectable_distance``: the smallest distance this rule flags with these runs
+    (``tolerance`` x spread), in the units of ``effect_size``. It is the decision threshold,
+    not a calibrated power: its false-alarm rate and power on known perturbations are not
+    measured yet."""
+    out = []
+    for pop, row in result.items():
+        for stat, c in row.items():
+            spread = c.get("spread")
+            out.append(
+                {
+                    "population": pop,
+                    "statistic": stat,
+                    "verdict": CELL_VERDICTS.get(c["verdict"], "no spread"),
+                    "ratio": c.get("ratio"),
+                    "effect_size": c.get("distance"),
+                    "wasserstein": c.get("wasserstein"),
+                    "min_detectable_distance": None if spread is None else tolerance * spread,
+                }
+            )
+    return out
+
+
 def verdict_table(result: dict) -> str:
     """Plain-text table: populations x statistics, 'ok (ratio)' or 'differs xN.N'."""
     stats_ = list(next(iter(result.values())).keys())

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .compare import (  # noqa: E402
+    cells,
     compare,
     correlation_law_note,
     correlation_rescale,
@@ -492,6 +493,7 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
                 "warnings": warnings,
                 "correlation_law": law,
                 "correlation_rescale": scale,
+                "cells": cells(result),
                 "verdicts": result,
             },
             indent=2,

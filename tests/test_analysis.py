@@ -145,7 +145,15 @@ def test_analyse_and_compare_run_directories(tmp_path):
     assert {p.name: p.read_bytes() for p in runs[0].iterdir() if p.is_file()} == before
     assert analyse(runs[0]).name == "analysis_2"  # never overwritten
     cmp_dir, result = compare_runs(runs[1], runs[2:])
-    assert json.loads((cmp_dir / "comparison.json").read_text())["verdicts"]
+    saved = json.loads((cmp_dir / "comparison.json").read_text())
+    assert saved["verdicts"]
+    flat = saved["cells"]  # machine readable: one object per population x statistic
+    assert len(flat) == sum(len(row) for row in result.values())
+    for c in flat:
+        r = result[c["population"]][c["statistic"]]
+        assert c["effect_size"] == r["distance"] and c["ratio"] == r["ratio"]
+        assert c["min_detectable_distance"] == pytest.approx(2 * r["spread"])
+        assert (c["effect_size"] > c["min_detectable_distance"]) == (c["verdict"] == "differs")
     assert all(
         c["verdict"] == "consistent"
         for row in result.values()
