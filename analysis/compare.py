@@ -51,13 +51,20 @@ def wasserstein(a, b) -> float:
 
 
 def spectrum_distance(a, b) -> float:
-    """Mean |log10 PSD_a - log10 PSD_b| over SPECTRUM_BAND_HZ (decades); a, b = (freqs, psd)."""
+    """Mean |log10 S_a - log10 S_b| over SPECTRUM_BAND_HZ (decades) of the spectra's *shapes*
+    ``S = PSD / mean(PSD in band)``; a, b = (freqs, psd).
+
+    The level of a population-rate spectrum (rate per neuron) carries the 1/N of averaging
+    N neurons (the shot-noise floor is nu / N for independent spiking), so identical
+    dynamics at n = 0.1 and full scale differ x10 in level; the shape (where the power
+    lies: oscillation peaks, low-frequency content) does not."""
     (fa, pa), (fb, pb) = a, b
     if pa.size == 0 or pb.size == 0 or fa.shape != fb.shape:
         return float("nan")
     band = (fa >= SPECTRUM_BAND_HZ[0]) & (fa <= SPECTRUM_BAND_HZ[1])
     tiny = 1e-30
-    return float(np.mean(np.abs(np.log10(pa[band] + tiny) - np.log10(pb[band] + tiny))))
+    sa, sb = pa[band] / (pa[band].mean() + tiny), pb[band] / (pb[band].mean() + tiny)
+    return float(np.mean(np.abs(np.log10(sa + tiny) - np.log10(sb + tiny))))
 
 
 def _value(stats_: dict, stat: str):
@@ -209,38 +216,6 @@ def compare(
                 cell.update(spread=None, ratio=None, verdict="no-spread")
             row[stat] = cell
         out[pop] = row
-    return out
-
-
-#: Verdict names in comparison.json's ``cells``.
-CELL_VERDICTS = {"consistent": "consistent", "differs": "differs", "no-data": "no data"}
-
-
-def cells(result: dict, tolerance: float = 2.0) -> list[dict]:
-    """:func:`compare`'s result as a flat, machine-readable list, one object per population
-    and statistic: ``population``, ``statistic``, ``verdict`` (``consistent``, ``differs``,
-    ``no data``, or ``no spread`` with one reference), ``ratio`` (distance / spread),
-    ``effect_size`` (the distance itself: KS statistic for distributions, absolute difference
-    for scalars, mean |d log10 PSD| for spectra), ``wasserstein`` and
-    ``min_detectable_distance``: the smallest distance this rule flags with these runs
-    (``tolerance`` x spread), in the units of ``effect_size``. It is the decision threshold,
-    not a calibrated power: its false-alarm rate and power on known perturbations are not
-    measured yet."""
-    out = []
-    for pop, row in result.items():
-        for stat, c in row.items():
-            spread = c.get("spread")
-            out.append(
-                {
-                    "population": pop,
-                    "statistic": stat,
-                    "verdict": CELL_VERDICTS.get(c["verdict"], "no spread"),
-                    "ratio": c.get("ratio"),
-                    "effect_size": c.get("distance"),
-                    "wasserstein": c.get("wasserstein"),
-                    "min_detectable_distance": None if spread is None else tolerance * spread,
-                }
-            )
     return out
 
 

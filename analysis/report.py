@@ -19,7 +19,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .compare import (  # noqa: E402
-    cells,
     compare,
     correlation_law_note,
     correlation_rescale,
@@ -449,9 +448,22 @@ def _reference_statistics(run: Run, seed: int) -> dict:
     return run_statistics(run, seed=seed)
 
 
-def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tuple[Path, dict]:
-    """Write ``RUN/comparison/`` (JSON, heat-map, distributions, report.html)."""
+def compare_runs(
+    run_dir: str | Path,
+    reference_dirs: list,
+    seed: int = 0,
+    alpha: float = 0.05,
+    margins: dict | None = None,
+) -> tuple[Path, dict]:
+    """Write ``RUN/comparison/`` (JSON, heat-map, distributions, report.html).
+
+    The verdicts are :func:`analysis.verdicts.verdict_cells` (family-wise ``alpha``, with
+    the minimum detectable effect of each cell, equivalence within ``margins``); the
+    distance ratios of :func:`analysis.compare.compare` are reported beside them. Returns
+    the folder and the distance result."""
     from pynn_microcircuit.errors import UserError
+
+    from .verdicts import verdict_cells, verdict_html_table
 
     run = load_run(run_dir)
     reference_dirs = expand_references(reference_dirs)
@@ -484,6 +496,7 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
     scale = correlation_rescale(run.meta, refs[0].meta)
     law = correlation_law_note(run.meta, refs[0].meta)
     result = compare(test_stats, ref_stats, correlation_scale=scale)
+    cells = verdict_cells(test_stats, ref_stats, scale, alpha=alpha, margins=margins)
     out = _fresh_dir(Path(run_dir) / "comparison")
     (out / "comparison.json").write_text(
         json.dumps(
@@ -493,8 +506,10 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
                 "warnings": warnings,
                 "correlation_law": law,
                 "correlation_rescale": scale,
-                "cells": cells(result),
-                "verdicts": result,
+                "alpha": alpha,
+                "margins": margins or {},
+                "cells": cells,
+                "distances": result,
             },
             indent=2,
         )
@@ -518,6 +533,13 @@ def compare_runs(run_dir: str | Path, reference_dirs: list, seed: int = 0) -> tu
             ),
             (
                 "Verdicts",
+                f"<p>Each cell: verdict at a family-wise false-alarm rate of {alpha:g} (Holm), "
+                "the difference from the reference mean, its Holm-adjusted p-value, and the "
+                "smallest difference this comparison detects with probability 0.8 "
+                "(analysis/verdicts.py).</p>" + verdict_html_table(cells),
+            ),
+            (
+                "Distances",
                 VERDICT_HELP
                 + f"<p>Rescaled mean correlation: {html.escape(law)}"
                 + (f" (test x {scale:.3g}).</p>" if scale is not None else "; not compared.</p>")

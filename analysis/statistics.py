@@ -26,6 +26,10 @@ SPECTRUM_BAND_HZ = (5.0, 250.0)
 #: distribution-valued statistics (see :func:`split_half_ks`).
 SYNC_BLOCKS = 10
 NOISE_SPLITS = 8
+#: Subsample sizes at which the synchrony is also computed, so that two runs of different
+#: size are compared at the same size (the Fano factor of a population count grows with the
+#: number of neurons counted: ``1 + (M - 1) c`` for mean pairwise count correlation c).
+SYNC_SIZES = (25, 50, 100, 200, 500, 1000)
 
 
 def firing_rates(ids, times, n_neurons: int, t0: float, t1: float) -> np.ndarray:
@@ -244,6 +248,24 @@ def synchrony_sem(
     return float(np.std(vals, ddof=1) / np.sqrt(vals.size)) if vals.size > 1 else float("nan")
 
 
+def synchrony_by_size(ids, times, n_recorded: int, t0: float, t1: float) -> dict:
+    """:func:`synchrony` and :func:`synchrony_sem` for each size of :data:`SYNC_SIZES` up to
+    ``n_recorded``: ``{"sync_sizes", "sync_values", "sync_sems"}`` (arrays)."""
+    sizes = [m for m in SYNC_SIZES if m <= n_recorded]
+    vals, sems = [], []
+    ids = np.asarray(ids)
+    times = np.asarray(times)
+    for m in sizes:
+        keep = ids < m
+        vals.append(synchrony(ids[keep], times[keep], m, t0, t1, n_sample=m))
+        sems.append(synchrony_sem(ids[keep], times[keep], m, t0, t1))
+    return {
+        "sync_sizes": np.asarray(sizes, dtype=float),
+        "sync_values": np.asarray(vals, dtype=float),
+        "sync_sems": np.asarray(sems, dtype=float),
+    }
+
+
 def rate_spectrum(
     times,
     n_recorded: int,
@@ -316,6 +338,7 @@ def population_statistics(pop, t0: float, t1: float, seed: int = 0) -> dict:
         "spectrum_hz": freqs,
         "spectrum_psd": psd,
         "spectral_peak_hz": peak,
+        **synchrony_by_size(pop.ids, pop.times, pop.n_recorded, t0, t1),
         # sampling-noise estimates from within this run (floors of the reference spread)
         "noise": {
             "rates_hz": split_half_ks(rates, rng),

@@ -105,6 +105,7 @@ def build_run_parser() -> argparse.ArgumentParser:
         prog="run.py",
         description="Run the Potjans & Diesmann (2014) microcircuit. Subcommands (each "
         "with --help): plan, analyse RUN, compare RUN --reference REF..., export RUN, "
+        "import INM6_DIR, "
         "reference, sweep, submit (jobs/<name> to EBRAINS, or --scheduler slurm ...), "
         "status JOB, fetch JOB.",
     )
@@ -468,18 +469,39 @@ def cmd_analyse(argv) -> int:
 def cmd_compare(argv) -> int:
     ap = argparse.ArgumentParser(
         prog="run.py compare",
-        description="Compare a run with reference runs (KS distance vs seed-to-seed spread).",
+        description="Compare a run with reference runs: verdicts at a stated family-wise "
+        "false-alarm rate, each with the smallest difference it could have detected.",
     )
     ap.add_argument("run", help="run directory to test")
     ap.add_argument("--reference", nargs="+", required=True, help="reference run directories")
     ap.add_argument("--seed", type=int, default=0, help="seed of the neuron sampling")
+    ap.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="family-wise false-alarm rate of the verdict table (Holm; default 0.05)",
+    )
+    ap.add_argument(
+        "--margin",
+        default=None,
+        help="equivalence margins, e.g. rate=5%%,correlation=20%%,cv_isi=0.05: cells whose "
+        "confidence interval lies within are 'equivalent'",
+    )
     args = ap.parse_args(argv)
     _setup_logging(False)
-    from analysis.compare import verdict_table
+    if not 0 < args.alpha < 1:
+        raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
     from analysis.report import compare_runs
+    from analysis.verdicts import parse_margins, verdict_text_table
 
-    out, result = compare_runs(args.run, args.reference, seed=args.seed)
-    print(verdict_table(result))
+    margins = parse_margins(args.margin)
+    out, _ = compare_runs(
+        args.run, args.reference, seed=args.seed, alpha=args.alpha, margins=margins
+    )
+    import json
+
+    cells = json.loads((out / "comparison.json").read_text())["cells"]
+    print(verdict_text_table(cells))
     print(f"report: {out / 'report.html'}")
     return 0
 
@@ -505,6 +527,27 @@ def cmd_export(argv) -> int:
     pops = args.populations.split(",") if args.populations else None
     path = export_neo(run, out, args.format, max_per_population=args.max_neurons, populations=pops)
     print(f"wrote {path}")
+    return 0
+
+
+def cmd_import(argv) -> int:
+    ap = argparse.ArgumentParser(
+        prog="run.py import",
+        description="Make a run directory from INM-6's PD14 example output (NEST ASCII "
+        "spike_recorder-*.dat and population_nodeids.dat), e.g. to compare against it.",
+    )
+    ap.add_argument("source", help="the example's data folder")
+    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=500.0)
+    ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=1000.0)
+    ap.add_argument("--k-scale", type=_scale, default=None, help="default: the n scaling")
+    ap.add_argument("--out", default=None, help="new run directory (must not exist)")
+    args = ap.parse_args(argv)
+    from analysis.importers import import_inm6
+
+    run_dir = import_inm6(args.source, args.out, args.t_presim, args.t_sim, args.k_scale)
+    print(
+        f"run directory: {run_dir}\ncompare with it: python run.py compare RUN --reference {run_dir} ..."
+    )
     return 0
 
 
@@ -585,6 +628,7 @@ COMMANDS = {
     "analyse": cmd_analyse,
     "compare": cmd_compare,
     "export": cmd_export,
+    "import": cmd_import,
 }
 
 

@@ -15,6 +15,7 @@ from analysis.statistics import (
     population_statistics,
     synchrony,
 )
+from analysis.verdicts import STATISTICS
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.rundir import write_run_json, write_spikes
 
@@ -146,14 +147,16 @@ def test_analyse_and_compare_run_directories(tmp_path):
     assert analyse(runs[0]).name == "analysis_2"  # never overwritten
     cmp_dir, result = compare_runs(runs[1], runs[2:])
     saved = json.loads((cmp_dir / "comparison.json").read_text())
-    assert saved["verdicts"]
+    assert saved["distances"] and saved["alpha"] == 0.05
     flat = saved["cells"]  # machine readable: one object per population x statistic
-    assert len(flat) == sum(len(row) for row in result.values())
-    for c in flat:
-        r = result[c["population"]][c["statistic"]]
-        assert c["effect_size"] == r["distance"] and c["ratio"] == r["ratio"]
-        assert c["min_detectable_distance"] == pytest.approx(2 * r["spread"])
-        assert (c["effect_size"] > c["min_detectable_distance"]) == (c["verdict"] == "differs")
+    assert {(c["population"], c["statistic"]) for c in flat} == {
+        (p, s) for p in ("L23E", "L23I") for s in STATISTICS
+    }
+    for c in flat:  # same Poisson model: consistent, with a stated p and detectable effect
+        if c["statistic"] == "correlation_rescaled":  # equal n: the law's factor is 1
+            assert saved["correlation_rescale"] == 1.0
+        assert c["verdict"] == "consistent", c
+        assert 0 <= c["p_value"] <= c["p_holm"] <= 1 and c["min_detectable_effect"] > 0
     assert all(
         c["verdict"] == "consistent"
         for row in result.values()
@@ -246,3 +249,47 @@ def test_correlation_rescale_does_not_touch_other_floors():
     assert noise_floor("correlations_rescaled", t, r, scale=0.5) == pytest.approx(
         1.96 * (0.005**2 + 0.01**2) ** 0.5
     )
+
+
+def test_spectrum_distance_compares_shapes_not_the_1_over_n_level():
+    from analysis.compare import spectrum_distance
+
+    f = np.linspace(0, 500, 251)
+    psd = 1 + 5 * np.exp(-(((f - 80) / 10) ** 2))  # a gamma peak on a flat floor
+    assert spectrum_distance((f, psd), (f, 10 * psd)) == pytest.approx(0, abs=1e-12)
+    assert spectrum_distance((f, psd), (f, np.ones_like(f))) > 0.1  # the peak is seen
+
+
+def test_import_inm6_output(tmp_path):
+    """The INM-6 example's NEST ASCII files become a run directory with the same spikes."""
+    from analysis.importers import import_inm6
+    from analysis.io import load_run
+    from pynn_microcircuit.params import Params
+
+    src = tmp_path / "data"
+    src.mkdir()
+    sizes = [max(1, round(0.01 * n)) for n in Params().n_full]
+    first = np.cumsum([1, *sizes[:-1]])
+    (src / "population_nodeids.dat").write_text(
+        "".join(f"{a} {a + s - 1}\n" for a, s in zip(first, sizes))
+    )
+    rng = np.random.default_rng(3)
+    truth = {}
+    for i, (a, s) in enumerate(zip(first, sizes)):
+        senders = rng.integers(a, a + s, 50)
+        times = np.round(rng.uniform(0, 1500, 50), 1)
+        truth[i] = (senders, times)
+        with open(src / f"spike_recorder-{77170 + i}-{i % 2}.dat", "w") as fh:
+            fh.write("# NEST version: 3.10.0\n# RecordingBackendASCII\nsender\ttime_ms\n")
+            fh.writelines(f"{g}\t{t:.1f}\n" for g, t in zip(senders, times))
+    run_dir = import_inm6(src, tmp_path / "imported", 500.0, 1000.0)
+    run = load_run(run_dir)
+    assert run.meta["n_scale"] == pytest.approx(0.01, rel=0.05)
+    for i, pop in enumerate(run.populations.values()):
+        senders, times = truth[i]
+        keep = times >= 500
+        assert sorted(zip(pop.times.tolist(), pop.ids.tolist())) == sorted(
+            zip(times[keep].tolist(), (senders[keep] - first[i]).tolist())
+        )
+    with pytest.raises(UserError, match="not an INM-6 PD14 output folder"):
+        import_inm6(tmp_path, None, 500.0, 1000.0)

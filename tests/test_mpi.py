@@ -79,5 +79,5 @@ def test_two_ranks_consistent_with_one(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     verdicts = json.loads(next((out / "comparison").glob("comparison.json")).read_text())
-    cells = [c for row in verdicts["verdicts"].values() for c in row.values()]
-    assert all(c["verdict"] == "consistent" for c in cells), proc.stdout
+    cells = verdicts["cells"]  # family-wise 5 % verdicts
+    assert all(c["verdict"] in ("consistent", "no data") for c in cells), proc.stdout

@@ -1,0 +1,173 @@
+"""Measure the false-alarm rate and the power of ``compare``'s verdicts on NEST runs.
+
+Make the runs first (n = k = 0.1; about 15 s each on 2 cores)::
+
+    python run.py reference --n-scale 0.1 --k-scale 0.1 --seeds 1-12 --t-sim 2000 --out D/ref01_t2000
+    printf "bg_rate_hz: 8.4\\n" > bg105.yaml; printf "bg_rate_hz: 8.8\\n" > bg110.yaml
+    for s in 101 102 103; do   # external rate +5 % and +10 %
+      python run.py --n-scale 0.1 --config bg105.yaml --seed $s --t-sim 2000 --no-analysis --out D/bg105_s$s
+      python run.py --n-scale 0.1 --config bg110.yaml --seed $s --t-sim 2000 --no-analysis --out D/bg110_s$s
+    done
+    python run.py reference --n-scale 0.1 --k-scale 0.1 --seeds 1-3 --t-sim 3000 --out D/ref01_t3000
+    for s in 201 202; do       # half the neurons at the in-degrees of n = k = 0.1
+      python run.py --n-scale 0.05 --k-scale 0.1 --method sqrt-k --seed $s --t-sim 3000 --no-analysis --out D/half_s$s
+    done
+
+then ``python benchmarks/compare_calibration.py D``. It prints (and writes
+``D/calibration.json``):
+
+* false alarms: every seed of the 12-seed ensemble against ``--triplets`` random triplets of
+  the other seeds: the per-cell rate of p < alpha (unadjusted), and the family-wise rate (any
+  ``differs`` in the table after Holm), with binomial standard errors;
+* power: the +5 %/+10 % external-rate runs against triplets of the ensemble, a synthetic rate
+  change of one population (its rates x 1.1 and x 1.2 in a same-model seed), and the
+  half-neuron runs against the 3 s ensemble (correlations about x2 by the 1/N law);
+* the median minimum detectable effect of each statistic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from analysis.compare import correlation_rescale  # noqa: E402
+from analysis.io import load_run  # noqa: E402
+from analysis.report import run_statistics  # noqa: E402
+from analysis.study import study_statistics  # noqa: E402
+from analysis.verdicts import STATISTICS, verdict_cells  # noqa: E402
+from pynn_microcircuit.rundir import read_run_json  # noqa: E402
+
+
+def ensemble(ref: Path) -> dict:
+    return {int(d.name.split("_")[1]): study_statistics(d) for d in sorted(ref.glob("seed_*"))}
+
+
+def verdicts(test, refs, scale=1.0, alpha=0.05):
+    return verdict_cells(test, refs, correlation_scale=scale, alpha=alpha)
+
+
+def rate(n, k):
+    return f"{n / k:.3f} +- {np.sqrt(n / k * (1 - n / k) / k):.3f}" if k else "n/a"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--triplets", type=int, default=10)
+    ap.add_argument("--alpha", type=float, default=0.05)
+    args = ap.parse_args()
+    rng = np.random.default_rng(1)
+    ens = ensemble(args.data / "ref01_t2000")
+    seeds = sorted(ens)
+    out: dict = {"alpha": args.alpha, "seeds": seeds}
+
+    # ---- false alarms: same model, different seeds
+    per_stat = {s: [0, 0] for s in STATISTICS}
+    fw, n_tables, mdes = 0, 0, {s: [] for s in STATISTICS}
+    for s in seeds:
+        others = [o for o in seeds if o != s]
+        for _ in range(args.triplets):
+            trip = rng.choice(others, 3, replace=False)
+            cells = verdicts(ens[s], [ens[t] for t in trip], alpha=args.alpha)
+            n_tables += 1
+            fw += any(c["verdict"] == "differs" for c in cells)
+            for c in cells:
+                if c.get("p_value") is None:
+                    continue
+                per_stat[c["statistic"]][0] += c["p_value"] < args.alpha
+                per_stat[c["statistic"]][1] += 1
+                if c.get("min_detectable_effect") is not None:
+                    mdes[c["statistic"]].append((c["population"], c["min_detectable_effect"]))
+    out["false_alarm_per_cell"] = {s: v[0] / v[1] for s, v in per_stat.items() if v[1]}
+    out["family_wise_false_alarm"] = fw / n_tables
+    print(
+        f"false alarms ({len(seeds)} seeds x {args.triplets} reference triplets, alpha {args.alpha}):"
+    )
+    for s, (k, n) in per_stat.items():
+        print(f"  {s:<22} per cell (p < alpha): {rate(k, n)}  ({n} cells)")
+    print(f"  family-wise (any 'differs' after Holm): {rate(fw, n_tables)}  ({n_tables} tables)")
+    out["median_mde"] = {}
+    for s, vals in mdes.items():
+        by_pop: dict = {}
+        for pop, v in vals:
+            by_pop.setdefault(pop, []).append(v)
+        out["median_mde"][s] = {p: float(np.median(v)) for p, v in by_pop.items()}
+    print("median minimum detectable effect (relative for rate/correlation/synchrony):")
+    for s, by_pop in out["median_mde"].items():
+        print(f"  {s:<22} " + " ".join(f"{p} {v:.3g}" for p, v in by_pop.items()))
+
+    # ---- power: external rate +5 % / +10 %
+    out["power"] = {}
+    for tag in ("bg105", "bg110"):
+        runs = sorted(args.data.glob(f"{tag}_s*"))
+        if not runs:
+            continue
+        hits = {s: [0, 0] for s in STATISTICS}
+        for r in runs:
+            st = run_statistics(load_run(r))
+            for _ in range(args.triplets):
+                trip = rng.choice(seeds, 3, replace=False)
+                for c in verdicts(st, [ens[t] for t in trip], alpha=args.alpha):
+                    if c["verdict"] in ("differs", "consistent"):
+                        hits[c["statistic"]][0] += c["verdict"] == "differs"
+                        hits[c["statistic"]][1] += 1
+        out["power"][tag] = {s: v[0] / v[1] for s, v in hits.items() if v[1]}
+        print(f"power, external rate {tag[2:]} %: " + ", ".join(
+            f"{s} {v:.2f}" for s, v in out["power"][tag].items()))  # fmt: skip
+
+    # ---- power: synthetic per-population rate change (rates x factor in a same-model seed)
+    pops = list(ens[seeds[0]])
+    for factor in (1.1, 1.2):
+        hit = tot = 0
+        for s in seeds:
+            others = [o for o in seeds if o != s]
+            trip = rng.choice(others, 3, replace=False)
+            for pop in pops:
+                test = copy.deepcopy(ens[s])
+                test[pop]["rates_hz"] = np.asarray(test[pop]["rates_hz"]) * factor
+                cells = verdicts(test, [ens[t] for t in trip], alpha=args.alpha)
+                c = next(c for c in cells if c["population"] == pop and c["statistic"] == "rate")
+                hit += c["verdict"] == "differs"
+                tot += 1
+        out["power"][f"rate_x{factor}"] = hit / tot
+        print(f"power, one population's rates x{factor}: {rate(hit, tot)}")
+
+    # ---- correlations x2: half the neurons at the same in-degrees (W kept)
+    ref3_dir = args.data / "ref01_t3000"
+    halves = sorted(args.data.glob("half_s*"))
+    if ref3_dir.is_dir() and halves:
+        ref3 = list(ensemble(ref3_dir).values())
+        ref_meta = read_run_json(next(ref3_dir.glob("seed_*")))
+        out["half"] = {}
+        for h in halves:
+            st = run_statistics(load_run(h))
+            scale = correlation_rescale(read_run_json(h), ref_meta)
+            cells = verdicts(st, ref3, scale=scale, alpha=args.alpha)
+            raw = [c for c in cells if c["statistic"] == "correlation"]
+            res = [c for c in cells if c["statistic"] == "correlation_rescaled"]
+            n_raw = sum(c["verdict"] == "differs" for c in raw)
+            n_res = sum(c["verdict"] == "differs" for c in res)
+            ratio = [c["test"] / c["reference"] for c in raw if c.get("reference")]
+            out["half"][h.name] = {
+                "raw_differs": n_raw,
+                "rescaled_differs": n_res,
+                "raw_ratio": ratio,
+                "rescale": scale,
+            }
+            print(
+                f"{h.name}: raw correlation differs in {n_raw}/8, rescaled (x{scale:g}) in "
+                f"{n_res}/8; test/reference mean correlation " + " ".join(f"{r:.2f}" for r in ratio)
+            )
+    (args.data / "calibration.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
