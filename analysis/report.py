@@ -106,8 +106,38 @@ def plot_raster(run: Run, path: Path, window_ms: float = 300.0, max_per_pop: int
     return _savefig(fig, path)
 
 
-def plot_distributions(stats: dict, path: Path, refs: list[dict] | None = None) -> Path:
-    """Histograms of rate, ISI CV and correlation per population, references overlaid."""
+def _bins(key: str, values: np.ndarray, duration_s: float | None) -> np.ndarray:
+    """Histogram edges: rates on multiples of 1/T (a run of T seconds can only produce
+    counts / T, so other bins show a comb); correlations over their 2-98 % range (a few
+    outlying pairs would otherwise squeeze the bulk into one bar); else 0.5-99.5 %."""
+    q = (2, 98) if key == "correlations" else (0.5, 99.5)
+    lo, hi = np.percentile(values, q) if values.size > 1 else (0.0, 1.0)
+    hi = hi if hi > lo else lo + 1
+    if key == "rates_hz" and duration_s:
+        step = 1.0 / duration_s
+        width = step * max(1, int(np.ceil((hi - lo) / 40 / step)))
+        start = np.floor(lo / step) * step - step / 2
+        return np.arange(start, hi + width, width)
+    return np.linspace(lo, hi, 60 if key == "correlations" else 40)
+
+
+#: Verdict statistic shown in each column of :func:`plot_distributions`.
+_PANEL_STAT = {"rates_hz": "rate", "cv_isi": "cv_isi", "correlations": "correlation"}
+
+
+def plot_distributions(
+    stats: dict,
+    path: Path,
+    refs: list[dict] | None = None,
+    duration_s: float | None = None,
+    cells: list[dict] | None = None,
+) -> Path:
+    """Histograms of rate, ISI CV and correlation per population, references overlaid; with
+    ``cells`` (:func:`analysis.verdicts.verdict_cells`) each panel states its verdict and the
+    smallest difference the comparison detects."""
+    from .verdicts import format_cell
+
+    by_cell = {(c["population"], c["statistic"]): c for c in cells or []}
     pops = list(stats)
     keys = (
         ("rates_hz", "firing rate (Hz)"),
@@ -124,8 +154,7 @@ def plot_distributions(stats: dict, path: Path, refs: list[dict] | None = None) 
                 if any(d.size for d in data)
                 else np.zeros(1)
             )
-            lo, hi = np.percentile(allv, [0.5, 99.5]) if allv.size > 1 else (0, 1)
-            bins = np.linspace(lo, hi if hi > lo else lo + 1, 40)
+            bins = _bins(key, allv, duration_s)
             for k, ref in enumerate(refs or []):
                 if not ref[pop][key].size:
                     continue  # an empty density histogram divides by zero
@@ -149,6 +178,13 @@ def plot_distributions(stats: dict, path: Path, refs: list[dict] | None = None) 
                     color=COLORS.get(pop[-1], "k"),
                     label="this run",
                 )
+            cell = by_cell.get((pop, _PANEL_STAT[key]))
+            if cell:
+                ax.text(
+                    0.98, 0.95, format_cell(cell).replace("; ", "\n"), ha="right", va="top",
+                    fontsize=6, transform=ax.transAxes,
+                    color="firebrick" if cell["verdict"] == "differs" else "0.2",
+                )  # fmt: skip
             if r == 0:
                 ax.set_title(label)
             if c == 0:
@@ -403,7 +439,7 @@ def analyse(run_dir: str | Path, seed: int = 0) -> Path:
     figs = [
         plot_raster(run, out / "raster.png"),
         plot_rate_boxplot(stats, out / "rates.png"),
-        plot_distributions(stats, out / "distributions.png"),
+        plot_distributions(stats, out / "distributions.png", duration_s=run.duration_s),
         plot_spectra(stats, out / "spectra.png"),
         plot_cross_correlations(cc, list(run.populations), out / "cross_correlations.png"),
     ]
@@ -517,7 +553,7 @@ def compare_runs(
     )
     figs = [
         plot_verdicts(result, out / "verdicts.png"),
-        plot_distributions(test_stats, out / "distributions.png", ref_stats),
+        plot_distributions(test_stats, out / "distributions.png", ref_stats, run.duration_s, cells),
     ]
     write_html(
         out / "report.html",

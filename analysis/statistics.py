@@ -15,7 +15,7 @@ import numpy as np
 
 #: Defaults of the accepted validation recipe (DESIGN section 5).
 CORR_BIN_MS = 2.0
-CORR_SAMPLE = 200
+CORR_SAMPLE = 500
 SYNC_BIN_MS = 1.0
 SYNC_SAMPLE = 1000
 RATE_BIN_MS = 1.0
@@ -26,6 +26,9 @@ SPECTRUM_BAND_HZ = (5.0, 250.0)
 #: distribution-valued statistics (see :func:`split_half_ks`).
 SYNC_BLOCKS = 10
 NOISE_SPLITS = 8
+#: Halvings for the standard error of the mean correlation (the verdicts' noise model uses
+#: it directly, so it is estimated more finely than the floors).
+CORR_SEM_SPLITS = 24
 #: Subsample sizes at which the synchrony is also computed, so that two runs of different
 #: size are compared at the same size (the Fano factor of a population count grows with the
 #: number of neurons counted: ``1 + (M - 1) c`` for mean pairwise count correlation c).
@@ -344,7 +347,7 @@ def population_statistics(pop, t0: float, t1: float, seed: int = 0) -> dict:
             "rates_hz": split_half_ks(rates, rng),
             "cv_isi": split_half_ks(cvs, rng),
             "correlations": split_half_ks_pairs(cmat, rng),
-            "mean_correlation_sem": mean_correlation_sem(cmat, rng),
+            "mean_correlation_sem": mean_correlation_sem(cmat, rng, splits=CORR_SEM_SPLITS),
             "synchrony_sem": synchrony_sem(pop.ids, pop.times, pop.n_recorded, t0, t1),
         },
     }

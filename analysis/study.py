@@ -18,7 +18,7 @@ from .report import run_statistics, summary
 
 SEP = "|"
 #: Bumped whenever the statistics change, so older caches are recomputed, not reused.
-STATS_VERSION = 3
+STATS_VERSION = 4
 
 
 def _flatten(stats: dict) -> dict:

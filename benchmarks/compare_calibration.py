@@ -28,7 +28,6 @@ then ``python benchmarks/compare_calibration.py D``. It prints (and writes
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 from pathlib import Path
@@ -41,7 +40,7 @@ from analysis.compare import correlation_rescale  # noqa: E402
 from analysis.io import load_run  # noqa: E402
 from analysis.report import run_statistics  # noqa: E402
 from analysis.study import study_statistics  # noqa: E402
-from analysis.verdicts import STATISTICS, verdict_cells  # noqa: E402
+from analysis.verdicts import STATISTICS, _common_sync_size, scalars, verdict_cells  # noqa: E402
 from pynn_microcircuit.rundir import read_run_json  # noqa: E402
 
 
@@ -53,6 +52,22 @@ def verdicts(test, refs, scale=1.0, alpha=0.05):
     return verdict_cells(test, refs, correlation_scale=scale, alpha=alpha)
 
 
+def overdispersion(ens: dict, seeds: list[int]) -> dict:
+    """Median over populations of phi = seed-to-seed variance / mean within-run variance of
+    each statistic's scalar (the prior of analysis.verdicts.PHI_PRIOR)."""
+    pops = list(ens[seeds[0]])
+    out = {}
+    for stat in ("rate", "cv_isi", "correlation", "synchrony"):
+        phis = []
+        for pop in pops:
+            sts = [ens[s][pop] for s in seeds]
+            size = _common_sync_size(sts[0], sts[1:]) if stat == "synchrony" else None
+            xv = np.array([scalars(st, stat, 1.0, size) for st in sts])
+            phis.append(xv[:, 0].var(ddof=1) / xv[:, 1].mean())
+        out[stat] = {"median": float(np.median(phis)), "by_population": dict(zip(pops, phis))}
+    return out
+
+
 def rate(n, k):
     return f"{n / k:.3f} +- {np.sqrt(n / k * (1 - n / k) / k):.3f}" if k else "n/a"
 
@@ -62,11 +77,25 @@ def main() -> int:
     ap.add_argument("data", type=Path)
     ap.add_argument("--triplets", type=int, default=10)
     ap.add_argument("--alpha", type=float, default=0.05)
+    ap.add_argument(
+        "--prior-seeds",
+        type=int,
+        default=6,
+        help="the first N seeds estimate the overdispersion prior (printed, to set "
+        "analysis.verdicts.PHI_PRIOR); false alarms are measured on the others only",
+    )
     args = ap.parse_args()
     rng = np.random.default_rng(1)
-    ens = ensemble(args.data / "ref01_t2000")
+    ens_all = ensemble(args.data / "ref01_t2000")
+    prior_seeds = sorted(ens_all)[: args.prior_seeds]
+    phi = overdispersion(ens_all, prior_seeds)
+    print(f"overdispersion phi on seeds {prior_seeds} (median over populations):")
+    for stat, v in phi.items():
+        print(f"  {stat:<12} {v['median']:.2f}   " + " ".join(
+            f"{p} {x:.2f}" for p, x in v["by_population"].items()))  # fmt: skip
+    ens = {s: st for s, st in ens_all.items() if s not in prior_seeds}
     seeds = sorted(ens)
-    out: dict = {"alpha": args.alpha, "seeds": seeds}
+    out: dict = {"alpha": args.alpha, "seeds": seeds, "prior_seeds": prior_seeds, "phi": phi}
 
     # ---- false alarms: same model, different seeds
     per_stat = {s: [0, 0] for s in STATISTICS}
@@ -130,8 +159,11 @@ def main() -> int:
             others = [o for o in seeds if o != s]
             trip = rng.choice(others, 3, replace=False)
             for pop in pops:
-                test = copy.deepcopy(ens[s])
-                test[pop]["rates_hz"] = np.asarray(test[pop]["rates_hz"]) * factor
+                test = dict(ens[s])  # shallow: only this population's rates change
+                test[pop] = {
+                    **ens[s][pop],
+                    "rates_hz": np.asarray(ens[s][pop]["rates_hz"]) * factor,
+                }
                 cells = verdicts(test, [ens[t] for t in trip], alpha=args.alpha)
                 c = next(c for c in cells if c["population"] == pop and c["statistic"] == "rate")
                 hit += c["verdict"] == "differs"
