@@ -108,9 +108,10 @@ def plot_raster(run: Run, path: Path, window_ms: float = 300.0, max_per_pop: int
 
 def _bins(key: str, values: np.ndarray, duration_s: float | None) -> np.ndarray:
     """Histogram edges: rates on multiples of 1/T (a run of T seconds can only produce
-    counts / T, so other bins show a comb); correlations over their 2-98 % range (a few
-    outlying pairs would otherwise squeeze the bulk into one bar); else 0.5-99.5 %."""
-    q = (2, 98) if key == "correlations" else (0.5, 99.5)
+    counts / T, so other bins show a comb); correlations over their 1-99.5 % range (the few
+    most correlated pairs would otherwise squeeze the bulk into one bar; the panel's log
+    density shows the positive tail); else 0.5-99.5 %."""
+    q = (1, 99.5) if key == "correlations" else (0.5, 99.5)
     lo, hi = np.percentile(values, q) if values.size > 1 else (0.0, 1.0)
     hi = hi if hi > lo else lo + 1
     if key == "rates_hz" and duration_s:
@@ -178,6 +179,9 @@ def plot_distributions(
                     color=COLORS.get(pop[-1], "k"),
                     label="this run",
                 )
+            ax.xaxis.set_major_locator(plt.MaxNLocator(4))
+            if key == "correlations":
+                ax.set_yscale("log")
             cell = by_cell.get((pop, _PANEL_STAT[key]))
             if cell:
                 ax.text(
