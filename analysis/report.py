@@ -401,14 +401,21 @@ def _comparison_table(test: dict, refs: list[dict]) -> str:
 
 def validity_warning(meta: dict) -> str | None:
     """The run's own statement that its hardware run is invalid or unverified (a SpiNNaker
-    run whose provenance counters show lost activity, or could not be read), else None."""
+    run whose provenance counters show lost activity, or could not be read) or that its
+    activity collapsed (silent populations, rates far from the mean field), else None."""
+    notes = []
     if "valid" in meta and meta["valid"] is not True:
-        return meta.get("validity_note") or (
-            "the run is marked invalid"
-            if meta["valid"] is False
-            else "the run's validity is unknown"
+        notes.append(
+            meta.get("validity_note")
+            or (
+                "the run is marked invalid"
+                if meta["valid"] is False
+                else "the run's validity is unknown"
+            )
         )
-    return None
+    if meta.get("activity_note"):
+        notes.append(meta["activity_note"])
+    return "; ".join(notes) or None
 
 
 def _warning_html(lines: list[str]) -> str:

@@ -143,6 +143,11 @@ def build_run_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
     ap.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the model is predicted not to fit this machine's memory",
+    )
+    ap.add_argument(
         "--model",
         default=None,
         help="model.json of a prepared job: the whole model, run options and platform "
@@ -394,6 +399,11 @@ def cmd_run(argv) -> int:
         return run_on_spinnaker(args, argv, params, spec, the_plan)
     for note in spec.notes:
         log.warning(note)
+    if not args.force:
+        from .machine import check_fits
+
+        capacity = _capacity(args)
+        check_fits(spec, capacity(spec, {})["memory"], capacity, params)
     log.info(
         "model: n=%g k=%g method=%s, %d neurons, %d synapses",
         spec.n_scale,

@@ -90,3 +90,40 @@ def simulate(sim, t_total: float, chunks: int, progress) -> None:
         t_done += this
         wall = time.perf_counter() - t0
         progress(t_done, t_total, wall)
+
+
+#: A population is "silent" below this rate (Hz), and "far from the prediction" outside
+#: this factor of its mean-field rate.
+SILENT_HZ = 0.01
+FAR_FACTOR = 3.0
+
+
+def activity_check(spec, populations: dict) -> dict:
+    """Did the activity collapse? Populations that are silent (mean rate < SILENT_HZ) or whose
+    rate is off their mean-field prediction (:func:`pynn_microcircuit.theory.
+    self_consistent_rates`, Siegert with the Fourcaud-Brunel correction) by more than
+    FAR_FACTOR. Returns ``{"activity_ok", "silent", "far", "activity_note"}``."""
+    from .theory import self_consistent_rates
+
+    try:
+        predicted = self_consistent_rates(spec)
+    except RuntimeError:
+        predicted = [float("nan")] * len(spec.populations)
+    silent, far = [], []
+    for name, pred in zip(spec.populations, predicted):
+        rate = populations.get(name, {}).get("mean_rate_hz")
+        if rate is None:
+            continue
+        if rate < SILENT_HZ:
+            silent.append(name)
+        elif pred > SILENT_HZ and not 1 / FAR_FACTOR <= rate / pred <= FAR_FACTOR:
+            far.append(f"{name} {rate:.2g} Hz vs {pred:.2g} Hz predicted")
+    note = None
+    if silent or far:
+        parts = []
+        if silent:
+            parts.append("silent: " + ", ".join(silent))
+        if far:
+            parts.append(f"more than x{FAR_FACTOR:g} off the mean-field rate: " + "; ".join(far))
+        note = "activity collapsed or far from the prediction - " + " | ".join(parts)
+    return {"activity_ok": note is None, "silent": silent, "far": far, "activity_note": note}

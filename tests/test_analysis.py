@@ -9,6 +9,7 @@ from analysis.compare import compare, ks_distance
 from analysis.io import export_neo, load_run, to_neo_block
 from analysis.report import analyse, compare_runs, run_statistics
 from analysis.statistics import (
+    CORR_SAMPLE,
     correlation_coefficients,
     cv_isi,
     firing_rates,
@@ -52,7 +53,7 @@ def test_poisson_known_answers():
     cv = cv_isi(ids, times)
     assert abs(cv.mean() - 1.0) < 0.05
     cc = correlation_coefficients(ids, times, T0, T1, seed=3)
-    assert cc.size == 200 * 199 // 2
+    assert cc.size == CORR_SAMPLE * (CORR_SAMPLE - 1) // 2  # the sampled spiking neurons
     assert abs(cc.mean()) < 0.01
     assert synchrony(ids, times, 1000, T0, T1) == pytest.approx(1.0, abs=0.1)
 

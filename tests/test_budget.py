@@ -181,3 +181,18 @@ def test_correlation_law_in_the_plan():
         else:
             assert fid["correlation_factor"] == pytest.approx(1 / p.n_scale)
     assert corr.method in ("n", "linear-k")
+
+
+def test_plans_keep_a_safety_margin():
+    from pynn_microcircuit.budget import MARGINS
+
+    def capacity(spec, budget):
+        return predict(spec, threads=budget.get("threads"), t_presim_ms=500.0, t_sim_ms=200.0)
+
+    for text in ("memory=1GiB", "walltime=60s"):
+        budget = parse_budget(text, "nest")
+        p = plan("nest", budget, capacity, Params())
+        key = text.split("=")[0]
+        assert p.predicted[key] * (1 + MARGINS[key]) <= budget[key]
+        assert p.predicted["margin"] == {key: MARGINS[key]}
+        assert any("safety margin" in line for line in p.explanation)

@@ -11,6 +11,7 @@ import nest
 from pynn_microcircuit import rundir
 from pynn_microcircuit.runner import (
     RunOptions,
+    activity_check,
     build_for_run,
     peak_rss_bytes,
     simulate,
@@ -104,7 +105,10 @@ def run_nest(
         "backend": backend.name,
         "plan": plan,
         "spec": spec.to_dict(),
+        **activity_check(spec, populations),
         **(extra or {}),
     }
+    if record["activity_note"]:
+        log.warning(record["activity_note"])
     rundir.write_run_json(run_dir / rundir.RUN_FILE, record)
     return run_dir

@@ -21,7 +21,13 @@ from pathlib import Path
 
 from pynn_microcircuit import rundir
 from pynn_microcircuit.errors import UserError
-from pynn_microcircuit.runner import RunOptions, build_for_run, peak_rss_bytes, store_spikes
+from pynn_microcircuit.runner import (
+    RunOptions,
+    activity_check,
+    build_for_run,
+    peak_rss_bytes,
+    store_spikes,
+)
 from pynn_microcircuit.scaling import ModelSpec
 
 from .backend import SpinnakerBackend
@@ -183,6 +189,9 @@ def run_spinnaker(
             run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total
         )
         record.update(provenance_record(run_dir, *databases))
+        record.update(activity_check(spec, record["populations"]))
+        if record["activity_note"]:
+            log.warning(record["activity_note"])
     else:
         record["populations"] = {
             name: {"n_neurons": int(spec.n_neurons[i]), "n_recorded": 0}

@@ -1,0 +1,50 @@
+"""The machine a run is about to use: how much memory it has, and whether a run fits.
+
+``PYNN_MICROCIRCUIT_MACHINE_MEMORY`` (e.g. ``4GiB``) stands in for the physical memory, so
+the check can be tested (or made stricter on a shared machine) without a smaller machine.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import UserError
+
+#: Share of the physical memory a single run may plan to use (the rest: OS, other work).
+USABLE_FRACTION = 0.9
+ENV_MEMORY = "PYNN_MICROCIRCUIT_MACHINE_MEMORY"
+
+
+def memory_bytes() -> int:
+    """Physical memory of this machine (bytes), or the stand-in from the environment."""
+    text = os.environ.get(ENV_MEMORY)
+    if text:
+        from .budget import parse_memory
+
+        return parse_memory(text)
+    import psutil
+
+    return int(psutil.virtual_memory().total)
+
+
+def check_fits(spec, predicted_memory: float, capacity, params) -> None:
+    """Stop before building when ``spec`` is predicted to need more memory than this machine
+    offers: one line with the need, what there is, and the largest model that fits."""
+    from .budget import MARGINS, format_bytes, plan
+
+    have = USABLE_FRACTION * memory_bytes()
+    need = predicted_memory * (1 + MARGINS["memory"])
+    if need <= have:
+        return
+    try:
+        best = plan("nest", {"memory": int(have)}, capacity, params)
+        fits = (
+            f"the largest model that fits is n = {best.n_scale:g}, k = {best.k_scale:g} "
+            f"({best.method}; run.py --budget memory={format_bytes(have).replace(' ', '')})"
+        )
+    except UserError:
+        fits = "no model fits it"
+    raise UserError(
+        f"n={spec.n_scale:g}, k={spec.k_scale:g} needs ~{format_bytes(need)} of memory, this "
+        f"machine has {format_bytes(have)} for a run; {fits}, or pass --force to try anyway"
+    )
