@@ -30,7 +30,12 @@ import numpy as np
 from .errors import UserError
 from .params import Params
 from .scaling import ModelSpec, linear_k_min, make_spec
-from .theory import correlation_factor, correlation_note, self_consistent_rates
+from .theory import (
+    correlation_factor,
+    correlation_note,
+    effective_connectivity,
+    self_consistent_rates,
+)
 
 _MEM_UNITS = {
     "b": 1,
@@ -201,22 +206,44 @@ def fits(resources: dict, budget: dict) -> bool:
     return True
 
 
-def fidelity(spec: ModelSpec, full_rates_mf: np.ndarray) -> dict:
+def eigenvalue_shift(full: np.ndarray, scaled: np.ndarray) -> float:
+    """Largest distance from an eigenvalue of the full-scale effective connectivity to the
+    nearest eigenvalue of the scaled model's (0 when the spectrum is kept)."""
+    return float(max(np.min(np.abs(scaled - lam)) for lam in full))
+
+
+def fidelity(
+    spec: ModelSpec, full_rates_mf: np.ndarray, full_eigenvalues: np.ndarray | None = None
+) -> dict:
     """Predicted fidelity of ``spec``: mean-field rate error vs full scale, correlation
     factor (1/n where W = K J is kept, None with a reason where it is not), effective-
-    connectivity ratio (1, sqrt(k), k)."""
+    connectivity ratio (1, sqrt(k), k), and the eigenvalues of the linearised rate model's
+    effective connectivity (:func:`pynn_microcircuit.theory.effective_connectivity`) with
+    their shift from full scale (``eigenvalue_shift``; van Albada et al. 2015: what decides
+    whether a downscaled network keeps its oscillations and correlation structure).
+
+    Every number comes from the same mean-field fixed point of ``spec``; the compensation's
+    rates (published or mean-field) enter only through the spec's DC, and the mismatch of
+    published rates with the full-scale fixed point is ``max_rate_error_rel``'s floor."""
     rates = self_consistent_rates(spec, guess_hz=full_rates_mf)
     rel = np.abs(rates / full_rates_mf - 1)
     eff = {"n": 1.0, "linear-k": 1.0, "sqrt-k": math.sqrt(spec.k_scale), "none": spec.k_scale}[
         spec.method
     ]
-    return {
+    ev = np.linalg.eigvals(effective_connectivity(spec, rates))
+    out = {
         "mean_field_rates_hz": rates.tolist(),
         "max_rate_error_rel": float(rel.max()),
+        "rates_max_rel_dev": float(rel.max()),
         "correlation_factor": correlation_factor(spec),
         "correlation_note": correlation_note(spec),
         "effective_connectivity_ratio": eff,
+        "eigenvalues": [[float(z.real), float(z.imag)] for z in ev],
+        "dominant_eigenvalue_re": float(ev.real.max()),
     }
+    if full_eigenvalues is not None:
+        out["eigenvalue_shift"] = eigenvalue_shift(full_eigenvalues, ev)
+    return out
 
 
 def _score(fid: dict, preserve: str) -> float:
@@ -283,6 +310,7 @@ def plan(
     p = p or Params()
     full = make_spec(p, 1.0, 1.0)
     mf_full = self_consistent_rates(full)
+    ev_full = np.linalg.eigvals(effective_connectivity(full, mf_full))
     fitting = []
     smallest = None
     for n, k, method in candidates(p, methods):
@@ -302,14 +330,14 @@ def plan(
     # fidelity is evaluated only for the largest fitting model of each (method, shape)
     best = None
     for spec, res in _frontier(fitting):
-        fid = fidelity(spec, mf_full)
+        fid = fidelity(spec, mf_full, ev_full)
         score = _score(fid, preserve)
         if best is None or score < best[0]:
             best = (score, spec, res, fid)
     _, spec, res, fid = best
     spec, res = _refine(spec, res, capacity, budget, p)
     if (spec.n_scale, spec.k_scale) != (best[1].n_scale, best[1].k_scale):
-        fid = fidelity(spec, mf_full)
+        fid = fidelity(spec, mf_full, ev_full)
     shown = {k: v for k, v in res.items() if k != "knobs"}
     expl = [
         f"n = {spec.n_scale:g}, k = {spec.k_scale:g}, method {spec.method}: "
@@ -327,6 +355,10 @@ def plan(
             else "correlations: no law (W changes)"
         )
         + f"; effective connectivity x{fid['effective_connectivity_ratio']:.2g}",
+        "eigenvalues of the effective connectivity (linearised rate model): largest real part "
+        f"{fid['dominant_eigenvalue_re']:.3f} (full scale {ev_full.real.max():.3f}); spectrum "
+        f"shifted by {fid['eigenvalue_shift']:.2f}"
+        + (" - the network's dynamics change" if fid["eigenvalue_shift"] > 0.1 else ""),
     ]
     used = {k: MARGINS[k] for k in budget if k in MARGINS}
     if used:

@@ -119,6 +119,39 @@ def effective_connectivity_ratio(spec: ModelSpec, full: ModelSpec) -> np.ndarray
         return np.where(b != 0, a / b, np.nan)
 
 
+def rate_map(spec: ModelSpec, rates_hz) -> np.ndarray:
+    """``Phi(nu) = siegert(mu(nu), sigma(nu))`` (Hz): the rates the inputs of ``rates_hz``
+    produce; its fixed point is :func:`self_consistent_rates`."""
+    mu, s2 = input_moments(spec, np.clip(np.asarray(rates_hz, float), 0, None))
+    return siegert(mu, np.sqrt(s2), spec.neuron)
+
+
+def effective_connectivity(spec: ModelSpec, rates_hz=None, rel_step: float = 1e-4) -> np.ndarray:
+    """The linearised rate model's effective connectivity ``M_ij = dPhi_i / dnu_j`` at the
+    fixed point (dimensionless): how a change of population j's rate changes population i's
+    through the mean and the variance of its input (Helias et al. 2013, New J Phys
+    15:023002; van Albada, Helias & Diesmann 2015, PLoS Comput Biol 11:e1004490, whose
+    eigenvalues of this matrix decide whether a downscaled network keeps its dynamics).
+    Central differences with step ``rel_step`` x rate."""
+    nu = np.asarray(self_consistent_rates(spec) if rates_hz is None else rates_hz, float)
+    n = nu.size
+    m = np.zeros((n, n))
+    for j in range(n):
+        h = max(rel_step * nu[j], 1e-6)
+        up, down = nu.copy(), nu.copy()
+        up[j] += h
+        down[j] = max(down[j] - h, 0.0)
+        m[:, j] = (rate_map(spec, up) - rate_map(spec, down)) / (up[j] - down[j])
+    return m
+
+
+def dominant_eigenvalue(spec: ModelSpec, rates_hz=None) -> complex:
+    """The eigenvalue of :func:`effective_connectivity` with the largest real part (the
+    linear rate dynamics ``tau dnu/dt = -nu + Phi(nu)`` are stable while it is below 1)."""
+    ev = np.linalg.eigvals(effective_connectivity(spec, rates_hz))
+    return complex(ev[np.argmax(ev.real)])
+
+
 #: Effective connectivity W' / W = K'J' / (KJ) of each method at in-degree scaling k.
 def w_ratio(method: str, k_scale: float) -> float:
     """``K' J' / (K J)`` of a downscaling method: 1 for ``n`` and ``linear-k`` (J ~ 1/K),

@@ -9,6 +9,7 @@ from pynn_microcircuit.theory import (
     correlation_factor,
     correlation_law,
     correlation_note,
+    effective_connectivity,
     effective_connectivity_ratio,
     input_moments,
     self_consistent_rates,
@@ -85,3 +86,16 @@ def test_effective_connectivity_and_correlation_factor():
     # equal W at different N: e.g. sqrt-k at n = 0.05 vs n = 0.1, same k
     factor, _ = correlation_law(0.05, w_ratio("sqrt-k", 0.1), 0.1, w_ratio("sqrt-k", 0.1))
     assert factor == pytest.approx(2.0)
+
+
+def test_effective_connectivity_eigenvalues_follow_w():
+    """N-scaling keeps the linearised dynamics exactly (same W, same rates); sqrt-k moves the
+    spectrum (van Albada et al. 2015)."""
+    from pynn_microcircuit.budget import eigenvalue_shift
+
+    full = np.linalg.eigvals(effective_connectivity(FULL))
+    n_scaled = np.linalg.eigvals(effective_connectivity(make_spec(P, 0.1, 1.0, method="n")))
+    sk = np.linalg.eigvals(effective_connectivity(make_spec(P, 0.2, 0.2, method="sqrt-k")))
+    assert eigenvalue_shift(full, n_scaled) < 1e-3
+    assert eigenvalue_shift(full, sk) > 1.0
+    assert full.real.max() < 1  # the full-scale fixed point is linearly stable
