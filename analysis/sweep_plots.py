@@ -18,6 +18,9 @@ METHOD_STYLE = {
     "sqrt-k": ("#2ca02c", "s"),
     "linear-k": ("#9467bd", "^"),
     "none": ("#d62728", "v"),
+    "linear-k-partial": ("#c5b0d5", "<"),
+    "n@0.5": ("#17becf", "D"),
+    "n@0.2": ("#8c564b", "P"),
 }
 
 

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 RUN_PY = Path(__file__).resolve().parents[1] / "run.py"
 METHODS = ("n", "sqrt-k", "linear-k", "none")
+#: Sweep groups beyond the plain methods: linear-k below its k_min with the external variance
+#: it cannot keep dropped (``--allow-partial``), and N-scaling at a reduced in-degree
+#: (``n@K``: K-scaling k = K with sqrt-k compensation, then N shrunk further at that K).
+SWEEP_GROUPS = ("linear-k-partial", "n@0.5", "n@0.2")
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -89,10 +93,12 @@ class Cell:
     n_scale: float
     k_scale: float
     seed: int
+    allow_partial: bool = False
 
     @property
     def name(self) -> str:
-        return f"{self.method}_n{self.n_scale:g}_k{self.k_scale:g}_s{self.seed}"
+        partial = "-partial" if self.allow_partial else ""
+        return f"{self.method}{partial}_n{self.n_scale:g}_k{self.k_scale:g}_s{self.seed}"
 
     def args(self) -> list[str]:
         return [
@@ -104,17 +110,31 @@ class Cell:
             self.method,
             "--seed",
             str(self.seed),
+            *(["--allow-partial"] if self.allow_partial else []),
         ]
+
+    def spec(self, p: Params):
+        """The cell's :class:`~pynn_microcircuit.scaling.ModelSpec`."""
+        return make_spec(
+            p, self.n_scale, self.k_scale, method=self.method, allow_partial=self.allow_partial
+        )
 
 
 def method_cell(method: str, scale: float, seed: int) -> Cell:
     """The run that ``method`` at ``scale`` means: ``n`` shrinks N only (k = 1); the K-scaling
-    methods shrink N and K together (n = k = scale), as in the seed study. Scale 1 is the
-    same full model for every method, so it maps to one cell (method ``none``)."""
+    methods shrink N and K together (n = k = scale), as in the seed study;
+    ``linear-k-partial`` is linear-k with ``--allow-partial``; ``n@K`` shrinks N to ``scale``
+    at the in-degree scaling K (sqrt-k compensation). Scale 1 is the same full model for
+    every method, so it maps to one cell (method ``none``)."""
     if scale >= 1.0:
         return Cell("none", 1.0, 1.0, seed)
     if method == "n":
         return Cell("n", scale, 1.0, seed)
+    if method == "linear-k-partial":
+        return Cell("linear-k", scale, scale, seed, allow_partial=True)
+    if method.startswith("n@"):
+        k = float(method[2:])
+        return Cell("sqrt-k", min(scale, k), k, seed)
     return Cell(method, scale, scale, seed)
 
 
@@ -122,7 +142,7 @@ def feasibility(cell: Cell, p: Params) -> str | None:
     """None if ``make_spec`` accepts the cell, else its one-line reason (e.g. linear-k below
     k_min)."""
     try:
-        make_spec(p, cell.n_scale, cell.k_scale, method=cell.method)
+        cell.spec(p)
     except UserError as exc:
         return str(exc)
     return None
@@ -147,7 +167,7 @@ def predict_cells(cells, p: Params, t_presim_ms: float, t_sim_ms: float, threads
 
     out = {}
     for c in cells:
-        spec = make_spec(p, c.n_scale, c.k_scale, method=c.method)
+        spec = c.spec(p)
         out[c.name] = predict(spec, threads=threads, t_presim_ms=t_presim_ms, t_sim_ms=t_sim_ms)
     return out
 

@@ -19,6 +19,7 @@ from .errors import UserError
 from .rundir import write_json_atomic
 from .study import (
     METHODS,
+    SWEEP_GROUPS,
     Cell,
     StudyPlan,
     check_fits_machine,
@@ -36,6 +37,18 @@ log = logging.getLogger("pynn_microcircuit")
 
 DEFAULT_REFERENCE_SEEDS = "0-2"
 DEFAULT_SWEEP = {"methods": "n,sqrt-k,linear-k,none", "scales": "1,0.5,0.2,0.1", "seeds": "0"}
+#: Cells the default sweep adds, so every scaling option of the study appears: linear-k
+#: where it is feasible (k >= its largest k_min, 0.9004: 0.95, 0.92), linear-k with partial
+#: compensation below
+#: k_min, and N-scaling at a reduced in-degree.
+DEFAULT_EXTRA_CELLS = (
+    ("linear-k", 0.95),
+    ("linear-k", 0.92),
+    ("linear-k-partial", 0.5),
+    ("linear-k-partial", 0.2),
+    ("n@0.5", 0.2),
+    ("n@0.5", 0.1),
+)
 DEFAULT_T_SIM_MS = 1000.0
 
 
@@ -178,30 +191,29 @@ def cmd_reference(argv) -> int:
 # --------------------------------------------------------------------------- sweep
 
 
-def sweep_cells(methods, scales, seeds, p) -> tuple[list, list]:
-    """Grid cells ``[(method, scale, Cell)]`` and skipped ``[(method, scale, reason)]``."""
+def sweep_cells(methods, scales, seeds, p, extra=()) -> tuple[list, list]:
+    """Grid cells ``[(method, scale, Cell)]`` and skipped ``[(method, scale, reason)]``:
+    every method at every scale, then the ``extra`` (method, scale) pairs."""
     cells, skipped = [], []
-    for method in methods:
-        for scale in scales:
-            cell0 = method_cell(method, scale, seeds[0])
-            why = feasibility(cell0, p)
-            if why:
-                skipped.append((method, scale, why))
-                continue
-            cells.extend((method, scale, method_cell(method, scale, s)) for s in seeds)
+    pairs = [(m, s) for m in methods for s in scales] + list(extra)
+    for method, scale in dict.fromkeys(pairs):  # in order, each once
+        why = feasibility(method_cell(method, scale, seeds[0]), p)
+        if why:
+            skipped.append((method, scale, why))
+            continue
+        cells.extend((method, scale, method_cell(method, scale, s)) for s in seeds)
     return cells, skipped
 
 
 def _theory(cells, p) -> dict:
     """Mean-field rates of each (method, scale): ``{method: {scale: {pop: Hz}}}``."""
-    from .scaling import make_spec
     from .theory import self_consistent_rates
 
     out: dict = {}
     for method, scale, cell in cells:
         if scale in out.get(method, {}):
             continue
-        spec = make_spec(p, cell.n_scale, cell.k_scale, method=cell.method)
+        spec = cell.spec(p)
         try:
             rates = self_consistent_rates(spec)
         except RuntimeError:
@@ -234,7 +246,7 @@ def sweep_parser() -> argparse.ArgumentParser:
 def sweep_setup(args, p) -> dict:
     """Reference (given, or the default full-scale one with its runs), the sweep directory
     (claimed unless --dry-run), grid cells, skipped cells and the runs to do."""
-    methods = parse_list(args.methods, "--methods", METHODS)
+    methods = parse_list(args.methods, "--methods", METHODS + SWEEP_GROUPS)
     scales = sorted(set(parse_list(args.scales, "--scales", kind=float)), reverse=True)
     if any(not 0 < s <= 1 for s in scales):
         raise UserError(f"--scales must lie in (0, 1], got {args.scales}")
@@ -260,7 +272,9 @@ def sweep_setup(args, p) -> dict:
     out = Path(args.out or f"runs/sweep_t{args.t_sim:g}")
     if not args.dry_run:
         claim_study_dir(out, "sweep", options)
-    cells, skipped = sweep_cells(methods, scales, seeds, p)
+    default = args.methods == DEFAULT_SWEEP["methods"] and args.scales == DEFAULT_SWEEP["scales"]
+    extra = DEFAULT_EXTRA_CELLS if default else ()
+    cells, skipped = sweep_cells(methods, scales, seeds, p, extra)
     # full-scale cells whose seed is a reference seed reuse that reference run
     unique: dict[str, tuple[Cell, Path]] = {}
     for _, _, c in cells:

@@ -48,6 +48,27 @@ def test_grid_cells_and_feasibility():
     why = feasibility(method_cell("linear-k", 0.5, 0), Params())
     assert why.startswith("linear-k cannot keep the input variance at k=0.5")
     assert feasibility(method_cell("linear-k", 0.95, 0), Params()) is None
+    # linear-k with partial compensation, and N-scaling at a reduced in-degree
+    part = method_cell("linear-k-partial", 0.5, 0)
+    assert part == Cell("linear-k", 0.5, 0.5, 0, allow_partial=True)
+    assert "--allow-partial" in part.args() and feasibility(part, Params()) is None
+    assert method_cell("n@0.5", 0.2, 1) == Cell("sqrt-k", 0.2, 0.5, 1)
+
+
+def test_default_sweep_dry_run_shows_every_scaling_option(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "sweep", "--dry-run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in (
+        "linear-k_n0.95_k0.95_s0",  # feasible linear-k
+        "linear-k_n0.92_k0.92_s0",
+        "linear-k-partial_n0.2_k0.2_s0",  # below k_min, partial compensation
+        "sqrt-k_n0.1_k0.5_s0",  # N-scaling at k < 1
+    ):
+        assert name in proc.stdout, name
+    assert not (tmp_path / "runs").exists()  # a dry run claims nothing
 
 
 def test_study_dir_refuses_other_options(tmp_path):
