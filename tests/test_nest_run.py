@@ -1,5 +1,6 @@
 """Runs NEST through the project at small scales (seconds each)."""
 
+import contextlib
 import json
 
 import h5py
@@ -99,6 +100,25 @@ def test_same_seed_same_spikes_different_seed_different(tmp_path):
         np.testing.assert_array_equal(a[p][0], b[p][0])
         np.testing.assert_array_equal(a[p][1], b[p][1])
     assert any(a[p][0].size != c[p][0].size or not np.array_equal(a[p][1], c[p][1]) for p in a)
+
+
+def test_chunked_nest_run_gives_the_same_spikes_as_one_simulate_per_chunk(tmp_path, monkeypatch):
+    """One NEST Prepare/Cleanup around Run per progress chunk is the same simulation as
+    PyNN's run (Simulate) per chunk: identical spikes, spike for spike."""
+    import platforms.nest.run as nest_run
+
+    fast = _spikes(_small_run(tmp_path, "fast", seed=11))
+
+    @contextlib.contextmanager
+    def per_chunk_simulate(sim):
+        yield sim.run
+
+    monkeypatch.setattr(nest_run, "chunked_run", per_chunk_simulate)
+    plain = _spikes(_small_run(tmp_path, "plain", seed=11))
+    assert sum(v[0].size for v in fast.values()) > 100
+    for p in fast:
+        np.testing.assert_array_equal(fast[p][0], plain[p][0])
+        np.testing.assert_array_equal(fast[p][1], plain[p][1])
 
 
 def test_existing_directory_is_never_overwritten(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -24,6 +25,34 @@ from .mpi import Comm, merge_spikes, root_decides
 from .setup import choose_threads, setup
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def chunked_run(sim):
+    """An ``advance(ms)`` for :func:`pynn_microcircuit.runner.simulate` that costs one NEST
+    Prepare/Cleanup cycle instead of one per chunk: the first chunk goes through PyNN's
+    ``run`` (its bookkeeping: recording devices, the extra min_delay it simulates), the
+    others through ``nest.Run`` between one ``nest.Prepare`` and one ``nest.Cleanup``
+    (NEST's documented way to run in steps; ``nest.Simulate`` is Prepare + Run + Cleanup)."""
+    import nest
+
+    prepared = False
+
+    def advance(ms: float) -> None:
+        nonlocal prepared
+        if not sim.state.running:
+            sim.run(ms)
+            return
+        if not prepared:
+            nest.Prepare()
+            prepared = True
+        nest.Run(ms)
+
+    try:
+        yield advance
+    finally:
+        if prepared:
+            nest.Cleanup()
 
 
 def run_nest(
@@ -61,7 +90,14 @@ def run_nest(
 
     t_total = opts.t_presim_ms + opts.t_sim_ms
     t_sim0 = time.perf_counter()
-    simulate(sim, t_total, opts.progress_chunks, progress if comm.is_root else lambda *a: None)
+    with chunked_run(sim) as advance:
+        simulate(
+            sim,
+            t_total,
+            opts.progress_chunks,
+            progress if comm.is_root else lambda *a: None,
+            advance=advance,
+        )
     t_simulate = time.perf_counter() - t_sim0
 
     t_end = opts.t_presim_ms + opts.t_sim_ms
