@@ -23,7 +23,7 @@ import numpy as np
 
 from pynn_microcircuit.scaling import ModelSpec
 
-from .setup import min_threads
+from .setup import largest_synapse_type, min_threads
 
 #: Fitted 2026-11-28 on 7 runs (n = k = 0.05, 0.1, 0.2, 0.3; n = 0.1, 0.25 with k = 1; full
 #: scale), ``benchmarks/calibrate_nest_capacity.py``: memory within 0.1 % at every point.
@@ -89,8 +89,7 @@ def predict(
 ) -> dict:
     """Predicted ``memory`` (bytes), ``threads`` (at least NEST's minimum) and ``walltime`` (s)."""
     model = model or NestCapacity()
-    n_conn = spec.total_synapses + 2 * spec.total_neurons
-    th = max(threads or (os.cpu_count() or 1), min_threads(n_conn))
+    th = max(threads or (os.cpu_count() or 1), min_threads(largest_synapse_type(spec)))
     spikes_s, events_s = expected_activity(spec)
     spikes = spikes_s * t_sim_ms * 1e-3
     t_total = (t_presim_ms + t_sim_ms) * 1e-3

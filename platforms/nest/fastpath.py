@@ -11,9 +11,12 @@ Why each piece exists (measured on PyNN 0.13 / NEST 3.10, DESIGN section 4):
   made only when asked for.
 * :class:`NativeProjection` - PyNN's ``FixedTotalNumberConnector`` draws each synapse in Python
   and reads every connection back. Here one ``nest.Connect`` with rule ``fixed_total_number``
-  and NEST random parameters (redrawn normals) per projection, with plain ``static_synapse``
-  (PyNN's labelled ``static_synapse_lbl`` costs ~30 % connect time and 8 bytes/synapse);
-  look-ups go by (pre, post, model), which is unique with one projection per population pair.
+  and NEST random parameters (redrawn normals) per projection, with a copy of plain
+  ``static_synapse`` per source population (:func:`synapse_model_for`; PyNN's labelled
+  ``static_synapse_lbl`` costs ~30 % connect time and 8 bytes/synapse): NEST's limit of
+  134,217,726 connections holds per thread and synapse type, so spreading the types lets full
+  scale (299 M synapses) run on 2 threads instead of 3; look-ups go by (pre, post, model),
+  which is unique with one projection per population pair.
 * Poisson drive - a NEST ``poisson_generator`` sends an independent train to each target, so
   one generator per population replaces PyNN's generator + relay neuron per cell.
 * Spike recording - one ``spike_recorder`` per population, created after all neurons, started
@@ -147,6 +150,15 @@ class FastPopulation(pynest.Population):
         super()._set_initial_value_array(variable, value)
 
 
+def synapse_model_for(source_label: str) -> str:
+    """``static_synapse_<source>``: a copy of ``static_synapse`` (``nest.CopyModel``) for the
+    connections of one source population, made once per kernel."""
+    name = f"static_synapse_{source_label}"
+    if name not in nest.synapse_models:
+        nest.CopyModel("static_synapse", name)
+    return name
+
+
 class NativeFixedTotalNumber(Connector):
     """``fixed_total_number`` drawn by NEST, weights and delays from NEST random parameters.
 
@@ -190,7 +202,7 @@ class NativeProjection(pynest.Projection):
         common.Projection.__init__(
             self, pre, post, connector, synapse_type, None, receptor_type, Space(), label
         )
-        self.nest_synapse_model = "static_synapse"
+        self.nest_synapse_model = synapse_model_for(pre.label)
         self.nest_synapse_label = None
         self._sources = set()
         self._connections = None
@@ -290,8 +302,7 @@ class _NodeGroup:
 class _NativeEdge:
     """What :meth:`NativeFixedTotalNumber.connect` needs of a projection."""
 
-    nest_synapse_model = "static_synapse"
-
     def __init__(self, pre, post):
         self.pre = pre
         self.post = post
+        self.nest_synapse_model = synapse_model_for(pre.label)

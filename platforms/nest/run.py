@@ -22,7 +22,7 @@ from pynn_microcircuit.scaling import ModelSpec
 
 from .fastpath import NestBackend
 from .mpi import Comm, merge_spikes, root_decides
-from .setup import choose_threads, setup
+from .setup import choose_threads, largest_synapse_type, setup
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ def run_nest(
     """
     progress = progress or (lambda *a: None)
     comm = Comm()
-    n_conn = spec.total_synapses + spec.total_neurons  # + one Poisson connection per neuron
-    # NEST's connection limit is per thread: R ranks x T threads share the connections
+    n_conn = largest_synapse_type(spec)
+    # NEST's connection limit is per thread and synapse type: R ranks x T threads share them
     threads, why = choose_threads(n_conn / comm.size, opts.threads)
     if why and comm.is_root:
         log.warning(why)

@@ -12,8 +12,25 @@ log = logging.getLogger(__name__)
 MAX_CONNECTIONS_PER_THREAD = 134_217_726
 
 
+def largest_synapse_type(spec) -> int:
+    """Connections of the model's most used NEST synapse type, as the fast path builds it.
+
+    NEST's limit (:data:`MAX_CONNECTIONS_PER_THREAD`) holds per thread *and synapse type*
+    (a connection's index within its thread's connector of one type has 27 bits, NEST's
+    ``source_table``/``connector_base``). The fast path gives every source population a copy
+    of ``static_synapse`` of its own (:func:`platforms.nest.fastpath.synapse_model_for`), so
+    the largest type holds one source population's outgoing synapses; plain
+    ``static_synapse`` holds the Poisson-drive and recorder connections (2 per neuron).
+    """
+    per_source = [int(x) for x in spec.n_synapses.sum(axis=0)]
+    if spec.thalamus:
+        per_source.append(int(sum(spec.thalamus["n_synapses"])))
+    return max([*per_source, 2 * spec.total_neurons])
+
+
 def min_threads(n_connections: int, headroom: float = 1.05) -> int:
-    """Fewest virtual processes that keep every thread under NEST's connection limit.
+    """Fewest virtual processes that keep every thread under NEST's connection limit for a
+    synapse type with ``n_connections`` connections (:func:`largest_synapse_type`).
 
     Connections are stored on the thread of their target neuron; targets are spread
     round-robin over virtual processes, so each holds about ``n / vps`` of them. ``headroom``
@@ -30,8 +47,8 @@ def choose_threads(n_connections: int, requested: int | None = None) -> tuple[in
         return want, None
     return need, (
         f"using {need} threads instead of {want}: NEST holds at most "
-        f"{MAX_CONNECTIONS_PER_THREAD:,} connections per thread and this model has "
-        f"{n_connections:,}"
+        f"{MAX_CONNECTIONS_PER_THREAD:,} connections per thread and synapse type, and this "
+        f"model's largest synapse type has {n_connections:,}"
     )
 
 
