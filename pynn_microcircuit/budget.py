@@ -188,9 +188,11 @@ class Plan:
 #: Safety margins on predicted resources: a plan must fit ``limit / (1 + margin)``.
 #: memory: the NEST model was within 0.1 % at every calibration point, but a run's peak
 #: varies by more between runs (a plan 70 KB under 1 GiB peaked 0.04 % over it), so 3 %;
-#: walltime: a planned 59.9 s run took 75.8 s on this machine (+26 %), so 35 %; SpiNNaker
+#: walltime: the wall-time model is rough on this machine - measured whole runs took +12 %
+#: to +85 % longer than predicted (n = 0.17 for 5 s: 48.7 -> 54.7 s; n = 0.32: 35.3 -> 67.8 s;
+#: full scale on 2 threads +110 %) - so 100 % until it is recalibrated; SpiNNaker
 #: cores are exact (no margin; chips carry the placer's CHIP_MARGIN already).
-MARGINS = {"memory": 0.03, "walltime": 0.35}
+MARGINS = {"memory": 0.03, "walltime": 1.0}
 
 
 def fits(resources: dict, budget: dict) -> bool:
