@@ -71,10 +71,15 @@ def test_plan_too_small_names_smallest_budget():
 
 
 def test_plan_threads_limit_respected():
-    # full scale needs 3 threads (connection limit): a 2-thread budget cannot be full scale
+    # NEST's limit holds per thread and synapse type; the fast path gives each source
+    # population its own synapse type, so full scale fits 2 threads (plain PyNEST needs 3)
+    from platforms.nest.setup import MAX_CONNECTIONS_PER_THREAD, largest_synapse_type
+
     p = plan("nest", {"memory": 20 * 2**30, "threads": 2}, _cap)
-    assert p.predicted["threads"] <= 2
-    assert make_spec(Params(), p.n_scale, p.k_scale, p.method).total_synapses < 2 * 134_217_726
+    assert p.predicted["threads"] <= 2 and (p.n_scale, p.k_scale) == (1.0, 1.0)
+    full = make_spec(Params(), 1.0, 1.0)
+    assert full.total_synapses > 2 * MAX_CONNECTIONS_PER_THREAD  # one type would need 3
+    assert largest_synapse_type(full) < MAX_CONNECTIONS_PER_THREAD
 
 
 def test_preserve_rates_prefers_n_scaling():
