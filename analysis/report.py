@@ -543,7 +543,9 @@ def compare_runs(
     scale = correlation_rescale(run.meta, refs[0].meta)
     law = correlation_law_note(run.meta, refs[0].meta)
     result = compare(test_stats, ref_stats, correlation_scale=scale)
-    cells = verdict_cells(test_stats, ref_stats, scale, alpha=alpha, margins=margins)
+    cells = verdict_cells(
+        test_stats, ref_stats, scale, alpha=alpha, margins=margins, distances=result
+    )
     out = _fresh_dir(Path(run_dir) / "comparison")
     (out / "comparison.json").write_text(
         json.dumps(

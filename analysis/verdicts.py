@@ -51,8 +51,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from .statistics import ks_distance
-
 #: Prior overdispersion phi_0 (seed-to-seed variance / within-run sampling variance) per
 #: statistic and its weight in degrees of freedom: the references' own estimate (m - 1
 #: degrees of freedom) is moderated towards it (Smyth 2004, Stat Appl Genet Mol Biol 3:3).
@@ -69,12 +67,19 @@ RELATIVE = {"rate", "correlation", "correlation_rescaled", "synchrony"}
 POWER = 0.8
 
 
-def _mean_var(values) -> tuple[float, float, int]:
+def _mean_var(values) -> tuple[float, float]:
+    """Mean of the finite values and the variance of that mean (sample variance / count)."""
     a = np.asarray(values, dtype=float)
     a = a[np.isfinite(a)]
     if a.size < 2:
-        return float("nan"), float("nan"), int(a.size)
-    return float(a.mean()), float(a.var(ddof=1) / a.size), int(a.size)
+        return float("nan"), float("nan")
+    return float(a.mean()), float(a.var(ddof=1) / a.size)
+
+
+def overdispersion(x, v) -> float:
+    """phi-hat: the seed-to-seed variance of the scalars ``x`` over the mean of their
+    within-run variances ``v`` (1 would mean sampling noise explains all the spread)."""
+    return float(np.var(np.asarray(x, float), ddof=1)) / float(np.mean(v))
 
 
 def _sync_at(s: dict, size: float) -> tuple[float, float]:
@@ -89,9 +94,9 @@ def _sync_at(s: dict, size: float) -> tuple[float, float]:
 def scalars(s: dict, stat: str, scale: float = 1.0, sync_size: float | None = None):
     """(x, v) of one population's statistics ``s`` for ``stat`` (see the module table)."""
     if stat == "rate":
-        return _mean_var(s["rates_hz"])[:2]
+        return _mean_var(s["rates_hz"])
     if stat == "cv_isi":
-        return _mean_var(s["cv_isi"])[:2]
+        return _mean_var(s["cv_isi"])
     if stat in ("correlation", "correlation_rescaled"):
         c = np.asarray(s["correlations"], dtype=float)
         if c.size == 0:
@@ -135,7 +140,7 @@ def cell(test: dict, refs: list[dict], stat: str, scale: float = 1.0) -> dict:
     phi0 = PHI_PRIOR.get(stat, 1.0)
     phi, df = phi0, np.inf
     if m >= 2 and v_ref > 0:  # moderated: prior phi0 with PRIOR_DF, the references' with m-1
-        phi_hat = float(xr.var(ddof=1)) / v_ref
+        phi_hat = overdispersion(xr, vr)
         phi = (PRIOR_DF * phi0 + (m - 1) * phi_hat) / (PRIOR_DF + m - 1)
         df = PRIOR_DF + m - 1
     sd = float(np.sqrt(phi * (vt + v_ref / m)))
@@ -162,23 +167,24 @@ def holm(pvalues: list[float]) -> list[float]:
     return adj.tolist()
 
 
-def _effects(test: dict, refs: list[dict], stat: str, c: dict) -> dict:
+#: The distribution behind each statistic: its KS distance is
+#: :func:`analysis.compare.compare`'s ``distance`` of that key.
+DISTRIBUTION_OF = {"rate": "rates_hz", "cv_isi": "cv_isi", "correlation": "correlations"}
+
+
+def _effects(test: dict, refs: list[dict], stat: str, c: dict, distances: dict | None) -> dict:
     out = {}
     if c.get("reference"):
         out["relative_difference"] = c["difference"] / abs(c["reference"])
     if stat in ("rate", "cv_isi"):
-        key = "rates_hz" if stat == "rate" else "cv_isi"
+        key = DISTRIBUTION_OF[stat]
         a = np.asarray(test[key], float)
         pooled = np.concatenate([np.asarray(r[key], float) for r in refs])
         if a.size > 1 and pooled.size > 1:
             sd = np.sqrt((a.var(ddof=1) + pooled.var(ddof=1)) / 2)
             out["smd"] = float((a.mean() - pooled.mean()) / sd) if sd > 0 else 0.0
-            out["ks"] = float(np.mean([ks_distance(a, np.asarray(r[key], float)) for r in refs]))
-    if stat == "correlation":
-        a = np.asarray(test["correlations"], float)
-        out["ks"] = float(
-            np.mean([ks_distance(a, np.asarray(r["correlations"], float)) for r in refs])
-        )
+    if distances is not None and stat in DISTRIBUTION_OF:
+        out["ks"] = distances[DISTRIBUTION_OF[stat]]["distance"]
     return out
 
 
@@ -188,6 +194,7 @@ def verdict_cells(
     correlation_scale: float | None = None,
     alpha: float = 0.05,
     margins: dict | None = None,
+    distances: dict | None = None,
 ) -> list[dict]:
     """Every population x statistic as a cell (see the module docstring).
 
@@ -204,6 +211,9 @@ def verdict_cells(
     margins : dict, optional
         ``{statistic: margin}``: relative (0.05 = 5 %) for rate, correlation(s) and synchrony,
         absolute for cv_isi; cells within it are ``equivalent``.
+    distances : dict, optional
+        :func:`analysis.compare.compare`'s result for the same runs: its mean KS distances
+        become the cells' ``ks`` (computed once, there).
 
     Returns
     -------
@@ -223,7 +233,8 @@ def verdict_cells(
                               "p_value": None, "note": "no correlation law for these runs"})  # fmt: skip
                 continue
             c = cell(t, rpops, stat, correlation_scale or 1.0)
-            c.update(population=pop, statistic=stat, **_effects(t, rpops, stat, c))
+            dist = distances[pop] if distances is not None else None
+            c.update(population=pop, statistic=stat, **_effects(t, rpops, stat, c, dist))
             cells.append(c)
     tested = [c for c in cells if c.get("p_value") is not None]
     k = max(len(tested), 1)

@@ -40,7 +40,13 @@ from analysis.compare import correlation_rescale  # noqa: E402
 from analysis.io import load_run  # noqa: E402
 from analysis.report import run_statistics  # noqa: E402
 from analysis.study import study_statistics  # noqa: E402
-from analysis.verdicts import STATISTICS, _common_sync_size, scalars, verdict_cells  # noqa: E402
+from analysis.verdicts import (  # noqa: E402
+    STATISTICS,
+    _common_sync_size,
+    overdispersion,
+    scalars,
+    verdict_cells,
+)
 from pynn_microcircuit.rundir import read_run_json  # noqa: E402
 
 
@@ -52,7 +58,7 @@ def verdicts(test, refs, scale=1.0, alpha=0.05):
     return verdict_cells(test, refs, correlation_scale=scale, alpha=alpha)
 
 
-def overdispersion(ens: dict, seeds: list[int]) -> dict:
+def ensemble_overdispersion(ens: dict, seeds: list[int]) -> dict:
     """Median over populations of phi = seed-to-seed variance / mean within-run variance of
     each statistic's scalar (the prior of analysis.verdicts.PHI_PRIOR)."""
     pops = list(ens[seeds[0]])
@@ -63,7 +69,7 @@ def overdispersion(ens: dict, seeds: list[int]) -> dict:
             sts = [ens[s][pop] for s in seeds]
             size = _common_sync_size(sts[0], sts[1:]) if stat == "synchrony" else None
             xv = np.array([scalars(st, stat, 1.0, size) for st in sts])
-            phis.append(xv[:, 0].var(ddof=1) / xv[:, 1].mean())
+            phis.append(overdispersion(xv[:, 0], xv[:, 1]))
         out[stat] = {"median": float(np.median(phis)), "by_population": dict(zip(pops, phis))}
     return out
 
@@ -88,7 +94,7 @@ def main() -> int:
     rng = np.random.default_rng(1)
     ens_all = ensemble(args.data / "ref01_t2000")
     prior_seeds = sorted(ens_all)[: args.prior_seeds]
-    phi = overdispersion(ens_all, prior_seeds)
+    phi = ensemble_overdispersion(ens_all, prior_seeds)
     print(f"overdispersion phi on seeds {prior_seeds} (median over populations):")
     for stat, v in phi.items():
         print(f"  {stat:<12} {v['median']:.2f}   " + " ".join(

@@ -35,6 +35,7 @@ from .theory import (
     correlation_note,
     effective_connectivity,
     self_consistent_rates,
+    w_ratio,
 )
 
 _MEM_UNITS = {
@@ -229,9 +230,7 @@ def fidelity(
     published rates with the full-scale fixed point is ``max_rate_error_rel``'s floor."""
     rates = self_consistent_rates(spec, guess_hz=full_rates_mf)
     rel = np.abs(rates / full_rates_mf - 1)
-    eff = {"n": 1.0, "linear-k": 1.0, "sqrt-k": math.sqrt(spec.k_scale), "none": spec.k_scale}[
-        spec.method
-    ]
+    eff = w_ratio(spec.method, spec.k_scale)
     ev = np.linalg.eigvals(effective_connectivity(spec, rates))
     out = {
         "mean_field_rates_hz": rates.tolist(),

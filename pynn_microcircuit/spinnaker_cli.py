@@ -76,11 +76,10 @@ def _within(mapping: dict, budget: dict | None) -> list[str]:
     ]
 
 
-def run_ensemble(args, argv) -> int:
+def run_ensemble(args, argv, spec) -> int:
     """Several seeds of one model file, one after another, each in its own process (one
     sPyNNaker setup per process) in the same allocation: ``OUT/reference.json`` and
     ``OUT/seed_<s>/``, the layout of a reference directory."""
-    import json
     import subprocess
     import sys
 
@@ -92,13 +91,11 @@ def run_ensemble(args, argv) -> int:
     if out.exists():
         raise UserError(f"output directory '{out}' already exists; nothing overwritten")
     out.mkdir(parents=True)
-    rec = json.loads(Path(args.model).read_text())
-    a = rec["spec_args"]
     meta = {
         "platform": "spinnaker",
-        "n_scale": a["n_scale"],
-        "k_scale": a["k_scale"],
-        "method": a["method"],
+        "n_scale": spec.n_scale,
+        "k_scale": spec.k_scale,
+        "method": spec.method,
         "t_sim_ms": args.t_sim,
         "t_presim_ms": args.t_presim,
         "model_fingerprint": args.model_fingerprint,
@@ -135,7 +132,7 @@ def _without_option(argv: list[str], option: str) -> list[str]:
 def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
     """Map (dry run) or run on SpiNNaker; after a dry run, prepare a job under jobs/."""
     if args.model and len(args.seeds) > 1 and (args.ebrains_job or args.machine or args.spalloc):
-        return run_ensemble(args, argv)
+        return run_ensemble(args, argv, spec)
     from platforms.spinnaker.capacity import predict_mapping
     from platforms.spinnaker.run import run_spinnaker
 
@@ -165,6 +162,7 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
         pred.cores,
         pred.chips,
     )
+    model = _model(args, params, spec, knobs)
     run_dir = run_spinnaker(
         spec,
         opts,
@@ -176,8 +174,7 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
         extra={
             "params": params.to_dict(),
             "command": ["run.py", *argv],
-            "model_fingerprint": args.model_fingerprint
-            or _model(args, params, spec, knobs)["fingerprint"],
+            "model_fingerprint": args.model_fingerprint or model["fingerprint"],
             "code": code_version(),
         },
     )
@@ -209,13 +206,11 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
         "machine (no board reachable from here)"
     )
     try:
-        job_dir = _prepare_job(args, _model(args, params, spec, knobs), run_dir)
+        job_dir, job = _prepare_job(args, model, run_dir)
     except UserError as exc:  # the mapping stands; only the job could not be made
         print(f"job not prepared: {exc}")
         return 3 if over else 0
-    import yaml
-
-    if yaml.safe_load((job_dir / "job.yaml").read_text()).get("dirty"):
+    if job["dirty"]:
         print(
             "note: your tree has uncommitted changes; they are packed into the job's code, "
             "and submit asks for --allow-dirty (commit and prepare again to avoid it)"
@@ -244,9 +239,10 @@ def code_version() -> dict:
     return describe_code()
 
 
-def _prepare_job(args, model: dict, run_dir: Path) -> Path:
+def _prepare_job(args, model: dict, run_dir: Path) -> tuple[Path, dict]:
     """``jobs/<name>/``: job.yaml, model.json and the code archive that runs the same model
-    on the EBRAINS SpiNNaker machine (see platforms/spinnaker/jobs.py)."""
+    on the EBRAINS SpiNNaker machine (see platforms/spinnaker/jobs.py); the folder and its
+    job.yaml content."""
     from platforms.spinnaker.jobs import prepare_job
 
     name = args.job or Path(run_dir).name

@@ -202,15 +202,17 @@ def format_plan(plan: StudyPlan) -> str:
 
 
 def check_fits_machine(plan: StudyPlan, memory_bytes: float | None = None) -> None:
-    """Refuse a plan with a run predicted to need more memory than this machine has."""
-    if memory_bytes is None:
-        import psutil
+    """Refuse a plan with a run predicted to need more memory than this machine offers a run
+    (:func:`pynn_microcircuit.machine.memory_bytes`, the same rule as a single run's check)."""
+    from .machine import USABLE_FRACTION
+    from .machine import memory_bytes as machine_memory
 
-        memory_bytes = psutil.virtual_memory().total
+    if memory_bytes is None:
+        memory_bytes = machine_memory()
     big = [
         (c.name, plan.predictions[c.name]["memory"])
         for c, _ in plan.todo()
-        if plan.predictions.get(c.name, {}).get("memory", 0) > 0.9 * memory_bytes
+        if plan.predictions.get(c.name, {}).get("memory", 0) > USABLE_FRACTION * memory_bytes
     ]
     if big:
         name, mem = max(big, key=lambda x: x[1])

@@ -16,7 +16,7 @@ from analysis.statistics import (
     population_statistics,
     synchrony,
 )
-from analysis.verdicts import STATISTICS
+from analysis.verdicts import DISTRIBUTION_OF, STATISTICS
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.rundir import write_run_json, write_spikes
 
@@ -158,6 +158,8 @@ def test_analyse_and_compare_run_directories(tmp_path):
             assert saved["correlation_rescale"] == 1.0
         assert c["verdict"] == "consistent", c
         assert 0 <= c["p_value"] <= c["p_holm"] <= 1 and c["min_detectable_effect"] > 0
+        if c["statistic"] in DISTRIBUTION_OF:  # KS computed once, by compare()
+            assert c["ks"] == result[c["population"]][DISTRIBUTION_OF[c["statistic"]]]["distance"]
     assert all(
         c["verdict"] == "consistent"
         for row in result.values()

@@ -55,14 +55,13 @@ def build_archive(dest: Path, extra_files: dict[str, bytes]) -> dict:
     returned description says ``dirty: True``; :func:`platforms.spinnaker.jobs.submit`
     refuses such a job unless told otherwise.
     """
-    try:
-        head = _git("rev-parse", "HEAD")
-        dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
-    except (RuntimeError, FileNotFoundError):
+    code = describe_code()
+    if code["source"] != "git":
         raise UserError(
             f"{ROOT} is not a git checkout: a job must run a known commit; clone the "
             "repository, or pass --code-url URL@COMMIT"
-        ) from None
+        )
+    head, dirty = code["commit"], code["dirty"]
     tree = (_git("stash", "create") or head) if dirty else head
     info = {"commit": head, "dirty": dirty, "archived_tree": tree}
     raw = subprocess.run(

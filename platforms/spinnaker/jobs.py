@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -43,6 +44,8 @@ import yaml
 from pynn_microcircuit.errors import UserError
 
 from .code import ARCHIVE_NAME, build_archive, parse_code_url
+
+log = logging.getLogger(__name__)
 
 JOB_FILE = "job.yaml"
 SUBMISSION_FILE = "submission.json"
@@ -71,9 +74,10 @@ def prepare_job(
     collab: str | None,
     code_url: str | None = None,
     dry_run: str | None = None,
-) -> Path:
+) -> tuple[Path, dict]:
     """Create ``jobs_root/name/`` (never overwriting an existing job): job.yaml, model.json
-    and, unless ``code_url`` names a repository, the code archive of the user's commit."""
+    and, unless ``code_url`` names a repository, the code archive of the user's commit.
+    Returns the folder and the content of its job.yaml."""
     job_dir = Path(jobs_root) / name
     if job_dir.exists():
         raise UserError(f"job '{job_dir}' exists; choose another --job name (nothing overwritten)")
@@ -117,7 +121,7 @@ def prepare_job(
         tmp.rename(job_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return job_dir
+    return job_dir, job
 
 
 def read_job(job_dir: str | Path) -> dict:
@@ -350,9 +354,7 @@ def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
             load_run(r)  # raises a clear error if the output is incomplete
         ran = str(rec.get("versions", {}).get("sPyNNaker", "")).split("!")[-1]
         if ran and ran != CHECKED_SPYNNAKER:
-            import logging
-
-            logging.getLogger(__name__).warning(
+            log.warning(
                 "%s ran sPyNNaker %s; the capacity model and run path were checked against %s",
                 r.name,
                 ran,
