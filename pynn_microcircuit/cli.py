@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from .argparser import Parser
 from .errors import UserError
 
 log = logging.getLogger("pynn_microcircuit")
@@ -101,7 +102,7 @@ def _add_model_args(ap: argparse.ArgumentParser) -> None:
 
 
 def build_run_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="run.py",
         description="Run the Potjans & Diesmann (2014) microcircuit. Subcommands (each "
         "with --help): plan, analyse RUN, compare RUN --reference REF..., export RUN, "
@@ -462,7 +463,7 @@ def cmd_run(argv) -> int:
 
 
 def cmd_analyse(argv) -> int:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="run.py analyse", description="Statistics, figures and an HTML report of a run."
     )
     ap.add_argument("run", help="run directory")
@@ -477,7 +478,7 @@ def cmd_analyse(argv) -> int:
 
 
 def cmd_compare(argv) -> int:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="run.py compare",
         description="Compare a run with reference runs: verdicts at a stated family-wise "
         "false-alarm rate, each with the smallest difference it could have detected.",
@@ -497,6 +498,12 @@ def cmd_compare(argv) -> int:
         help="equivalence margins, e.g. rate=5%%,correlation=20%%,cv_isi=0.05: cells whose "
         "confidence interval lies within are 'equivalent'",
     )
+    ap.add_argument(
+        "--detect",
+        default=None,
+        help="effects whose required simulated time each cell states, e.g. "
+        "rate=5%%,correlation=30%% (default rate=10%%,correlation=50%%,synchrony=20%%)",
+    )
     args = ap.parse_args(argv)
     _setup_logging(False)
     if not 0 < args.alpha < 1:
@@ -505,9 +512,11 @@ def cmd_compare(argv) -> int:
     from analysis.verdicts import parse_margins, verdict_text_table
 
     margins = parse_margins(args.margin)
+    detect = parse_margins(args.detect, option="--detect")
     out, _ = compare_runs(
-        args.run, args.reference, seed=args.seed, alpha=args.alpha, margins=margins
-    )
+        args.run, args.reference, seed=args.seed, alpha=args.alpha, margins=margins,
+        detect=detect,
+    )  # fmt: skip
     import json
 
     cells = json.loads((out / "comparison.json").read_text())["cells"]
@@ -517,7 +526,7 @@ def cmd_compare(argv) -> int:
 
 
 def cmd_export(argv) -> int:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="run.py export",
         description="Write a run (or a subset) as a Neo file (NIX or MATLAB) for other tools.",
     )
@@ -541,7 +550,7 @@ def cmd_export(argv) -> int:
 
 
 def cmd_import(argv) -> int:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="run.py import",
         description="Make a run directory from INM-6's PD14 example output (NEST ASCII "
         "spike_recorder-*.dat and population_nodeids.dat), e.g. to compare against it.",
@@ -562,7 +571,7 @@ def cmd_import(argv) -> int:
 
 
 def build_plan_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="run.py plan",
         description="Choose n, k and method that fit a hardware budget, and say what it costs.",
     )

@@ -12,6 +12,7 @@ import argparse
 import datetime as _dt
 from pathlib import Path
 
+from .argparser import Parser
 from .errors import UserError
 
 JOBS_ROOT = Path("jobs")
@@ -20,7 +21,7 @@ RANK_BASE_BYTES = 1.6e8
 
 
 def _slurm_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="run.py submit --scheduler slurm",
         description="Write SLURM scripts for a run, a reference ensemble (array over seeds) "
         "or a sweep (array over grid cells) and submit them with sbatch.",

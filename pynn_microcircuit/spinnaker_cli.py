@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+from .argparser import Parser
 from .errors import UserError
 
 log = logging.getLogger("pynn_microcircuit")
@@ -257,7 +258,7 @@ def _prepare_job(args, model: dict, run_dir: Path) -> tuple[Path, dict]:
 
 
 def _job_parser(prog: str, what: str) -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog=f"run.py {prog}", description=what)
+    ap = Parser(prog=f"run.py {prog}", description=what)
     ap.add_argument("job", help="job directory, e.g. jobs/<name>")
     return ap
 

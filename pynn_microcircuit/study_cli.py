@@ -15,6 +15,7 @@ import json
 import logging
 from pathlib import Path
 
+from .argparser import Parser
 from .errors import UserError
 from .rundir import write_json_atomic
 from .study import (
@@ -144,7 +145,7 @@ def reference_statistics(ref: Path):
 def reference_parser() -> argparse.ArgumentParser:
     from .cli import _scale
 
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="run.py reference",
         description="Run (or resume) a reference ensemble: one run per seed, statistics once.",
     )
@@ -223,7 +224,7 @@ def _theory(cells, p) -> dict:
 
 
 def sweep_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="run.py sweep",
         description="Downscaling sweep: run methods x scales, compare each with a full-scale "
         "reference, draw each statistic vs scale. With no options: the documented default "
@@ -426,7 +427,7 @@ STAT_NAMES = {
     "rates_hz": "rates",
     "cv_isi": "ISI CV",
     "correlations": "correlations",
-    "correlations_rescaled": "mean corr. × n/k",
+    "correlations_rescaled": "corr. × law",
     "synchrony": "synchrony",
     "spectrum": "spectrum",
 }
@@ -445,16 +446,23 @@ def _kept_cells(kept: dict):
             elif kv[0]:
                 cells.append("kept")
             else:
-                worst = "" if kv[1] is None else f"x{kv[1]:.1f}"
+                worst = "" if kv[1] is None else _worst(stat, kv[1])
                 cells.append((worst + (f" {kv[2]}silent" if kv[2] else "")).strip())
         rows[name] = cells
     return cols, rows
 
 
+def _worst(stat: str, worst: float) -> str:
+    if stat == "spectrum":
+        return f"x{worst:.1f}"
+    return f"±{worst:.3g}" if stat == "cv_isi" else f"±{100 * worst:.0f}%"
+
+
 KEPT_HELP = [
-    "kept: every population within 2x the reference spread (as in run.py compare);",
-    "xR: the worst population's distance / spread; Nsilent: N populations without data",
-    "where the reference has some; —: not compared (mean corr. x n only for methods that keep W = K J).",
+    "kept: no population 'differs' (calibrated verdicts as in run.py compare, family-wise 5 %);",
+    "±E: the largest effect over populations (relative; absolute for the ISI CV); spectrum:",
+    "within 2x the reference spread, xR the worst distance / spread; Nsilent: N populations",
+    "without data where the reference has some; —: not compared (no correlation law).",
 ]
 
 

@@ -201,3 +201,20 @@ def test_plans_keep_a_safety_margin():
         assert p.predicted[key] * (1 + MARGINS[key]) <= budget[key]
         assert p.predicted["margin"] == {key: MARGINS[key]}
         assert any("safety margin" in line for line in p.explanation)
+
+
+def test_option_errors_are_short():
+    """A malformed option: exit 2, at most 3 lines, the problem and where help is."""
+    for args, message in (
+        (["--threads", "x"], "invalid int value: 'x'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["compare"], "required: run, --reference"),
+        (["plan", "--budget", "cores=10", "--platform", "fpga"], "invalid choice: 'fpga'"),
+        (["submit", "--scheduler", "pbs", "run"], "invalid choice: 'pbs'"),
+    ):
+        res = subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True
+        )
+        lines = (res.stdout + res.stderr).strip().splitlines()
+        assert res.returncode == 2 and len(lines) <= 3, lines
+        assert message in lines[0] and "--help" in lines[-1] and "Traceback" not in res.stderr
