@@ -501,6 +501,7 @@ def compare_runs(
     seed: int = 0,
     alpha: float = 0.05,
     margins: dict | None = None,
+    detect: dict | None = None,
 ) -> tuple[Path, dict]:
     """Write ``RUN/comparison/`` (JSON, heat-map, distributions, report.html).
 
@@ -510,7 +511,7 @@ def compare_runs(
     the folder and the distance result."""
     from pynn_microcircuit.errors import UserError
 
-    from .verdicts import verdict_cells, verdict_html_table
+    from .verdicts import prior_by_name, prior_name, verdict_cells, verdict_html_table
 
     run = load_run(run_dir)
     reference_dirs = expand_references(reference_dirs)
@@ -543,9 +544,11 @@ def compare_runs(
     scale = correlation_rescale(run.meta, refs[0].meta)
     law = correlation_law_note(run.meta, refs[0].meta)
     result = compare(test_stats, ref_stats, correlation_scale=scale)
+    prior = prior_name(refs[0].populations)
     cells = verdict_cells(
-        test_stats, ref_stats, scale, alpha=alpha, margins=margins, distances=result
-    )
+        test_stats, ref_stats, scale, alpha=alpha, margins=margins, distances=result,
+        duration_s=run.duration_s, detect=detect, prior=prior_by_name(prior),
+    )  # fmt: skip
     out = _fresh_dir(Path(run_dir) / "comparison")
     (out / "comparison.json").write_text(
         json.dumps(
@@ -557,6 +560,8 @@ def compare_runs(
                 "correlation_rescale": scale,
                 "alpha": alpha,
                 "margins": margins or {},
+                "duration_s": run.duration_s,
+                "overdispersion_prior": prior,
                 "cells": cells,
                 "distances": result,
             },
@@ -584,7 +589,8 @@ def compare_runs(
                 "Verdicts",
                 f"<p>Each cell: verdict at a family-wise false-alarm rate of {alpha:g} (Holm), "
                 "the difference from the reference mean, its Holm-adjusted p-value, and the "
-                "smallest difference this comparison detects with probability 0.8 "
+                "smallest difference this comparison detects with probability 0.8, and the "
+                "simulated time (test and references alike) a given effect needs "
                 "(analysis/verdicts.py).</p>" + verdict_html_table(cells),
             ),
             (

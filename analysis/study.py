@@ -18,7 +18,7 @@ from .report import run_statistics, summary
 
 SEP = "|"
 #: Bumped whenever the statistics change, so older caches are recomputed, not reused.
-STATS_VERSION = 4
+STATS_VERSION = 5
 
 
 def _flatten(stats: dict) -> dict:
@@ -114,31 +114,55 @@ def reference_band(summaries: list[dict]) -> dict:
 
 
 def compare_with_reference(test_stats: dict, ref_stats: list[dict], test_meta, ref_meta):
-    """:func:`analysis.compare.compare` with the mean correlation rescaled by the inverse of
-    the expected 1/n growth (:func:`analysis.compare.correlation_rescale`)."""
+    """The comparison of ``run.py compare`` for a sweep cell: ``{"distances": ...,
+    "cells": ...}`` (:func:`analysis.compare.compare` and the calibrated
+    :func:`analysis.verdicts.verdict_cells`), the mean correlation rescaled by the correlation
+    law (:func:`analysis.compare.correlation_rescale`)."""
+    from .verdicts import prior_by_name, prior_name, verdict_cells
+
     scale = correlation_rescale(test_meta, ref_meta)
-    return compare(test_stats, ref_stats, correlation_scale=scale)
+    distances = compare(test_stats, ref_stats, correlation_scale=scale)
+    prior = prior_by_name(prior_name(ref_stats[0]))
+    cells = verdict_cells(test_stats, ref_stats, scale, distances=distances, prior=prior)
+    return {"distances": distances, "cells": cells}
 
 
-KEPT_STATS = ("rates_hz", "cv_isi", "correlations", "correlations_rescaled", "synchrony")
-KEPT_STATS += ("spectrum",)
+#: Sweep table rows: the calibrated statistic behind each (None: the distance rule).
+KEPT_STATS = {
+    "rates_hz": "rate",
+    "cv_isi": "cv_isi",
+    "correlations": "correlation",
+    "correlations_rescaled": "correlation_rescaled",
+    "synchrony": "synchrony",
+    "spectrum": None,
+}
 
 
-def kept_table(verdicts: dict) -> dict:
-    """``{method: {scale: {stat: (kept, worst ratio, n_silent)}}}`` from
-    ``{(method, scale): verdict}``: a statistic is kept at a scale when every population is
-    ``consistent``; the worst ratio is over populations with data on both sides; ``n_silent``
-    counts populations where the statistic exists on one side only (e.g. no ISIs)."""
+def kept_table(comparisons: dict) -> dict:
+    """``{method: {scale: {stat: (kept, worst, n_one_sided)}}}`` from
+    ``{(method, scale): compare_with_reference(...)}``.
+
+    A statistic is kept at a scale when no population's calibrated verdict is ``differs``
+    (family-wise over the cell's table, as in ``run.py compare``); ``worst`` is the largest
+    absolute effect size over populations (relative, or absolute for the ISI CV);
+    ``n_one_sided`` counts populations where the statistic exists on one side only (e.g. a
+    silent population). The spectrum has no calibrated test: kept when every population's
+    distance is within 2x the reference spread, ``worst`` the largest distance ratio."""
     out: dict = {}
-    for (method, scale), result in verdicts.items():
+    for (method, scale), comp in comparisons.items():
         row = {}
-        for stat in KEPT_STATS:
-            cells = [c[stat] for c in result.values() if stat in c]
-            judged = [c for c in cells if c["verdict"] in ("consistent", "differs")]
-            finite = [float(c["ratio"]) for c in judged if np.isfinite(c["ratio"])]
+        for key, stat in KEPT_STATS.items():
+            if stat is None:
+                cells = [c[key] for c in comp["distances"].values() if key in c]
+                judged = [c for c in cells if c["verdict"] in ("consistent", "differs")]
+                finite = [float(c["ratio"]) for c in judged if np.isfinite(c["ratio"])]
+            else:
+                cells = [c for c in comp["cells"] if c["statistic"] == stat]
+                judged = [c for c in cells if c["verdict"] != "no data"]
+                finite = [abs(c["effect_size"]) for c in judged if "effect_size" in c]
             if judged:
-                row[stat] = (
-                    all(c["verdict"] == "consistent" for c in judged),
+                row[key] = (
+                    all(c["verdict"] != "differs" for c in judged),
                     max(finite) if finite else None,
                     len(judged) - len(finite),
                 )

@@ -14,17 +14,24 @@ statistic                  scalar x                               within-run var
 
 **Noise model (both sides' sample sizes).** A run's scalar varies from seed to seed by its
 sampling variance ``v`` (computed inside the run, from its own N: a run with fewer neurons
-has a larger ``v``) times an overdispersion ``phi >= 1`` that network-level fluctuations add
-(the same for test and reference; it can also be < 1 where the network stabilises a
-population's mean, as for inhibitory rates). ``phi`` is the references' seed-to-seed
-variance over their mean ``v``, moderated towards a prior :data:`PHI_PRIOR` measured on a
-12-seed ensemble. The difference ``x_test - mean(x_ref)`` then has variance
-``phi (v_test + mean(v_ref) / m)`` for ``m`` references, and ``t`` = difference / its
-standard deviation is referred to Student's t with ``PRIOR_DF + m - 1`` degrees of freedom
-(two-sided p-value). Correlations under a scale change are compared after the law
-of :func:`pynn_microcircuit.theory.correlation_law` (``correlation_rescaled``); synchrony
-is compared at the largest subsample size M both runs have (its value grows with M), so a
-scale change alone does not move it.
+has a larger ``v``) times an overdispersion ``phi`` that network-level fluctuations add
+(``phi > 1``; the same for test and reference) or remove (``phi < 1`` where the network
+stabilises a population's mean, as for inhibitory rates). ``phi`` is the references'
+seed-to-seed variance over their mean ``v``, moderated towards a prior phi_0 per population
+and statistic measured on a 12-seed ensemble (:data:`PRIOR_FILE`, weight d_0 = 11 degrees of
+freedom; Smyth 2004, Stat Appl Genet Mol Biol 3:3). The difference ``x_test - mean(x_ref)``
+then has variance ``phi (v_test + mean(v_ref) / m)`` for ``m`` references, and ``t`` =
+difference / its standard deviation is referred to Student's t with ``d_0 + m - 1`` degrees
+of freedom (two-sided p-value). Correlations under a scale change are compared after the
+law of :func:`pynn_microcircuit.theory.correlation_law` (``correlation_rescaled``);
+synchrony is compared at the largest subsample size M both runs have (its value grows with
+M), so a scale change alone does not move it.
+
+**Log scale.** The standard error of a mean correlation is proportional to the correlation
+(measured: 10-12 % of it in L2/3E for both a run and one with twice its correlation), so a
+multiplicative change is tested as a difference of logs, with ``v / x^2`` for the variance
+(delta method; used where every value exceeds 3 standard errors, else the linear scale).
+Effects and detectable effects are then ratios minus one.
 
 **Family-wise error.** Holm's step-down procedure over every cell with a p-value keeps the
 probability of any false ``differs`` in the table at ``alpha`` (default 0.05): Holm (1979),
@@ -34,6 +41,10 @@ Scand J Statist 6:65-70. Each cell also states its p-value.
 probability 0.8 at the family-wise level (Bonferroni bound ``alpha / K`` of Holm's first
 step, so it is conservative): ``(z_{1 - alpha/(2K)} + z_{0.8}) sd``, in the statistic's
 units and relative to the reference mean.
+
+**Time needed.** With the runs' duration each cell also states the simulated time (test
+and references alike) at which a given effect (``compare --detect``) would be detected with
+probability 0.8; see :func:`time_needed` for the variance model behind it.
 
 **Equivalence.** With a margin (``rate=5%``: +-5 % of the reference mean), a cell is
 ``equivalent`` when the ``1 - 2 alpha`` confidence interval of the difference lies inside
@@ -48,23 +59,70 @@ The false-alarm rate and power of these verdicts are measured by
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
 import numpy as np
 from scipy import stats
 
-#: Prior overdispersion phi_0 (seed-to-seed variance / within-run sampling variance) per
-#: statistic and its weight in degrees of freedom: the references' own estimate (m - 1
-#: degrees of freedom) is moderated towards it (Smyth 2004, Stat Appl Genet Mol Biol 3:3).
-#: Measured on NEST seeds 1-6 at n = k = 0.1, 2 s (benchmarks/compare_calibration.py;
-#: medians over populations 0.48 rate, 1.24 CV, 1.66 correlation, 1.72 synchrony) and
-#: rounded up; the false-alarm rates are then measured on seeds 7-12.
+#: Fallback prior overdispersion phi_0 (seed-to-seed variance / within-run sampling variance)
+#: per statistic and its weight in degrees of freedom, for populations the measured prior
+#: (:data:`PRIOR_FILE`) does not cover: the references' own estimate (m - 1 degrees of
+#: freedom) is moderated towards it (Smyth 2004, Stat Appl Genet Mol Biol 3:3). Medians over
+#: the PD14 populations of the measured prior, rounded up.
 PHI_PRIOR = {"rate": 1.0, "cv_isi": 1.25, "correlation": 2.0, "correlation_rescaled": 2.0,
              "synchrony": 2.0}  # fmt: skip
 PRIOR_DF = 4.0
+#: The measured prior per population and statistic: phi on 12 NEST seeds at n = k = 0.1,
+#: 2 s (``benchmarks/compare_calibration.py --write-prior``), with the ensemble's degrees of
+#: freedom. Per population, because the populations differ far beyond sampling error
+#: (Smyth's test: the variance of log phi-hat over the 8 populations is 0.38 for the mean
+#: correlation and 4.5 for the mean rate, against 0.20 for a common phi with 11 degrees of
+#: freedom): inhibitory mean rates hardly vary from seed to seed (phi 0.02), L2/3E and L4E
+#: correlations vary 3-4 times more than sampling explains.
+PRIOR_FILE = Path(__file__).with_name("overdispersion_prior.json")
 #: Calibrated statistics, in table order.
 STATISTICS = ("rate", "cv_isi", "correlation", "correlation_rescaled", "synchrony")
 #: Statistics whose margin and MDE are relative to the reference mean.
 RELATIVE = {"rate", "correlation", "correlation_rescaled", "synchrony"}
+#: Statistics tested on a log scale (module docstring, "Log scale").
+LOG_SCALE = {"correlation", "correlation_rescaled"}
 POWER = 0.8
+#: Default effects whose required simulated time each cell states (``compare --detect``):
+#: relative for the statistics of :data:`RELATIVE`, absolute for cv_isi.
+DETECT_DEFAULT = {"rate": 0.10, "correlation": 0.5, "correlation_rescaled": 0.5,
+                  "synchrony": 0.2}  # fmt: skip
+
+
+@functools.cache
+def measured_prior() -> dict:
+    """The shipped prior (:data:`PRIOR_FILE`): ``{"df": d0, "phi": {stat: {pop: phi0}}}``."""
+    return json.loads(PRIOR_FILE.read_text())
+
+
+def prior_name(populations) -> str:
+    """``"measured"`` when ``populations`` are the populations the measured prior covers (a
+    PD14 network), else ``"generic"`` (:data:`PHI_PRIOR`, a few degrees of freedom): another
+    network's fluctuations are not PD14's."""
+    covered = set(measured_prior()["phi"]["rate"])
+    return "measured" if set(populations) == covered else "generic"
+
+
+def prior_by_name(name: str) -> dict:
+    """The prior ``verdict_cells`` takes for :func:`prior_name`'s answer."""
+    return measured_prior() if name == "measured" else {}
+
+
+def prior_for(stat: str, population: str, prior: dict | None = None) -> tuple[float, float]:
+    """(phi_0, d_0) of ``stat`` in ``population``: the measured value where ``prior`` (default
+    :func:`measured_prior`) has one, else :data:`PHI_PRIOR` with :data:`PRIOR_DF`."""
+    prior = measured_prior() if prior is None else prior
+    key = "correlation" if stat == "correlation_rescaled" else stat
+    phi0 = prior.get("phi", {}).get(key, {}).get(population)
+    if phi0 is None:
+        return PHI_PRIOR.get(stat, 1.0), PRIOR_DF
+    return float(phi0), float(prior["df"])
 
 
 def _mean_var(values) -> tuple[float, float]:
@@ -109,6 +167,15 @@ def scalars(s: dict, stat: str, scale: float = 1.0, sync_size: float | None = No
     raise ValueError(stat)
 
 
+def on_log_scale(x, v):
+    """``(log x, v / x^2)`` (the delta method) where every ``x`` is clearly positive
+    (``x > 3 sqrt(v)``, so the linearisation holds); else None."""
+    x, v = np.asarray(x, float), np.asarray(v, float)
+    if np.all(np.isfinite(x) & np.isfinite(v)) and np.all(x > 3 * np.sqrt(v)):
+        return np.log(x), v / x**2
+    return None
+
+
 def _common_sync_size(test: dict, refs: list[dict]) -> float | None:
     common = set(np.asarray(test.get("sync_sizes", []), float).tolist())
     for r in refs:
@@ -116,8 +183,11 @@ def _common_sync_size(test: dict, refs: list[dict]) -> float | None:
     return max(common) if common else None
 
 
-def cell(test: dict, refs: list[dict], stat: str, scale: float = 1.0) -> dict:
-    """One population's test of ``stat``: estimate, noise model, z, p (before Holm)."""
+def cell(
+    test: dict, refs: list[dict], stat: str, scale: float = 1.0, prior: tuple = (1.0, PRIOR_DF)
+) -> dict:
+    """One population's test of ``stat``: estimate, noise model, z, p (before Holm).
+    ``prior``: (phi_0, d_0) of :func:`prior_for`."""
     size = _common_sync_size(test, refs) if stat == "synchrony" else None
     xt, vt = scalars(test, stat, scale, size)
     pairs = [scalars(r, stat, 1.0, size) for r in refs]
@@ -135,14 +205,18 @@ def cell(test: dict, refs: list[dict], stat: str, scale: float = 1.0) -> dict:
             "state": "no data" if both else "one-sided",
         }
     xr, vr = xr[ok_r], vr[ok_r]
+    log = stat in LOG_SCALE and on_log_scale(np.r_[xt, xr], np.r_[vt, vr])
+    if log:
+        (xt, *xr), (vt, *vr) = log
+        xr, vr = np.asarray(xr), np.asarray(vr)
     m = xr.size
     ref_mean, v_ref = float(xr.mean()), float(vr.mean())
-    phi0 = PHI_PRIOR.get(stat, 1.0)
-    phi, df = phi0, np.inf
-    if m >= 2 and v_ref > 0:  # moderated: prior phi0 with PRIOR_DF, the references' with m-1
+    phi0, d0 = prior
+    phi, df = phi0, d0
+    if m >= 2 and v_ref > 0:  # moderated: prior phi0 with d0, the references' with m - 1
         phi_hat = overdispersion(xr, vr)
-        phi = (PRIOR_DF * phi0 + (m - 1) * phi_hat) / (PRIOR_DF + m - 1)
-        df = PRIOR_DF + m - 1
+        phi = (d0 * phi0 + (m - 1) * phi_hat) / (d0 + m - 1)
+        df = d0 + m - 1
     sd = float(np.sqrt(phi * (vt + v_ref / m)))
     diff = xt - ref_mean
     if sd > 0:
@@ -150,8 +224,90 @@ def cell(test: dict, refs: list[dict], stat: str, scale: float = 1.0) -> dict:
     else:
         z = 0.0 if diff == 0 else np.inf
     p = float(2 * stats.t.sf(abs(z), df))
+    if log:
+        out["test"], ref_mean = float(np.exp(xt)), float(np.exp(ref_mean))
     return {**out, "reference": ref_mean, "difference": diff, "sd": sd, "phi": phi, "df": df,
-            "z": z, "p_value": p, "state": "tested"}  # fmt: skip
+            "z": z, "p_value": p, "state": "tested", "log_scale": bool(log),
+            "n_references": m}  # fmt: skip
+
+
+def ensemble_prior(runs: list[dict]) -> dict:
+    """The overdispersion prior measured on same-model runs (``{population: statistics}``
+    each): per statistic and population phi-hat on the scale its test uses (log for
+    :data:`LOG_SCALE`), with ``len(runs) - 1`` degrees of freedom."""
+    pops = list(runs[0])
+    phi: dict = {}
+    for stat in ("rate", "cv_isi", "correlation", "synchrony"):
+        for pop in pops:
+            sts = [r[pop] for r in runs]
+            size = _common_sync_size(sts[0], sts[1:]) if stat == "synchrony" else None
+            x, v = np.array([scalars(st, stat, 1.0, size) for st in sts]).T
+            log = on_log_scale(x, v) if stat in LOG_SCALE else None
+            x, v = log if log is not None else (x, v)
+            if np.all(np.isfinite(x)) and np.all(np.isfinite(v)) and np.mean(v) > 0:
+                phi.setdefault(stat, {})[pop] = overdispersion(x, v)
+    return {"df": len(runs) - 1, "phi": phi}
+
+
+def time_needed(c: dict, effect: float, duration_s: float, counting: tuple | None = None):
+    """Simulated time (s, test and references alike) at which ``c`` detects ``effect`` with
+    probability :data:`POWER`; ``inf`` where a longer run cannot reach it, None if unknown.
+
+    Variance model ``sd^2(T') = a + b T / T'``. The part ``a`` that a longer run keeps is
+    the neuron-to-neuron (pair-to-pair) heterogeneity inside a run: the within-run sampling
+    variance ``V = sd^2 / phi`` less its estimation noise ``C`` (``counting`` = (test,
+    reference), :func:`counting_variance`); at most ``sd^2`` (where the network pins a
+    population's mean, phi < 1, nothing more is assumed to fall). The rest falls as ``1/T``:
+    the estimation noise and the network-level fluctuations of a finite run that make
+    phi > 1. Synchrony (a Fano factor of one population count, its ``V`` from time blocks)
+    is all estimation noise: ``a = 0``. The ISI CV's split is unknown: None. Measured check
+    (``benchmarks/compare_calibration.py``): sd x sqrt(T) at 3 s over 2 s is 1.08 (rate),
+    1.07 (correlation) and 1.13 (synchrony), against 1 for a pure 1/T fall.
+    """
+    stat = c["statistic"]
+    if c.get("state") != "tested" or stat == "cv_isi" or not c.get("sd"):
+        return None
+    z = c["z_mde"]
+    if c["log_scale"]:
+        e = float(np.log1p(effect))
+    elif c["mde_units"] == "relative":
+        e = effect * abs(c["reference"])
+    elif stat in RELATIVE:
+        return None  # a relative effect of a reference mean near zero
+    else:
+        e = effect
+    if stat == "synchrony":
+        return duration_s * (z * c["sd"] / e) ** 2
+    if counting is None or not np.all(np.isfinite(counting)):
+        return None
+    var = c["sd"] ** 2
+    estimation = counting[0] + counting[1] / c["n_references"]
+    a = min(var, max(var / c["phi"] - estimation, 0.0))
+    b = var - a
+    room = (e / z) ** 2 - a
+    return duration_s * b / room if room > 0 else float("inf")
+
+
+def counting_variance(s: dict, stat: str, duration_s: float, c: dict) -> float:
+    """The part of a run's within-run variance of ``stat`` that falls as 1/T (units of the
+    cell ``c``: squared, on the log scale where ``c`` is).
+
+    * rate: Poisson count noise of the mean of N rates over T: ``mean(rate) / (T N)`` (Hz^2);
+    * correlation: a weak pair correlation estimated from ``B = T / bin`` count bins has
+      variance ``1 / B`` (Fisher 1921; the large-sample variance ``(1 - r^2)^2 / B`` at
+      ``r << 1``) and the P pairs' errors are nearly uncorrelated: ``1 / (B P)``, times the
+      law's factor squared, over ``x^2`` on the log scale.
+    """
+    from .statistics import CORR_BIN_MS
+
+    if stat == "rate":
+        r = np.asarray(s["rates_hz"], float)
+        return float(r.mean() / (duration_s * r.size)) if r.size else float("nan")
+    pairs = np.asarray(s["correlations"], float).size
+    if not pairs:
+        return float("nan")
+    var = 1.0 / (duration_s * 1e3 / CORR_BIN_MS * pairs)
+    return var / float(np.mean(s["correlations"])) ** 2 if c["log_scale"] else var
 
 
 def holm(pvalues: list[float]) -> list[float]:
@@ -195,6 +351,9 @@ def verdict_cells(
     alpha: float = 0.05,
     margins: dict | None = None,
     distances: dict | None = None,
+    prior: dict | None = None,
+    duration_s: float | None = None,
+    detect: dict | None = None,
 ) -> list[dict]:
     """Every population x statistic as a cell (see the module docstring).
 
@@ -214,6 +373,14 @@ def verdict_cells(
     distances : dict, optional
         :func:`analysis.compare.compare`'s result for the same runs: its mean KS distances
         become the cells' ``ks`` (computed once, there).
+    prior : dict, optional
+        Overdispersion prior ``{"df": d0, "phi": {stat: {pop: phi0}}}``; default the
+        measured one (:func:`measured_prior`).
+    duration_s : float, optional
+        Analysed duration of the runs (s): with it each tested cell states ``t_needed_s``,
+        the simulated time that detects ``detect_effect`` (:func:`time_needed`).
+    detect : dict, optional
+        ``{statistic: effect}`` for ``t_needed_s``; default :data:`DETECT_DEFAULT`.
 
     Returns
     -------
@@ -232,7 +399,7 @@ def verdict_cells(
                 cells.append({"population": pop, "statistic": stat, "verdict": "no data",
                               "p_value": None, "note": "no correlation law for these runs"})  # fmt: skip
                 continue
-            c = cell(t, rpops, stat, correlation_scale or 1.0)
+            c = cell(t, rpops, stat, correlation_scale or 1.0, prior_for(stat, pop, prior))
             dist = distances[pop] if distances is not None else None
             c.update(population=pop, statistic=stat, **_effects(t, rpops, stat, c, dist))
             cells.append(c)
@@ -244,6 +411,7 @@ def verdict_cells(
     def z_mde(df):  # two-sided level alpha / K, power POWER (t approximation)
         return stats.t.isf(alpha / (2 * k), df) + stats.t.ppf(POWER, df)
 
+    detect = {**DETECT_DEFAULT, **(detect or {})}
     for c in cells:
         c["alpha"] = alpha
         if c.get("state") == "one-sided":
@@ -252,24 +420,47 @@ def verdict_cells(
         if c.get("state") != "tested":
             c["verdict"] = "no data"
             continue
-        # relative to the reference mean where that mean is clearly non-zero
-        rel = c["statistic"] in RELATIVE and abs(c["reference"]) > 2 * c["sd"]
-        unit = abs(c["reference"]) if rel else 1.0
-        c["effect_size"] = c["difference"] / unit
-        c["min_detectable_effect"] = z_mde(c["df"]) * c["sd"] / unit
-        c["mde_units"] = "relative" if rel else "absolute"
         c["verdict"] = "differs" if c["p_holm"] < alpha else "consistent"
+        c["z_mde"] = float(z_mde(c["df"]))
         margin = margins.get(c["statistic"])
+        half_width = stats.t.isf(alpha, c["df"]) * c["sd"]  # of the 1 - 2 alpha interval
+        if c["log_scale"]:  # relative: ratio - 1
+            c["effect_size"] = float(np.expm1(c["difference"]))
+            c["min_detectable_effect"] = float(np.expm1(z_mde(c["df"]) * c["sd"]))
+            c["mde_units"] = "relative"
+            lo, hi = c["difference"] - half_width, c["difference"] + half_width
+            inside = margin is not None and margin < 1 and np.log1p(-margin) < lo
+            inside = inside and hi < np.log1p(margin)
+        else:  # relative to the reference mean where that mean is clearly non-zero
+            rel = c["statistic"] in RELATIVE and abs(c["reference"]) > 2 * c["sd"]
+            unit = abs(c["reference"]) if rel else 1.0
+            c["effect_size"] = c["difference"] / unit
+            c["min_detectable_effect"] = z_mde(c["df"]) * c["sd"] / unit
+            c["mde_units"] = "relative" if rel else "absolute"
+            inside = margin is not None and abs(c["difference"]) + half_width < margin * unit
         if margin is not None and c["verdict"] == "consistent":
-            half_width = stats.t.isf(alpha, c["df"]) * c["sd"] / unit
-            if abs(c["effect_size"]) + half_width < margin:
-                c["verdict"] = "equivalent"
+            c["verdict"] = "equivalent" if inside else c["verdict"]
             c["margin"] = margin
+        effect = detect.get(c["statistic"])
+        if duration_s and effect:
+            pop = c["population"]
+            counting = None
+            if c["statistic"] in ("rate", "correlation", "correlation_rescaled"):
+                stat = "rate" if c["statistic"] == "rate" else "correlation"
+                f = 1.0 if c["log_scale"] or stat == "rate" else (correlation_scale or 1.0)
+                cr = [counting_variance(r[pop], stat, duration_s, c) for r in refs]
+                ct = f**2 * counting_variance(test[pop], stat, duration_s, c)
+                counting = (ct, float(np.mean(cr)))
+            t = time_needed(c, effect, duration_s, counting)
+            if t is not None:
+                c["detect_effect"], c["duration_s"] = effect, duration_s
+                c["t_needed_s"] = t if np.isfinite(t) else None  # None: not by a longer run
     return cells
 
 
-def parse_margins(text: str | None) -> dict:
-    """``"rate=5%,cv_isi=0.05"`` -> ``{"rate": 0.05, "cv_isi": 0.05}``; one-line errors."""
+def parse_margins(text: str | None, option: str = "--margin") -> dict:
+    """``"rate=5%,cv_isi=0.05"`` -> ``{"rate": 0.05, "cv_isi": 0.05}``; one-line errors
+    naming ``option``."""
     from pynn_microcircuit.errors import UserError
 
     out: dict = {}
@@ -280,15 +471,15 @@ def parse_margins(text: str | None) -> dict:
         )
         if key not in STATISTICS or not value:
             raise UserError(
-                f"--margin '{part}' is not STAT=VALUE with STAT one of {', '.join(STATISTICS)}; "
-                "e.g. --margin rate=5%,cv_isi=0.05"
+                f"{option} '{part}' is not STAT=VALUE with STAT one of {', '.join(STATISTICS)}; "
+                f"e.g. {option} rate=5%,cv_isi=0.05"
             )
         try:
             v = float(value.strip().rstrip("%")) / (100.0 if value.strip().endswith("%") else 1.0)
         except ValueError:
-            raise UserError(f"--margin '{part}': '{value}' is not a number") from None
+            raise UserError(f"{option} '{part}': '{value}' is not a number") from None
         if v <= 0:
-            raise UserError(f"--margin '{part}' must be > 0")
+            raise UserError(f"{option} '{part}' must be > 0")
         out[key] = v
     return out
 
@@ -331,4 +522,15 @@ def format_cell(c: dict) -> str:
     what = f">= {100 * mde:.0f} %" if c.get("mde_units") == "relative" else f">= {mde:.3g}"
     eff = c["effect_size"]
     shown = f"{100 * eff:+.0f} %" if c.get("mde_units") == "relative" else f"{eff:+.3g}"
-    return f"{c['verdict']} ({shown}, p {c['p_holm']:.2g}); detects {what}"
+    text = f"{c['verdict']} ({shown}, p {c['p_holm']:.2g}); detects {what}"
+    if c.get("detect_effect") is not None:
+        e = c["detect_effect"]
+        e = f"{100 * e:.0f} %" if c.get("mde_units") == "relative" else f"{e:.3g}"
+        t = c.get("t_needed_s")
+        if t is None:
+            text += f"; {e} not by a longer run"
+        elif t <= c.get("duration_s", 0.0):
+            text += f"; {e} within this run's length"
+        else:
+            text += f"; {e} needs {t:.3g} s"
+    return text

@@ -13,6 +13,11 @@ Make the runs first (n = k = 0.1; about 15 s each on 2 cores)::
       python run.py --n-scale 0.05 --k-scale 0.1 --method sqrt-k --seed $s --t-sim 3000 --no-analysis --out D/half_s$s
     done
 
+and a second ensemble for held-out false alarms of the shipped prior (which is measured on
+the first; ``--write-prior`` rewrites it)::
+
+    python run.py reference --n-scale 0.1 --k-scale 0.1 --seeds 13-24 --t-sim 2000 --out D/ref01_t2000b
+
 then ``python benchmarks/compare_calibration.py D``. It prints (and writes
 ``D/calibration.json``):
 
@@ -22,7 +27,10 @@ then ``python benchmarks/compare_calibration.py D``. It prints (and writes
 * power: the +5 %/+10 % external-rate runs against triplets of the ensemble, a synthetic rate
   change of one population (its rates x 1.1 and x 1.2 in a same-model seed), and the
   half-neuron runs against the 3 s ensemble (correlations about x2 by the 1/N law);
-* the median minimum detectable effect of each statistic.
+* the median minimum detectable effect of each statistic;
+* the check of ``t_needed_s``'s 1/T variance model: the standard deviation of each cell
+  times sqrt(T) at 2 s and at 3 s (each seed against two others), whose ratio is 1 if the
+  model holds.
 """
 
 from __future__ import annotations
@@ -41,10 +49,9 @@ from analysis.io import load_run  # noqa: E402
 from analysis.report import run_statistics  # noqa: E402
 from analysis.study import study_statistics  # noqa: E402
 from analysis.verdicts import (  # noqa: E402
+    PRIOR_FILE,
     STATISTICS,
-    _common_sync_size,
-    overdispersion,
-    scalars,
+    ensemble_prior,
     verdict_cells,
 )
 from pynn_microcircuit.rundir import read_run_json  # noqa: E402
@@ -54,24 +61,11 @@ def ensemble(ref: Path) -> dict:
     return {int(d.name.split("_")[1]): study_statistics(d) for d in sorted(ref.glob("seed_*"))}
 
 
+PRIOR = None  # the held-out prior (main() sets it from the prior seeds)
+
+
 def verdicts(test, refs, scale=1.0, alpha=0.05):
-    return verdict_cells(test, refs, correlation_scale=scale, alpha=alpha)
-
-
-def ensemble_overdispersion(ens: dict, seeds: list[int]) -> dict:
-    """Median over populations of phi = seed-to-seed variance / mean within-run variance of
-    each statistic's scalar (the prior of analysis.verdicts.PHI_PRIOR)."""
-    pops = list(ens[seeds[0]])
-    out = {}
-    for stat in ("rate", "cv_isi", "correlation", "synchrony"):
-        phis = []
-        for pop in pops:
-            sts = [ens[s][pop] for s in seeds]
-            size = _common_sync_size(sts[0], sts[1:]) if stat == "synchrony" else None
-            xv = np.array([scalars(st, stat, 1.0, size) for st in sts])
-            phis.append(overdispersion(xv[:, 0], xv[:, 1]))
-        out[stat] = {"median": float(np.median(phis)), "by_population": dict(zip(pops, phis))}
-    return out
+    return verdict_cells(test, refs, correlation_scale=scale, alpha=alpha, prior=PRIOR)
 
 
 def rate(n, k):
@@ -87,22 +81,40 @@ def main() -> int:
         "--prior-seeds",
         type=int,
         default=6,
-        help="the first N seeds estimate the overdispersion prior (printed, to set "
-        "analysis.verdicts.PHI_PRIOR); false alarms are measured on the others only",
+        help="without DATA/ref01_t2000b: the first N seeds of DATA/ref01_t2000 estimate the "
+        "prior and false alarms are measured on the others; with it (seeds 13-24), the prior "
+        "is all of ref01_t2000 (as shipped) and false alarms are measured on ref01_t2000b",
+    )
+    ap.add_argument(
+        "--write-prior",
+        action="store_true",
+        help=f"write the prior of ALL seeds of the ensemble to {PRIOR_FILE.name} (shipped)",
     )
     args = ap.parse_args()
+    global PRIOR
     rng = np.random.default_rng(1)
     ens_all = ensemble(args.data / "ref01_t2000")
-    prior_seeds = sorted(ens_all)[: args.prior_seeds]
-    phi = ensemble_overdispersion(ens_all, prior_seeds)
-    print(f"overdispersion phi on seeds {prior_seeds} (median over populations):")
-    for stat, v in phi.items():
-        print(f"  {stat:<12} {v['median']:.2f}   " + " ".join(
-            f"{p} {x:.2f}" for p, x in v["by_population"].items()))  # fmt: skip
-    ens = {s: st for s, st in ens_all.items() if s not in prior_seeds}
+    heldout = args.data / "ref01_t2000b"
+    if heldout.is_dir():  # the shipped prior (all of ref01_t2000), tested on other seeds
+        prior_seeds = sorted(ens_all)
+        ens = ensemble(heldout)
+    else:
+        prior_seeds = sorted(ens_all)[: args.prior_seeds]
+        ens = {s: st for s, st in ens_all.items() if s not in prior_seeds}
+    PRIOR = ensemble_prior([ens_all[s] for s in prior_seeds])
+    print(f"overdispersion phi on seeds {prior_seeds} ({PRIOR['df']} df):")
+    for stat, v in PRIOR["phi"].items():
+        print(f"  {stat:<12} " + " ".join(f"{p} {x:.2f}" for p, x in v.items()))
+    if args.write_prior:
+        shipped = ensemble_prior([ens_all[s] for s in sorted(ens_all)])
+        shipped["source"] = (
+            f"benchmarks/compare_calibration.py --write-prior: NEST seeds {sorted(ens_all)}, "
+            "n = k = 0.1, 2000 ms after the warm-up"
+        )
+        PRIOR_FILE.write_text(json.dumps(shipped, indent=1) + "\n")
+        print(f"wrote {PRIOR_FILE}")
     seeds = sorted(ens)
-    out: dict = {"alpha": args.alpha, "seeds": seeds, "prior_seeds": prior_seeds, "phi": phi}
-
+    out: dict = {"alpha": args.alpha, "seeds": seeds, "prior_seeds": prior_seeds, "prior": PRIOR}
     # ---- false alarms: same model, different seeds
     per_stat = {s: [0, 0] for s in STATISTICS}
     fw, n_tables, mdes = 0, 0, {s: [] for s in STATISTICS}
@@ -203,6 +215,23 @@ def main() -> int:
                 f"{h.name}: raw correlation differs in {n_raw}/8, rescaled (x{scale:g}) in "
                 f"{n_res}/8; test/reference mean correlation " + " ".join(f"{r:.2f}" for r in ratio)
             )
+    # ---- the 1/T variance model of time_needed: sd * sqrt(T) at 2 s and 3 s
+    if ref3_dir.is_dir():
+        ens3 = ensemble(ref3_dir)
+        out["sd_sqrt_t_ratio_3s_over_2s"] = {}
+        for stat in ("rate", "correlation", "synchrony"):
+            vals = {}
+            for tag, e, t in (("2s", ens, 2.0), ("3s", ens3, 3.0)):
+                ss = sorted(e)[:3]
+                vals[tag] = [
+                    c["sd"] * np.sqrt(t)
+                    for s in ss
+                    for c in verdicts(e[s], [e[o] for o in ss if o != s], alpha=args.alpha)
+                    if c["statistic"] == stat and c.get("sd")
+                ]
+            r = float(np.median(vals["3s"]) / np.median(vals["2s"]))
+            out["sd_sqrt_t_ratio_3s_over_2s"][stat] = r
+            print(f"sd x sqrt(T), 3 s over 2 s (1 if the variance falls as 1/T): {stat} {r:.2f}")
     (args.data / "calibration.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
     return 0
 

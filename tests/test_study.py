@@ -84,18 +84,30 @@ def test_study_dir_refuses_other_options(tmp_path):
 
 
 def test_kept_table():
-    def cell(v, r):
-        return {"verdict": v, "ratio": r}
+    """Calibrated cells decide the statistics, the distance rule the spectrum."""
 
-    verdicts = {
-        ("n", 0.5): {
-            "A": {"rates_hz": cell("consistent", 0.5), "cv_isi": cell("differs", 3.0)},
-            "B": {"rates_hz": cell("consistent", 1.5), "cv_isi": cell("differs", float("inf"))},
-        }
+    def cell(pop, stat, verdict, effect=None):
+        c = {"population": pop, "statistic": stat, "verdict": verdict}
+        return c if effect is None else {**c, "effect_size": effect}
+
+    comparison = {
+        "distances": {
+            "A": {"spectrum": {"verdict": "consistent", "ratio": 0.5}},
+            "B": {"spectrum": {"verdict": "differs", "ratio": 3.0}},
+        },
+        "cells": [
+            cell("A", "rate", "consistent", 0.05),
+            cell("B", "rate", "equivalent", -0.08),
+            cell("A", "cv_isi", "differs", 0.2),
+            cell("B", "cv_isi", "differs"),  # one-sided: no effect size
+            cell("A", "correlation_rescaled", "no data"),
+        ],
     }
-    row = kept_table(verdicts)["n"][0.5]
-    assert row["rates_hz"] == (True, 1.5, 0)
-    assert row["cv_isi"] == (False, 3.0, 1)
+    row = kept_table({("n", 0.5): comparison})["n"][0.5]
+    assert row["rates_hz"] == (True, 0.08, 0)
+    assert row["cv_isi"] == (False, 0.2, 1)
+    assert row["spectrum"] == (False, 3.0, 0)
+    assert "correlations_rescaled" not in row  # nothing judged
 
 
 def _cli(args, **kw):

@@ -63,3 +63,53 @@ def test_equivalence_margins():
     assert parse_margins("rates=5%,cv_isi=0.05") == {"rate": 0.05, "cv_isi": 0.05}
     with pytest.raises(UserError, match="is not STAT=VALUE"):
         parse_margins("speed=3")
+
+
+def test_measured_prior_covers_pd14_and_generic_elsewhere():
+    from analysis.verdicts import PHI_PRIOR, PRIOR_DF, measured_prior, prior_for, prior_name
+
+    pd14 = ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"]
+    prior = measured_prior()
+    assert prior["df"] == 11  # 12 seeds
+    for stat in ("rate", "cv_isi", "correlation", "synchrony"):
+        assert sorted(prior["phi"][stat]) == sorted(pd14)
+        assert all(v > 0 for v in prior["phi"][stat].values())
+    assert prior_name(pd14) == "measured" and prior_name(["L23E", "L23I"]) == "generic"
+    assert prior_for("correlation_rescaled", "L4E") == (prior["phi"]["correlation"]["L4E"], 11)
+    assert prior_for("rate", "P") == (PHI_PRIOR["rate"], PRIOR_DF)
+
+
+def test_correlation_change_on_log_scale_and_time_needed():
+    """A doubled mean correlation whose standard error doubles with it (as measured in NEST
+    runs) is an effect of +100 % on the log scale; the time needed for the detectable effect
+    is the run's own duration, and a 4x smaller effect needs about 16x the time."""
+    from analysis.verdicts import time_needed
+
+    rng = np.random.default_rng(3)
+    refs = [_stats(rng, corr=0.01) for _ in range(3)]
+    for r in refs:
+        r["P"]["noise"]["mean_correlation_sem"] = 0.001
+    test = _stats(rng, corr=0.02)
+    test["P"]["noise"]["mean_correlation_sem"] = 0.002
+    cells = verdict_cells(test, refs, correlation_scale=0.5, duration_s=2.0)
+    raw = next(c for c in cells if c["statistic"] == "correlation")
+    res = next(c for c in cells if c["statistic"] == "correlation_rescaled")
+    assert raw["log_scale"] and raw["verdict"] == "differs"
+    assert raw["effect_size"] == pytest.approx(1.0, abs=0.15)
+    assert res["verdict"] == "consistent" and abs(res["effect_size"]) < 0.15
+    mde = raw["min_detectable_effect"]
+    sampling = raw["sd"] ** 2 / raw["phi"]  # the within-run variance, phi removed
+    pure = (sampling, 0.0)  # all of it estimation noise: everything falls as 1/T
+    assert time_needed(raw, mde, 2.0, pure) == pytest.approx(2.0)
+    small = np.expm1(np.log1p(mde) / 4)
+    assert time_needed(raw, small, 2.0, pure) == pytest.approx(32.0)
+    # none of it estimation noise: only the overdispersion's share (phi - 1) / phi falls
+    assert raw["phi"] > 1
+    assert time_needed(raw, mde, 2.0, (0.0, 0.0)) == pytest.approx(2.0)
+    assert time_needed(raw, small, 2.0, (0.0, 0.0)) == float("inf")  # below the floor
+    # the cell's own answer for +50 %: below the heterogeneity floor, so not by a longer run
+    assert np.log1p(0.5) < raw["z_mde"] * np.sqrt(sampling)
+    assert raw["detect_effect"] == 0.5 and raw["t_needed_s"] is None
+    rate = next(c for c in cells if c["statistic"] == "rate")
+    counting = (rate["sd"] ** 2 / rate["phi"], 0.0)
+    assert time_needed(rate, rate["min_detectable_effect"], 2.0, counting) == pytest.approx(2.0)
