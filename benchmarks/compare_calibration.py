@@ -21,12 +21,15 @@ the first; ``--write-prior`` rewrites it)::
 then ``python benchmarks/compare_calibration.py D``. It prints (and writes
 ``D/calibration.json``):
 
-* false alarms: every seed of the 12-seed ensemble against ``--triplets`` random triplets of
-  the other seeds: the per-cell rate of p < alpha (unadjusted), and the family-wise rate (any
-  ``differs`` in the table after Holm), with binomial standard errors;
-* power: the +5 %/+10 % external-rate runs against triplets of the ensemble, a synthetic rate
+* false alarms, cross-fitted: every seed of each 12-seed ensemble against ``--triplets``
+  random triplets of its other seeds, under the prior measured on the other ensemble: the
+  per-cell rate of p < alpha (unadjusted), and the family-wise rate (any ``differs`` in the
+  table after Holm), with binomial standard errors (which understate: triplets share seeds);
+* power (references from the second ensemble, prior from the first): the +5 %/+10 %
+  external-rate runs against triplets of the ensemble, a synthetic rate
   change of one population (its rates x 1.1 and x 1.2 in a same-model seed), and the
-  half-neuron runs against the 3 s ensemble (correlations about x2 by the 1/N law);
+  half-neuron runs against the 3 s ensemble (correlations about x2 by the 1/N law; with the
+  prior of both ensembles, as shipped);
 * the median minimum detectable effect of each statistic;
 * the check of ``t_needed_s``'s 1/T variance model: the standard deviation of each cell
   times sqrt(T) at 2 s and at 3 s (each seed against two others), whose ratio is 1 if the
@@ -78,51 +81,46 @@ def main() -> int:
     ap.add_argument("--triplets", type=int, default=10)
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument(
-        "--prior-seeds",
-        type=int,
-        default=6,
-        help="without DATA/ref01_t2000b: the first N seeds of DATA/ref01_t2000 estimate the "
-        "prior and false alarms are measured on the others; with it (seeds 13-24), the prior "
-        "is all of ref01_t2000 (as shipped) and false alarms are measured on ref01_t2000b",
-    )
-    ap.add_argument(
         "--write-prior",
         action="store_true",
-        help=f"write the prior of ALL seeds of the ensemble to {PRIOR_FILE.name} (shipped)",
+        help=f"write the prior of both ensembles (24 seeds) to {PRIOR_FILE.name} (shipped)",
     )
     args = ap.parse_args()
     global PRIOR
     rng = np.random.default_rng(1)
-    ens_all = ensemble(args.data / "ref01_t2000")
-    heldout = args.data / "ref01_t2000b"
-    if heldout.is_dir():  # the shipped prior (all of ref01_t2000), tested on other seeds
-        prior_seeds = sorted(ens_all)
-        ens = ensemble(heldout)
-    else:
-        prior_seeds = sorted(ens_all)[: args.prior_seeds]
-        ens = {s: st for s, st in ens_all.items() if s not in prior_seeds}
-    PRIOR = ensemble_prior([ens_all[s] for s in prior_seeds])
-    print(f"overdispersion phi on seeds {prior_seeds} ({PRIOR['df']} df):")
-    for stat, v in PRIOR["phi"].items():
-        print(f"  {stat:<12} " + " ".join(f"{p} {x:.2f}" for p, x in v.items()))
+    ens_a = ensemble(args.data / "ref01_t2000")
+    ens_b = ensemble(args.data / "ref01_t2000b")
+    # cross-fitted: false alarms of each ensemble under the prior of the other one
+    folds = [(ens_b, ensemble_prior(list(ens_a.values())))]
+    folds.append((ens_a, ensemble_prior(list(ens_b.values()))))
+    PRIOR = folds[0][1]  # the power measurements: references from B, prior from A
+    for tag, (_, prior) in zip("AB", folds, strict=True):
+        print(f"overdispersion phi of ensemble {tag} (weight {prior['df']:g} df):")
+        for stat, v in prior["phi"].items():
+            print(f"  {stat:<12} " + " ".join(f"{p} {x:.2f}" for p, x in v.items()))
     if args.write_prior:
-        shipped = ensemble_prior([ens_all[s] for s in sorted(ens_all)])
+        both = [*ens_a.values(), *ens_b.values()]
+        shipped = ensemble_prior(both)
         shipped["source"] = (
-            f"benchmarks/compare_calibration.py --write-prior: NEST seeds {sorted(ens_all)}, "
-            "n = k = 0.1, 2000 ms after the warm-up"
+            "benchmarks/compare_calibration.py --write-prior: NEST seeds "
+            f"{sorted(ens_a) + sorted(ens_b)}, n = k = 0.1, 2000 ms after the warm-up"
         )
         PRIOR_FILE.write_text(json.dumps(shipped, indent=1) + "\n")
         print(f"wrote {PRIOR_FILE}")
+    ens = ens_b
     seeds = sorted(ens)
-    out: dict = {"alpha": args.alpha, "seeds": seeds, "prior_seeds": prior_seeds, "prior": PRIOR}
+    out: dict = {"alpha": args.alpha, "seeds": seeds, "priors": [f[1] for f in folds]}
     # ---- false alarms: same model, different seeds
     per_stat = {s: [0, 0] for s in STATISTICS}
     fw, n_tables, mdes = 0, 0, {s: [] for s in STATISTICS}
-    for s in seeds:
-        others = [o for o in seeds if o != s]
+    for (fold, prior), s in ((f, s) for f in folds for s in sorted(f[0])):
+        others = [o for o in fold if o != s]
         for _ in range(args.triplets):
             trip = rng.choice(others, 3, replace=False)
-            cells = verdicts(ens[s], [ens[t] for t in trip], alpha=args.alpha)
+            cells = verdict_cells(
+                fold[s], [fold[t] for t in trip], correlation_scale=1.0, alpha=args.alpha,
+                prior=prior,
+            )  # fmt: skip
             n_tables += 1
             fw += any(c["verdict"] == "differs" for c in cells)
             for c in cells:
@@ -135,7 +133,8 @@ def main() -> int:
     out["false_alarm_per_cell"] = {s: v[0] / v[1] for s, v in per_stat.items() if v[1]}
     out["family_wise_false_alarm"] = fw / n_tables
     print(
-        f"false alarms ({len(seeds)} seeds x {args.triplets} reference triplets, alpha {args.alpha}):"
+        f"false alarms (2 x {len(seeds)} seeds x {args.triplets} reference triplets, cross-fitted "
+        f"priors, alpha {args.alpha}):"
     )
     for s, (k, n) in per_stat.items():
         print(f"  {s:<22} per cell (p < alpha): {rate(k, n)}  ({n} cells)")
@@ -199,7 +198,10 @@ def main() -> int:
         for h in halves:
             st = run_statistics(load_run(h))
             scale = correlation_rescale(read_run_json(h), ref_meta)
-            cells = verdicts(st, ref3, scale=scale, alpha=args.alpha)
+            cells = verdict_cells(
+                st, ref3, correlation_scale=scale, alpha=args.alpha,
+                prior=ensemble_prior([*ens_a.values(), *ens_b.values()]),
+            )  # fmt: skip
             raw = [c for c in cells if c["statistic"] == "correlation"]
             res = [c for c in cells if c["statistic"] == "correlation_rescaled"]
             n_raw = sum(c["verdict"] == "differs" for c in raw)

@@ -70,12 +70,12 @@ def test_measured_prior_covers_pd14_and_generic_elsewhere():
 
     pd14 = ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"]
     prior = measured_prior()
-    assert prior["df"] == 11  # 12 seeds
+    assert prior["df"] == 11.5  # 24 seeds, half the nominal weight
     for stat in ("rate", "cv_isi", "correlation", "synchrony"):
         assert sorted(prior["phi"][stat]) == sorted(pd14)
         assert all(v > 0 for v in prior["phi"][stat].values())
     assert prior_name(pd14) == "measured" and prior_name(["L23E", "L23I"]) == "generic"
-    assert prior_for("correlation_rescaled", "L4E") == (prior["phi"]["correlation"]["L4E"], 11)
+    assert prior_for("correlation_rescaled", "L4E") == (prior["phi"]["correlation"]["L4E"], 11.5)
     assert prior_for("rate", "P") == (PHI_PRIOR["rate"], PRIOR_DF)
 
 
