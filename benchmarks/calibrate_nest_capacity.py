@@ -3,8 +3,8 @@
 Each point is a fresh process running the project's NEST path (n, k, method) with ``--threads``
 threads; it records peak memory, build time and simulation time per simulated second. The
 script prints a least-squares fit ``peak = a + b N + c S`` (bytes; N neurons, S synapses) and
-``build = b0 + b1 S`` (s) and ``sim per s = s0 + s1 N + s2 E`` (E = synaptic events per simulated
-second, from the measured rates), then predicted vs measured for every point.
+power laws ``build = b S^beta`` (s) and ``sim per s = c E^gamma`` (E = synaptic events per
+simulated second, from the measured rates), then predicted vs measured for every point.
 
 Usage: ``python benchmarks/calibrate_nest_capacity.py [--t-sim 500] [--points ...] [--json F]``
 """
@@ -88,10 +88,15 @@ def fit(points: list[dict]) -> dict:
         a = np.c_[cols] / y[:, None]
         return nnls(a, np.ones_like(y))[0]
 
+    def fit_power(x, y):  # y = c x^g by least squares on logs (relative errors)
+        a = np.c_[np.ones_like(x), np.log(x)]
+        c0, g = np.linalg.lstsq(a, np.log(np.asarray(y, float)), rcond=None)[0]
+        return [float(np.exp(c0)), float(g)]
+
     mem = fit_rel(np.c_[one, n, s], [p["peak_rss_bytes"] for p in points])
-    build = fit_rel(np.c_[one, s], [p["build_s"] for p in points])
-    sim = fit_rel(np.c_[one, n, e], [p["sim_per_s"] for p in points])
-    return {"memory": mem.tolist(), "build": build.tolist(), "sim": sim.tolist()}
+    build = fit_power(s, [p["build_s"] for p in points])
+    sim = fit_power(e, [p["sim_per_s"] for p in points])
+    return {"memory": mem.tolist(), "build": build, "sim": sim}
 
 
 def main() -> None:
@@ -121,6 +126,15 @@ def main() -> None:
         print(
             f"{p['n_scale']:6g} {p['k_scale']:6g} {p['peak_rss_bytes'] / 2**30:9.3f} "
             f"{pred / 2**30:7.3f} {100 * (pred / p['peak_rss_bytes'] - 1):6.1f}"
+        )
+    print(f"{'n':>6} {'k':>6} {'build s':>8} {'pred':>7} {'sim s/s':>8} {'pred':>7} {'err %':>6}")
+    for p in pts:
+        b = cap.build_coef[0] * p["synapses"] ** cap.build_coef[1]
+        sim = cap.sim_coef[0] * p["events_per_s"] ** cap.sim_coef[1]
+        err = 100 * (sim / p["sim_per_s"] - 1)
+        print(
+            f"{p['n_scale']:6g} {p['k_scale']:6g} {p['build_s']:8.1f} {b:7.1f} "
+            f"{p['sim_per_s']:8.2f} {sim:7.2f} {err:6.1f}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps({"points": pts, "fit": coef}, indent=2))

@@ -292,6 +292,8 @@ def _capacity(args):
             threads=budget.get("threads", args.threads),
             t_presim_ms=args.t_presim,
             t_sim_ms=args.t_sim,
+            analysis=not getattr(args, "no_analysis", False),
+            record_fraction=getattr(args, "record_fraction", 1.0),
         )
 
     return capacity

@@ -5,9 +5,15 @@ runs (2 cores, 2 threads, NEST 3.10 from PyPI, PyNN 0.13):
 
 * peak memory ``a + b N + c S + 48 B x expected spikes`` (N neurons, S synapses; spikes kept
   in NEST's memory recorder and copied once when read back);
-* build time ``b0 + b1 S``;
-* simulation wall time per simulated second ``s0 + s1 N + s2 E``, E the synaptic events per
-  simulated second (recurrent synapses x source rate + external Poisson events).
+* build time ``b S^beta`` (s; S synapses);
+* simulation wall time per simulated second ``c E^gamma``, E the synaptic events per
+  simulated second (recurrent synapses x source rate + external Poisson events): a power law,
+  because the cost per event falls with size on this machine (gamma = 0.78; a linear model
+  in N and E was 21-24 % short at n = 0.29-0.32 and 10 % long at full scale);
+* the process around them (interpreter, NEST and PyNN start, spike read-back and writing):
+  ``p0 + p1 x spikes``;
+* the analysis at the end of a run (statistics, figures, report), unless ``--no-analysis``:
+  ``a0 + a1 x recorded neurons``.
 
 Threads beyond the machine's cores do not speed anything up and cost a measured factor
 (:data:`OVERSUBSCRIPTION_PENALTY`); more threads up to the core count divide the build and
@@ -27,11 +33,19 @@ from .setup import largest_synapse_type, min_threads
 
 #: Fitted 2026-11-28 on 7 runs (n = k = 0.05, 0.1, 0.2, 0.3; n = 0.1, 0.25 with k = 1; full
 #: scale), ``benchmarks/calibrate_nest_capacity.py``: memory within 0.1 % at every point.
-#: The wall-time terms are rougher (sim within ~30 % at 2 threads, full scale on 3 threads over
-#: 2 cores ran 1.8x slower than predicted): treat ``walltime`` as an estimate.
 MEMORY_COEF = (1.588e8, 3.932e4, 40.08)  # bytes, bytes/neuron, bytes/synapse
-BUILD_COEF = (0.048, 2.94e-7)  # s, s/synapse (2 threads)
-SIM_COEF = (0.0, 5.46e-4, 1.757e-8)  # s, s/neuron, s/event (2 threads, per simulated second)
+#: Wall-time terms refitted 2026-11-29 (log-log least squares, ``calibrate_nest_capacity.py
+#: --extra-run``) on 21 idle 2-thread runs of this machine: 12 at n = k = 0.1, 3 at 0.17, 0.29,
+#: 0.32, 0.38, 0.82 and 2 at full scale. Simulation within -14 % .. +15 % at every point,
+#: build within -8 % .. +28 % (-8 % .. +3 % above 20 s).
+BUILD_COEF = (2.535e-7, 1.0455)  # s, exponent of S (2 threads)
+SIM_COEF = (8.977e-6, 0.7778)  # s per simulated s, exponent of E (2 threads)
+#: Process overhead: 2.4-2.8 s measured with /usr/bin/time beyond build + simulate for runs
+#: with up to 0.1 M spikes, 5.6 s with 0.4 M (n = 0.82, 1.5 s).
+PROCESS_COEF = (2.5, 8e-6)  # s, s/spike
+#: Analysis: 23 s (n = 0.1, 7.7 k neurons recorded, 2 s), 42 s (n = 0.38, 29 k, 1 s), 52 s
+#: (n = 0.82, 63 k, 1 s) -> least squares, within -13 % .. +14 %.
+ANALYSIS_COEF = (22.7, 4.9e-4)  # s, s/recorded neuron
 CALIBRATION_THREADS = 2
 #: Wall-time factor when NEST needs more threads than there are cores: the full-scale run
 #: (3 threads forced on 2 cores; build 116 s + 225 s for 1.5 s) took 1.6x its prediction. One
@@ -52,16 +66,31 @@ class NestCapacity:
         a, b, c = self.memory_coef
         return a + b * neurons + c * synapses + BYTES_PER_SPIKE * spikes
 
-    def wall_s(self, neurons, synapses, events_per_s, t_total_s, threads) -> float:
+    def wall_s(
+        self,
+        neurons,
+        synapses,
+        events_per_s,
+        t_total_s,
+        threads,
+        spikes: float = 0.0,
+        recorded: float | None = None,
+    ) -> float:
+        """Whole-process wall time (s): build, simulation of ``t_total_s`` (s), the process
+        overhead for ``spikes`` recorded spikes and, when ``recorded`` (neurons) is given,
+        the analysis."""
         cores = os.cpu_count() or 1
         speed = min(threads, cores) / CALIBRATION_THREADS
-        b0, b1 = self.build_coef
-        s0, s1, s2 = self.sim_coef
-        build = b0 + b1 * synapses / speed
-        sim = (s0 + (s1 * neurons + s2 * events_per_s) / speed) * t_total_s
+        b, beta = self.build_coef
+        c, gamma = self.sim_coef
+        build = b * synapses**beta / speed
+        sim = c * events_per_s**gamma / speed * t_total_s
         # more threads than cores (forced by NEST's connection limit) cost extra
         penalty = OVERSUBSCRIPTION_PENALTY if threads > cores else 1.0
-        return (build + sim) * penalty
+        rest = PROCESS_COEF[0] + PROCESS_COEF[1] * spikes
+        if recorded is not None:
+            rest += ANALYSIS_COEF[0] + ANALYSIS_COEF[1] * recorded
+        return (build + sim) * penalty + rest
 
 
 def synaptic_events_per_s(n_synapses, n_neurons, ext_rate_hz, rates_hz) -> float:
@@ -86,8 +115,11 @@ def predict(
     t_presim_ms: float = 500.0,
     t_sim_ms: float = 1000.0,
     model: NestCapacity | None = None,
+    analysis: bool = False,
+    record_fraction: float = 1.0,
 ) -> dict:
-    """Predicted ``memory`` (bytes), ``threads`` (at least NEST's minimum) and ``walltime`` (s)."""
+    """Predicted ``memory`` (bytes), ``threads`` (at least NEST's minimum) and ``walltime`` (s,
+    the whole process; with ``analysis`` the report at the end included)."""
     model = model or NestCapacity()
     th = max(threads or (os.cpu_count() or 1), min_threads(largest_synapse_type(spec)))
     spikes_s, events_s = expected_activity(spec)
@@ -96,5 +128,13 @@ def predict(
     return {
         "memory": model.memory_bytes(spec.total_neurons, spec.total_synapses, spikes),
         "threads": th,
-        "walltime": model.wall_s(spec.total_neurons, spec.total_synapses, events_s, t_total, th),
+        "walltime": model.wall_s(
+            spec.total_neurons,
+            spec.total_synapses,
+            events_s,
+            t_total,
+            th,
+            spikes=spikes * record_fraction,
+            recorded=spec.total_neurons * record_fraction if analysis else None,
+        ),  # fmt: skip
     }
