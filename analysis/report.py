@@ -25,7 +25,8 @@ from .compare import (  # noqa: E402
     verdict_table,
 )
 from .io import Run, load_run  # noqa: E402
-from .statistics import population_statistics, rate_cross_correlation  # noqa: E402
+from .runstats import run_statistics, summary  # noqa: E402, F401 - used and re-exported
+from .statistics import rate_cross_correlation  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -40,33 +41,6 @@ def _fresh_dir(base: Path) -> Path:
         k += 1
     path.mkdir(parents=True)
     return path
-
-
-def run_statistics(run: Run, seed: int = 0) -> dict:
-    """Statistics of every population of ``run`` (see :mod:`analysis.statistics`)."""
-    return {
-        name: population_statistics(pop, run.t_start_ms, run.t_stop_ms, seed=seed + i)
-        for i, (name, pop) in enumerate(run.populations.items())
-    }
-
-
-def summary(stats: dict) -> dict:
-    """JSON-friendly summary: means, medians and counts per population and statistic."""
-    out = {}
-    for pop, s in stats.items():
-        out[pop] = {
-            "mean_rate_hz": float(np.mean(s["rates_hz"])) if s["rates_hz"].size else None,
-            "median_rate_hz": float(np.median(s["rates_hz"])) if s["rates_hz"].size else None,
-            "mean_cv_isi": float(np.mean(s["cv_isi"])) if s["cv_isi"].size else None,
-            "n_cv": int(s["cv_isi"].size),
-            "mean_correlation": float(np.mean(s["correlations"]))
-            if s["correlations"].size
-            else None,
-            "n_pairs": int(s["correlations"].size),
-            "synchrony": s["synchrony"],
-            "spectral_peak_hz": s["spectral_peak_hz"],
-        }
-    return out
 
 
 def _savefig(fig, path: Path) -> Path:
@@ -544,7 +518,9 @@ def compare_runs(
     scale = correlation_rescale(run.meta, refs[0].meta)
     law = correlation_law_note(run.meta, refs[0].meta)
     result = compare(test_stats, ref_stats, correlation_scale=scale)
-    prior = prior_name(refs[0].populations)
+    prior = prior_name(
+        refs[0].populations, refs[0].meta.get("n_scale"), refs[0].meta.get("k_scale")
+    )
     cells = verdict_cells(
         test_stats, ref_stats, scale, alpha=alpha, margins=margins, distances=result,
         duration_s=run.duration_s, detect=detect, prior=prior_by_name(prior),

@@ -14,7 +14,7 @@ import numpy as np
 
 from .compare import compare, correlation_rescale
 from .io import load_run
-from .report import run_statistics, summary
+from .runstats import run_statistics, summary
 
 SEP = "|"
 #: Bumped whenever the statistics change, so older caches are recomputed, not reused.
@@ -122,7 +122,9 @@ def compare_with_reference(test_stats: dict, ref_stats: list[dict], test_meta, r
 
     scale = correlation_rescale(test_meta, ref_meta)
     distances = compare(test_stats, ref_stats, correlation_scale=scale)
-    prior = prior_by_name(prior_name(ref_stats[0]))
+    prior = prior_by_name(
+        prior_name(ref_stats[0], ref_meta.get("n_scale"), ref_meta.get("k_scale"))
+    )
     cells = verdict_cells(test_stats, ref_stats, scale, distances=distances, prior=prior)
     return {"distances": distances, "cells": cells}
 

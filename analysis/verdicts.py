@@ -101,12 +101,20 @@ def measured_prior() -> dict:
     return json.loads(PRIOR_FILE.read_text())
 
 
-def prior_name(populations) -> str:
-    """``"measured"`` when ``populations`` are the populations the measured prior covers (a
-    PD14 network), else ``"generic"`` (:data:`PHI_PRIOR`, a few degrees of freedom): another
-    network's fluctuations are not PD14's."""
-    covered = set(measured_prior()["phi"]["rate"])
-    return "measured" if set(populations) == covered else "generic"
+def prior_name(populations, n_scale: float | None = None, k_scale: float | None = None) -> str:
+    """``"measured"`` when the references are the network and scale the measured prior was
+    measured on (the PD14 populations at its ``n_scale``, ``k_scale``), else ``"generic"``
+    (:data:`PHI_PRIOR`, a few degrees of freedom). Another network's fluctuations are not
+    PD14's, and the overdispersion changes with the scale: at n = k = 0.02 an inhibitory
+    mean rate varies from seed to seed as sampling predicts (phi ~ 1), not 50x less as at
+    0.1, so the 0.1 prior would call two equal models different there."""
+    prior = measured_prior()
+    same_net = set(populations) == set(prior["phi"]["rate"])
+    same_scale = all(
+        x is not None and abs(float(x) - prior[key]) < 1e-9
+        for x, key in ((n_scale, "n_scale"), (k_scale, "k_scale"))
+    )
+    return "measured" if same_net and same_scale else "generic"
 
 
 def prior_by_name(name: str) -> dict:

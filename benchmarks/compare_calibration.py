@@ -101,6 +101,7 @@ def main() -> int:
     if args.write_prior:
         both = [*ens_a.values(), *ens_b.values()]
         shipped = ensemble_prior(both)
+        shipped["n_scale"] = shipped["k_scale"] = 0.1  # where it was measured (and applies)
         shipped["source"] = (
             "benchmarks/compare_calibration.py --write-prior: NEST seeds "
             f"{sorted(ens_a) + sorted(ens_b)}, n = k = 0.1, 2000 ms after the warm-up"

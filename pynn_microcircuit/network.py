@@ -81,8 +81,12 @@ class PyNNBackend:
         return {}
 
     def _delay_bounds(self, d_min: float) -> tuple[float, float]:
-        """Delays are redrawn outside these (ms): ``d_min`` raised to PyNN's min_delay."""
-        return max(d_min, self.sim.get_min_delay()), np.inf
+        """Delays are redrawn outside these (ms): ``d_min`` raised to PyNN's min_delay (the
+        time step where the backend leaves it ``"auto"``, as ``pyNN.mock`` does)."""
+        min_delay = self.sim.get_min_delay()
+        if not isinstance(min_delay, (int, float)):
+            min_delay = self.sim.get_time_step()
+        return max(d_min, float(min_delay)), np.inf
 
     def _weight_bounds(self, w_mean: float) -> tuple[float, float]:
         return sign_bounds(w_mean)

@@ -15,11 +15,11 @@ import logging
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .entry import command, environment
 from .errors import UserError
 from .params import Params
 from .rundir import RUN_FILE, SPIKES_FILE, write_json_atomic
@@ -27,7 +27,6 @@ from .scaling import make_spec
 
 log = logging.getLogger(__name__)
 
-RUN_PY = Path(__file__).resolve().parents[1] / "run.py"
 METHODS = ("n", "sqrt-k", "linear-k", "none")
 #: Sweep groups beyond the plain methods: linear-k below its k_min with the external variance
 #: it cannot keep dropped (``--allow-partial``), and N-scaling at a reduced in-degree
@@ -160,16 +159,11 @@ class StudyPlan:
         return [(c, d) for c, d in self.runs if not is_finished(d)]
 
 
-def predict_cells(cells, p: Params, t_presim_ms: float, t_sim_ms: float, threads=None) -> dict:
-    """Predicted peak memory (bytes) and wall time (s) of each cell, from the NEST capacity
-    model (:func:`platforms.nest.capacity.predict`)."""
-    from platforms.nest.capacity import predict
-
-    out = {}
-    for c in cells:
-        spec = c.spec(p)
-        out[c.name] = predict(spec, threads=threads, t_presim_ms=t_presim_ms, t_sim_ms=t_sim_ms)
-    return out
+def predict_cells(cells, p: Params, predict) -> dict:
+    """``{cell name: predict(spec)}``: each cell's predicted resources from a platform's
+    capacity model (e.g. peak memory in bytes and wall time in s from
+    ``platforms.nest.capacity.predict``, which the command line passes in)."""
+    return {c.name: predict(c.spec(p)) for c in cells}
 
 
 def format_seconds(s: float) -> str:
@@ -236,12 +230,13 @@ def run_cell(cell: Cell, run_dir: Path, common: list[str], log_file: Path | None
         log.warning("%s: removing an unfinished earlier attempt", run_dir)
         shutil.rmtree(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, str(RUN_PY), *cell.args(), *common, "--no-analysis", "-q"]
-    cmd += ["--out", str(run_dir)]
+    cmd = command(*cell.args(), *common, "--no-analysis", "-q", "--out", str(run_dir))
     t0 = time.perf_counter()
     out = open(log_file, "a") if log_file else subprocess.DEVNULL  # noqa: SIM115
     try:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=environment()
+        )
         try:
             _, err = proc.communicate()
         except BaseException:
@@ -291,3 +286,22 @@ def claim_study_dir(path: Path, kind: str, options: dict) -> None:
         return
     path.mkdir(parents=True, exist_ok=True)
     write_json_atomic(meta_file, {"kind": kind, **options})
+
+
+def load_reference(ref: Path) -> tuple[dict, list[tuple[int, Path]]]:
+    """Options and finished seed runs of a reference directory (error if none)."""
+    meta_file = ref / "reference.json"
+    if not meta_file.is_file():
+        raise UserError(
+            f"'{ref}' is not a reference directory (no reference.json); make one with "
+            "'run.py reference'"
+        )
+    meta = json.loads(meta_file.read_text())
+    runs = sorted(
+        (int(d.name.split("_", 1)[1]), d)
+        for d in ref.glob("seed_*")
+        if d.is_dir() and is_finished(d)
+    )
+    if not runs:
+        raise UserError(f"'{ref}' has no finished reference run; rerun 'run.py reference'")
+    return meta, runs

@@ -123,7 +123,7 @@ def test_cli_errors_are_one_line(tmp_path):
 
 
 def test_compensation_rates_sources(tmp_path):
-    from pynn_microcircuit.cli import compensation_rates
+    from pynn_microcircuit.cli.main import compensation_rates
     from pynn_microcircuit.rundir import write_run_json
 
     p = Params()
@@ -149,7 +149,7 @@ def test_compensation_rates_sources(tmp_path):
 
 
 def test_rates_option_reaches_the_spec():
-    from pynn_microcircuit.cli import _spec_from_args, build_run_parser
+    from pynn_microcircuit.cli.main import _spec_from_args, build_run_parser
 
     args = build_run_parser().parse_args(
         ["--n-scale", "1", "--k-scale", "0.5", "--rates", "theory"]

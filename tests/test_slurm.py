@@ -54,7 +54,7 @@ def test_scripts_for_run_reference_and_sweep(tmp_path):
     assert "#SBATCH --array=0-2" in script
     for i, seed in enumerate((3, 4, 5)):
         assert re.search(rf"  {i}\) .*--seed {seed} .*--out refdir/seed_{seed} ;;", script)
-    assert "run.py reference --n-scale 0.02" in (job / "finalize.sbatch").read_text()
+    assert "-m pynn_microcircuit reference --n-scale 0.02" in (job / "finalize.sbatch").read_text()
 
     rc, out = cli(
         ["submit", "--scheduler", "slurm", "--dry-run", "--name", "sw", "sweep",

@@ -74,7 +74,9 @@ def test_measured_prior_covers_pd14_and_generic_elsewhere():
     for stat in ("rate", "cv_isi", "correlation", "synchrony"):
         assert sorted(prior["phi"][stat]) == sorted(pd14)
         assert all(v > 0 for v in prior["phi"][stat].values())
-    assert prior_name(pd14) == "measured" and prior_name(["L23E", "L23I"]) == "generic"
+    assert prior_name(pd14, 0.1, 0.1) == "measured"
+    assert prior_name(["L23E", "L23I"], 0.1, 0.1) == "generic"  # another network
+    assert prior_name(pd14, 1.0, 1.0) == prior_name(pd14) == "generic"  # another scale
     assert prior_for("correlation_rescaled", "L4E") == (prior["phi"]["correlation"]["L4E"], 11.5)
     assert prior_for("rate", "P") == (PHI_PRIOR["rate"], PRIOR_DF)
 

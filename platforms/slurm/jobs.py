@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import json
 import math
-import shlex
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from pynn_microcircuit.entry import shell_command
 from pynn_microcircuit.errors import UserError
 
-RUN_PY = Path(__file__).resolve().parents[2] / "run.py"
 MEMORY_MARGIN = 1.3
 WALLTIME_FACTOR = 2.0
 WALLTIME_EXTRA_S = 600.0
@@ -91,7 +89,7 @@ def _header(job: BatchJob, name: str, resources: tuple, log: str) -> list[str]:
 
 
 def _python_cmd(args: list[str], ranks: int = 1) -> str:
-    cmd = " ".join(shlex.quote(a) for a in [sys.executable, str(RUN_PY), *args])
+    cmd = shell_command(*args)
     return f'mpirun -np "$SLURM_NTASKS" {cmd}' if ranks > 1 else cmd
 
 

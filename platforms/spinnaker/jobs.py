@@ -345,7 +345,7 @@ def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
     (job_dir / "fetched.json").write_text(json.dumps({"run_dir": str(run_dir)}) + "\n")
     runs = sorted(run_dir.glob("seed_*")) if ensemble else [run_dir]
     if ensemble:
-        from pynn_microcircuit.study_cli import load_reference
+        from pynn_microcircuit.study import load_reference
 
         load_reference(run_dir)  # raises a clear error if no seed finished
     for r in runs:

@@ -9,8 +9,8 @@ import os
 import re
 from pathlib import Path
 
-from .argparser import Parser
-from .errors import UserError
+from ..errors import UserError
+from .args import Parser
 
 log = logging.getLogger("pynn_microcircuit")
 
@@ -84,7 +84,7 @@ def run_ensemble(args, argv, spec) -> int:
     import subprocess
     import sys
 
-    from .rundir import write_json_atomic
+    from ..rundir import write_json_atomic
 
     if not args.out:
         raise UserError("a model file with several seeds needs --out (the ensemble directory)")
@@ -137,8 +137,8 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
     from platforms.spinnaker.capacity import predict_mapping
     from platforms.spinnaker.run import run_spinnaker
 
-    from .budget import parse_budget
-    from .runner import RunOptions
+    from ..budget import parse_budget
+    from ..runner import RunOptions
 
     budget = parse_budget(args.budget, "spinnaker") if args.budget else None
     knobs = _knobs(args, the_plan)
@@ -179,7 +179,7 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
             "code": code_version(),
         },
     )
-    from .rundir import read_run_json
+    from ..rundir import read_run_json
 
     rec = read_run_json(run_dir)
     m = rec["mapping"]
@@ -222,7 +222,7 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
 
 def _model(args, params, spec, knobs) -> dict:
     """The model file's content for this run (the whole model, times, seeds, knobs)."""
-    from .modelfile import model_record
+    from ..modelfile import model_record
 
     run = {
         "t_presim_ms": float(args.t_presim),

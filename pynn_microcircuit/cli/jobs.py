@@ -12,8 +12,8 @@ import argparse
 import datetime as _dt
 from pathlib import Path
 
-from .argparser import Parser
-from .errors import UserError
+from ..errors import UserError
+from .args import Parser
 
 JOBS_ROOT = Path("jobs")
 #: Baseline memory of one NEST process (capacity model intercept), added per extra MPI rank.
@@ -57,8 +57,8 @@ def slurm_job(opts):
     """The :class:`platforms.slurm.jobs.BatchJob` for ``opts.kind`` with ``opts.args``."""
     from platforms.slurm.jobs import BatchJob
 
-    from .params import Params
-    from .study_cli import (
+    from ..params import Params
+    from .study import (
         _run_options,
         reference_parser,
         reference_setup,
@@ -77,7 +77,7 @@ def slurm_job(opts):
     if kind == "run":
         from platforms.nest.capacity import predict
 
-        from .cli import _spec_from_args, build_run_parser
+        from .main import _spec_from_args, build_run_parser
 
         args = build_run_parser().parse_args(argv)
         if args.platform != "nest":
@@ -110,12 +110,12 @@ def slurm_job(opts):
 
 def cmd_submit(argv) -> int:
     if "--scheduler" not in argv:
-        from .spinnaker_cli import cmd_submit as submit_spinnaker
+        from .spinnaker import cmd_submit as submit_spinnaker
 
         return submit_spinnaker(argv)
     from platforms.slurm.jobs import sbatch, write_scripts
 
-    from .cli import _setup_logging
+    from .main import _setup_logging
 
     opts = _slurm_parser().parse_args(argv)
     _setup_logging(True)

@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from .argparser import Parser
-from .errors import UserError
+from ..errors import UserError
+from .args import Parser
 
 log = logging.getLogger("pynn_microcircuit")
 
@@ -188,7 +188,7 @@ MODEL_FILE_OPTIONS = (
 def _from_model_file(args, argv):
     """Parameters and spec from ``--model``; the file's run options and platform settings
     are put into ``args``. Returns (params, spec, seeds, fingerprint)."""
-    from .modelfile import read_model
+    from ..modelfile import read_model
 
     given = [o for o in MODEL_FILE_OPTIONS if any(a == o or a.startswith(o + "=") for a in argv)]
     if given:
@@ -304,11 +304,11 @@ def compensation_rates(choice: str, params):
     if choice == "published":
         return None, "published"
     if choice == "theory":
-        from .scaling import make_spec
-        from .theory import self_consistent_rates
+        from ..scaling import make_spec
+        from ..theory import self_consistent_rates
 
         return self_consistent_rates(make_spec(params, 1.0, 1.0)), "mean-field"
-    from .rundir import read_run_json
+    from ..rundir import read_run_json
 
     rec = read_run_json(choice)
     if rec.get("n_scale") != 1 or rec.get("k_scale") != 1:
@@ -322,9 +322,9 @@ def compensation_rates(choice: str, params):
 
 def _spec_from_args(args):
     """Parameters, ModelSpec and (with --budget) the plan, from the command line."""
-    from .budget import fits, format_needs, parse_budget, plan
-    from .params import load_params
-    from .scaling import make_spec
+    from ..budget import fits, format_needs, parse_budget, plan
+    from ..params import load_params
+    from ..scaling import make_spec
 
     params = load_params(args.config)
     budget = parse_budget(args.budget, args.platform) if args.budget else None
@@ -374,7 +374,7 @@ def cmd_run(argv) -> int:
         raise UserError("--t-sim must be > 0 ms")
     args.model_fingerprint, args.seeds = None, [args.seed]
     if args.job_seeds:
-        from .study import parse_seeds
+        from ..study import parse_seeds
 
         if args.platform != "spinnaker":
             raise UserError("--seeds prepares a SpiNNaker job; for NEST use 'run.py reference'")
@@ -397,13 +397,13 @@ def cmd_run(argv) -> int:
         for line in the_plan.explanation:
             log.info("plan: %s", line)
     if args.platform == "spinnaker":
-        from .spinnaker_cli import run_on_spinnaker
+        from .spinnaker import run_on_spinnaker
 
         return run_on_spinnaker(args, argv, params, spec, the_plan)
     for note in spec.notes:
         log.warning(note)
     if not args.force:
-        from .machine import check_fits
+        from ..machine import check_fits
 
         capacity = _capacity(args)
         check_fits(spec, capacity(spec, {})["memory"], capacity, params)
@@ -418,7 +418,7 @@ def cmd_run(argv) -> int:
     from platforms.nest.mpi import Comm
     from platforms.nest.run import run_nest
 
-    from .runner import RunOptions
+    from ..runner import RunOptions
 
     comm = Comm()
     if not comm.is_root:  # rank 0 reports; the others only warn
@@ -441,7 +441,7 @@ def cmd_run(argv) -> int:
     )
     if not comm.is_root:
         return 0
-    from .rundir import read_run_json
+    from ..rundir import read_run_json
 
     rec = read_run_json(run_dir)
     print(format_rate_table(rec, params.full_rates_hz))
@@ -593,8 +593,8 @@ def build_plan_parser() -> argparse.ArgumentParser:
 def cmd_plan(argv) -> int:
     import json
 
-    from .budget import parse_budget, plan
-    from .params import load_params
+    from ..budget import parse_budget, plan
+    from ..params import load_params
 
     args = build_plan_parser().parse_args(argv)
     budget = parse_budget(args.budget, args.platform)
@@ -654,7 +654,7 @@ COMMANDS = {
 
 
 def _lazy(module: str, func: str):
-    """A command that imports ``pynn_microcircuit.<module>`` only when it runs."""
+    """A command that imports ``pynn_microcircuit.cli.<module>`` only when it runs."""
 
     def cmd(argv):
         import importlib
@@ -665,11 +665,11 @@ def _lazy(module: str, func: str):
 
 
 COMMANDS.update(
-    reference=_lazy("study_cli", "cmd_reference"),
-    sweep=_lazy("study_cli", "cmd_sweep"),
-    submit=_lazy("jobs_cli", "cmd_submit"),
-    status=_lazy("spinnaker_cli", "cmd_status"),
-    fetch=_lazy("spinnaker_cli", "cmd_fetch"),
+    reference=_lazy("study", "cmd_reference"),
+    sweep=_lazy("study", "cmd_sweep"),
+    submit=_lazy("jobs", "cmd_submit"),
+    status=_lazy("spinnaker", "cmd_status"),
+    fetch=_lazy("spinnaker", "cmd_fetch"),
 )
 
 
@@ -685,3 +685,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. '| head': the reader has gone; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

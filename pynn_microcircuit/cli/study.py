@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import logging
 from pathlib import Path
 
-from .argparser import Parser
-from .errors import UserError
-from .rundir import write_json_atomic
-from .study import (
+from ..errors import UserError
+from ..rundir import write_json_atomic
+from ..study import (
     METHODS,
     SWEEP_GROUPS,
     Cell,
@@ -27,12 +25,14 @@ from .study import (
     claim_study_dir,
     feasibility,
     format_plan,
+    load_reference,
     method_cell,
     parse_list,
     parse_seeds,
     predict_cells,
     run_all,
 )
+from .args import Parser
 
 log = logging.getLogger("pynn_microcircuit")
 
@@ -54,7 +54,7 @@ DEFAULT_T_SIM_MS = 1000.0
 
 
 def _common_args(ap: argparse.ArgumentParser) -> None:
-    from .cli import _positive_float
+    from .main import _positive_float
 
     ap.add_argument("--platform", default="nest", choices=["nest"])
     ap.add_argument(
@@ -97,29 +97,18 @@ def reference_plan(out: Path, n: float, k: float, method: str, seeds, args, p) -
     if why:
         raise UserError(why)
     runs = [(c, out / f"seed_{c.seed}") for c in cells]
-    preds = predict_cells(cells, p, args.t_presim, args.t_sim, args.threads)
+    preds = predict_cells(cells, p, _nest_predict(args))
     return StudyPlan(runs, predictions=preds)
 
 
-def load_reference(ref: Path) -> tuple[dict, list[tuple[int, Path]]]:
-    """Options and finished seed runs of a reference directory (error if none)."""
-    from .study import is_finished
+def _nest_predict(args):
+    """The NEST capacity model for this command's run length and threads."""
+    from platforms.nest.capacity import predict
 
-    meta_file = ref / "reference.json"
-    if not meta_file.is_file():
-        raise UserError(
-            f"'{ref}' is not a reference directory (no reference.json); make one with "
-            "'run.py reference'"
-        )
-    meta = json.loads(meta_file.read_text())
-    runs = sorted(
-        (int(d.name.split("_", 1)[1]), d)
-        for d in ref.glob("seed_*")
-        if d.is_dir() and is_finished(d)
-    )
-    if not runs:
-        raise UserError(f"'{ref}' has no finished reference run; rerun 'run.py reference'")
-    return meta, runs
+    def one(spec):
+        return predict(spec, threads=args.threads, t_presim_ms=args.t_presim, t_sim_ms=args.t_sim)
+
+    return one
 
 
 def reference_statistics(ref: Path):
@@ -143,7 +132,7 @@ def reference_statistics(ref: Path):
 
 
 def reference_parser() -> argparse.ArgumentParser:
-    from .cli import _scale
+    from .main import _scale
 
     ap = Parser(
         prog="run.py reference",
@@ -160,7 +149,7 @@ def reference_parser() -> argparse.ArgumentParser:
 
 def reference_setup(args) -> tuple[Path, StudyPlan]:
     """The reference directory (claimed unless --dry-run) and the runs it needs."""
-    from .params import Params
+    from ..params import Params
 
     n = args.n_scale
     k = args.k_scale if args.k_scale is not None else n
@@ -171,7 +160,7 @@ def reference_setup(args) -> tuple[Path, StudyPlan]:
 
 
 def cmd_reference(argv) -> int:
-    from .cli import _setup_logging
+    from .main import _setup_logging
 
     args = reference_parser().parse_args(argv)
     _setup_logging(args.quiet)
@@ -208,7 +197,7 @@ def sweep_cells(methods, scales, seeds, p, extra=()) -> tuple[list, list]:
 
 def _theory(cells, p) -> dict:
     """Mean-field rates of each (method, scale): ``{method: {scale: {pop: Hz}}}``."""
-    from .theory import self_consistent_rates
+    from ..theory import self_consistent_rates
 
     out: dict = {}
     for method, scale, cell in cells:
@@ -284,9 +273,7 @@ def sweep_setup(args, p) -> dict:
     run_plan = StudyPlan(
         [u for u in unique.values() if u[1].parent != ref],
         skipped=skipped,
-        predictions=predict_cells(
-            [c for c, _ in unique.values()], p, args.t_presim, args.t_sim, args.threads
-        ),
+        predictions=predict_cells([c for c, _ in unique.values()], p, _nest_predict(args)),
     )
     return {
         "ref": ref,
@@ -300,8 +287,8 @@ def sweep_setup(args, p) -> dict:
 
 
 def cmd_sweep(argv) -> int:
-    from .cli import _setup_logging
-    from .params import Params
+    from ..params import Params
+    from .main import _setup_logging
 
     args = sweep_parser().parse_args(argv)
     _setup_logging(args.quiet)

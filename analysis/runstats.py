@@ -1,0 +1,39 @@
+"""Statistics of a whole run (every population) and their JSON-friendly summary.
+
+Shared by the single-run report (:mod:`analysis.report`) and the studies
+(:mod:`analysis.study`), which is why it is a module of its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .io import Run
+from .statistics import population_statistics
+
+
+def run_statistics(run: Run, seed: int = 0) -> dict:
+    """Statistics of every population of ``run`` (see :mod:`analysis.statistics`)."""
+    return {
+        name: population_statistics(pop, run.t_start_ms, run.t_stop_ms, seed=seed + i)
+        for i, (name, pop) in enumerate(run.populations.items())
+    }
+
+
+def summary(stats: dict) -> dict:
+    """JSON-friendly summary: means, medians and counts per population and statistic."""
+    out = {}
+    for pop, s in stats.items():
+        out[pop] = {
+            "mean_rate_hz": float(np.mean(s["rates_hz"])) if s["rates_hz"].size else None,
+            "median_rate_hz": float(np.median(s["rates_hz"])) if s["rates_hz"].size else None,
+            "mean_cv_isi": float(np.mean(s["cv_isi"])) if s["cv_isi"].size else None,
+            "n_cv": int(s["cv_isi"].size),
+            "mean_correlation": float(np.mean(s["correlations"]))
+            if s["correlations"].size
+            else None,
+            "n_pairs": int(s["correlations"].size),
+            "synchrony": s["synchrony"],
+            "spectral_peak_hz": s["spectral_peak_hz"],
+        }
+    return out
