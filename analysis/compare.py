@@ -1,4 +1,4 @@
-"""Compare a test run with a reference ensemble (DESIGN section 5).
+"""Compare a test run with a reference ensemble (distances against the seed-to-seed spread).
 
 For each population and statistic: the Kolmogorov-Smirnov distance (and the Wasserstein
 distance) between the test run's distribution and each reference run's; the reference
@@ -164,7 +164,7 @@ def compare(
         A test is consistent while its distance is within ``tolerance`` x the spread.
     correlation_scale : float, optional
         Multiply the mean of the test's correlations by this before comparing
-        (``n_test / n_reference`` for N-scaled runs: correlations grow ~1/n, DESIGN 3a; see
+        (``n_test / n_reference`` for N-scaled runs: correlations grow ~1/n, van Albada et al. 2015; see
         :func:`rescale_correlations`); reported as the extra statistic
         ``correlations_rescaled``.
 

@@ -1,4 +1,4 @@
-"""Spiking statistics per population (DESIGN section 5), on flat (id, time) arrays.
+"""Spiking statistics per population, on flat (id, time) arrays.
 
 Rates and ISI CVs are computed on arrays for every neuron; pairwise correlations build Neo
 spike trains only for the sampled neurons and use Elephant; the population-rate spectrum uses
@@ -13,7 +13,9 @@ import warnings
 
 import numpy as np
 
-#: Defaults of the accepted validation recipe (DESIGN section 5), except the correlation
+#: Defaults of the validation recipe (the kinds of statistic of Potjans & Diesmann 2014 and
+#: Dasbach et al. 2021, Front Neurosci 15:757790: rates, ISI CV, pairwise count correlations,
+#: synchrony and spectra; bins as stated here), except the correlation
 #: sample: up to 2000 spiking neurons (was 500). The mean pairwise correlation and the
 #: distribution of pair estimates do not depend on how many neurons are sampled, only their
 #: precision does (each side's standard error enters the verdicts' noise model); 2000 cuts

@@ -1,4 +1,4 @@
-"""Analyse a full-scale-sized data set: time and peak memory of ``run.py analyse`` (issue 3).
+"""Analyse a full-scale-sized data set: time and peak memory of ``run.py analyse``.
 
 Writes a synthetic run directory shaped like a full-scale PD14 run (77,169 neurons, every
 neuron recorded, ``--t-sim`` ms after a 500 ms warm-up) whose neurons fire as Poisson processes

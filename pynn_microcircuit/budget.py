@@ -145,7 +145,7 @@ def parse_budget(text: str, platform: str) -> dict:
 
 PRESERVE = ("rates", "correlations", "balanced")
 
-#: What each method keeps and changes (DESIGN section 3; van Albada et al. 2015).
+#: What each method keeps and changes (van Albada, Helias & Diesmann 2015).
 METHOD_EFFECTS = {
     "n": "keeps in-degrees, weights, input mean and variance, effective connectivity "
     "(rates kept); pairwise correlations grow ~1/n",

@@ -205,7 +205,8 @@ def build(
     """Create the model described by ``spec`` in the PyNN simulator ``sim``.
 
     Neurons of all populations are created before any device or connection (interleaving
-    them slows NEST's connection phase several-fold, DESIGN section 4).
+    them slows NEST's connection phase several-fold; measured with
+    ``benchmarks/nest_vs_pynest.py``).
 
     Parameters
     ----------

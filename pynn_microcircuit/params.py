@@ -2,8 +2,8 @@
 
 All values are immutable and carry their unit in the field name (``_ms``, ``_mV``, ``_pF``,
 ``_pA``, ``_hz``). Sources: Potjans & Diesmann (2014), Cereb. Cortex 24:785, Tables 4-5, as
-maintained in INM-6/microcircuit-PD14-model and NEST's former ``Potjans_2014`` example;
-``../shared/DESIGN.md`` section 2 restates them.
+maintained in INM-6/microcircuit-PD14-model (``microcircuit/network_params.py``,
+``sim_params.py``) and NEST's former ``Potjans_2014`` example.
 
 A YAML file can override any field (see :func:`load_params`). Population order everywhere is
 L23E, L23I, L4E, L4I, L5E, L5I, L6E, L6I; matrices are indexed ``[target, source]``.

@@ -21,6 +21,25 @@ SPIKES_FILE = "spikes.h5"
 RUN_FILE = "run.json"
 
 
+def check_new_dir(out: str | Path) -> None:
+    """One-line error unless ``out`` can be created as a new directory: it must not exist,
+    and its nearest existing parent must be a writable directory."""
+    path = Path(out)
+    if path.exists():
+        raise UserError(
+            f"output directory '{path}' already exists; runs are never overwritten - "
+            "choose a new --out or omit it for a fresh name"
+        )
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(
+            f"cannot create output directory '{path}': '{parent}' is not a writable "
+            "directory; choose another --out"
+        )
+
+
 def new_run_dir(out: str | Path | None, stem: str, root: str | Path = "runs") -> Path:
     """Create and return a new, empty run directory.
 
@@ -33,12 +52,11 @@ def new_run_dir(out: str | Path | None, stem: str, root: str | Path = "runs") ->
     """
     if out is not None:
         path = Path(out)
-        if path.exists():
-            raise UserError(
-                f"output directory '{path}' already exists; runs are never overwritten - "
-                "choose a new --out or omit it for a fresh name"
-            )
-        path.mkdir(parents=True)
+        check_new_dir(path)
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            raise UserError(f"cannot create output directory '{path}': {exc.strerror}") from None
         return path
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

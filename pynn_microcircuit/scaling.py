@@ -1,7 +1,7 @@
 """Downscaling rules: (params, n, k, method) -> :class:`ModelSpec`, the numbers a simulator needs.
 
 ``n = N'/N`` scales neuron numbers, ``k = K'/K`` in-degrees. Methods (van Albada, Helias &
-Diesmann 2015; ``../shared/DESIGN.md`` section 3):
+Diesmann 2015, PLoS Comput Biol 11:e1004490, section "Scaling"):
 
 ``n``
     N-scaling with in-degrees kept (requires ``k = 1``). Weights unchanged; mean and variance
@@ -161,7 +161,7 @@ def psc_to_psp_integral_mV(p: Params) -> float:
 def input_moments_full(p: Params, rates_hz) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean (mV) and recurrent / external variance (mV^2) of the full-scale input.
 
-    Diffusion approximation (DESIGN section 3): ``mu = tau_m sum_j K_ij J_ij nu_j + tau_m K_ext
+    Diffusion approximation (Brunel 2000; van Albada et al. 2015, eqs. 2-3): ``mu = tau_m sum_j K_ij J_ij nu_j + tau_m K_ext
     J_ext nu_ext`` and ``sigma2 = tau_m sum_j K_ij J_ij^2 nu_j`` (recurrent) and ``tau_m K_ext
     J_ext^2 nu_ext`` (external), with ``J = w tau_s / C`` (mV), tau_m in s and rates in Hz.
     """
@@ -182,7 +182,8 @@ def linear_k_min(p: Params, rates_hz=None) -> np.ndarray:
     """Smallest k per population for which ``linear-k`` can keep the input variance.
 
     ``k_min = sigma2_rec / (sigma2_rec + sigma2_ext)``: the external variance that must be
-    removed, ``(1/k - 1) sigma2_rec``, cannot exceed what there is (DESIGN section 3c).
+    removed, ``(1/k - 1) sigma2_rec``, cannot exceed what there is (van Albada et al. 2015: the variance is kept by extra
+    external drive, which can only add variance).
     """
     rates = p.full_rates_hz if rates_hz is None else rates_hz
     _, s2_rec, s2_ext = input_moments_full(p, rates)
@@ -280,7 +281,7 @@ def make_spec(
         w_ext_new = w_ext / sk
         k_ext = k_ext_full * k_scale
         ext_rate = p.bg_rate_hz * k_ext
-        # DESIGN 3b: Delta I = 1e-3 tau_s (1 - sqrt k) [sum_j w_ij K_ij nu_j + w_ext K_ext nu_ext]
+        # van Albada et al. 2015: Delta I = 1e-3 tau_s (1 - sqrt k) [sum_j w_ij K_ij nu_j + w_ext K_ext nu_ext]
         # (pA; tau_s in ms, rates in Hz, hence 1e-3), with full-scale w, K and nu.
         drive = (w_full * k_full * nu[None, :]).sum(1) + w_ext * k_ext_full * p.bg_rate_hz
         dc = 1e-3 * tau_s * (1.0 - sk) * drive

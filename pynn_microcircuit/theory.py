@@ -1,7 +1,7 @@
 """Mean-field theory of a :class:`~pynn_microcircuit.scaling.ModelSpec` (pure numpy/scipy).
 
 * :func:`input_moments` - mean mu (mV) and variance sigma^2 (mV^2) of each population's input
-  in the diffusion approximation (DESIGN section 3; Brunel 2000; van Albada et al. 2015):
+  in the diffusion approximation (Brunel 2000, J Comput Neurosci 8:183; van Albada et al. 2015):
   ``mu_i = tau_m [sum_j K_ij J_ij nu_j + R_ext,i J_ext] + tau_m I_DC,i / C`` and
   ``sigma2_i = tau_m [sum_j K_ij J_ij^2 nu_j + R_ext,i J_ext^2]``, with ``J = w tau_s / C`` (mV)
   the voltage jump of the equivalent delta synapse, ``R_ext = K_ext nu_ext`` the total external

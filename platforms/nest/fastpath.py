@@ -1,6 +1,6 @@
 """NEST fast path: the same PyNN description, built as fast and lean as plain PyNEST.
 
-Why each piece exists (measured on PyNN 0.13 / NEST 3.10, DESIGN section 4):
+Why each piece exists (measured on PyNN 0.13 / NEST 3.10 with ``benchmarks/nest_vs_pynest.py``):
 
 * :class:`FastPopulation` - ``pyNN.nest.Population`` reads the full status of every node
   (``NodeCollection.local``, ``tolist()``), makes one NodeCollection per neuron, sets each

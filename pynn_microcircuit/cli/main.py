@@ -372,6 +372,10 @@ def cmd_run(argv) -> int:
         raise UserError("--record-fraction must be in (0, 1]")
     if args.t_sim <= 0:
         raise UserError("--t-sim must be > 0 ms")
+    if args.out is not None:
+        from ..rundir import check_new_dir
+
+        check_new_dir(args.out)  # before any simulator is imported
     args.model_fingerprint, args.seeds = None, [args.seed]
     if args.job_seeds:
         from ..study import parse_seeds
