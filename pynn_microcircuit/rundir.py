@@ -16,6 +16,9 @@ import numpy as np
 
 from .errors import UserError
 
+#: Where prepared jobs (SpiNNaker, SLURM) are written, relative to the working directory.
+JOBS_ROOT = Path("jobs")
+
 RUN_JSON_VERSION = 1
 SPIKES_FILE = "spikes.h5"
 RUN_FILE = "run.json"

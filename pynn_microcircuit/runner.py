@@ -14,12 +14,19 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+#: Default warm-up (discarded) and analysed simulated time, ms: every command and model
+#: uses these (Potjans & Diesmann 2014 discard the first 100 ms; 500 ms covers the slower
+#: start of downscaled networks).
+DEFAULT_T_PRESIM_MS = 500.0
+DEFAULT_T_SIM_MS = 1000.0
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How to run: times in ms, seed, threads (None: all cores), recording fraction."""
 
-    t_presim_ms: float = 500.0
-    t_sim_ms: float = 1000.0
+    t_presim_ms: float = DEFAULT_T_PRESIM_MS
+    t_sim_ms: float = DEFAULT_T_SIM_MS
     seed: int = 12345
     threads: int | None = None
     record_fraction: float = 1.0

@@ -23,11 +23,10 @@ from .entry import command, environment
 from .errors import UserError
 from .params import Params
 from .rundir import RUN_FILE, SPIKES_FILE, write_json_atomic
-from .scaling import make_spec
+from .scaling import METHODS, make_spec  # noqa: F401 - METHODS re-exported for the CLI
 
 log = logging.getLogger(__name__)
 
-METHODS = ("n", "sqrt-k", "linear-k", "none")
 #: Sweep groups beyond the plain methods: linear-k below its k_min with the external variance
 #: it cannot keep dropped (``--allow-partial``), and N-scaling at a reduced in-degree
 #: (``n@K``: K-scaling k = K with sqrt-k compensation, then N shrunk further at that K).

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pynn_microcircuit.runner import DEFAULT_T_PRESIM_MS, DEFAULT_T_SIM_MS
 from pynn_microcircuit.scaling import ModelSpec
 
 from .setup import largest_synapse_type, min_threads
@@ -112,8 +113,8 @@ def expected_activity(spec: ModelSpec, rates_hz=None) -> tuple[float, float]:
 def predict(
     spec: ModelSpec,
     threads: int | None = None,
-    t_presim_ms: float = 500.0,
-    t_sim_ms: float = 1000.0,
+    t_presim_ms: float = DEFAULT_T_PRESIM_MS,
+    t_sim_ms: float = DEFAULT_T_SIM_MS,
     model: NestCapacity | None = None,
     analysis: bool = False,
     record_fraction: float = 1.0,

@@ -13,9 +13,9 @@ import datetime as _dt
 from pathlib import Path
 
 from ..errors import UserError
+from ..rundir import JOBS_ROOT
 from .args import Parser
 
-JOBS_ROOT = Path("jobs")
 #: Baseline memory of one NEST process (capacity model intercept), added per extra MPI rank.
 RANK_BASE_BYTES = 1.6e8
 

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..runner import DEFAULT_T_PRESIM_MS, DEFAULT_T_SIM_MS
+from ..scaling import METHODS
 from .args import Parser
 
 log = logging.getLogger("pynn_microcircuit")
@@ -63,7 +65,7 @@ def _add_model_args(ap: argparse.ArgumentParser) -> None:
     )
     ap.add_argument(
         "--method",
-        choices=["n", "sqrt-k", "linear-k", "none"],
+        choices=list(METHODS),
         default=None,
         help="downscaling method (default: n if k = 1, else sqrt-k)",
     )
@@ -114,13 +116,13 @@ def build_run_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--t-sim",
         type=_positive_float("--t-sim"),
-        default=1000.0,
+        default=DEFAULT_T_SIM_MS,
         help="simulated time after the warm-up, ms (default 1000)",
     )
     ap.add_argument(
         "--t-presim",
         type=_positive_float("--t-presim"),
-        default=500.0,
+        default=DEFAULT_T_PRESIM_MS,
         help="warm-up discarded from the results, ms (default 500)",
     )
     ap.add_argument("--seed", type=int, default=12345, help="master random seed")
@@ -562,8 +564,8 @@ def cmd_import(argv) -> int:
         "spike_recorder-*.dat and population_nodeids.dat), e.g. to compare against it.",
     )
     ap.add_argument("source", help="the example's data folder")
-    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=500.0)
-    ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=1000.0)
+    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=DEFAULT_T_PRESIM_MS)
+    ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=DEFAULT_T_SIM_MS)
     ap.add_argument("--k-scale", type=_scale, default=None, help="default: the n scaling")
     ap.add_argument("--out", default=None, help="new run directory (must not exist)")
     args = ap.parse_args(argv)
@@ -586,8 +588,8 @@ def build_plan_parser() -> argparse.ArgumentParser:
         "--budget", required=True, help="KEY=VALUE[,...], e.g. memory=2GiB or cores=800"
     )
     ap.add_argument("--preserve", choices=["rates", "correlations", "balanced"], default="balanced")
-    ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=1000.0)
-    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=500.0)
+    ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=DEFAULT_T_SIM_MS)
+    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=DEFAULT_T_PRESIM_MS)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--config", default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON object")

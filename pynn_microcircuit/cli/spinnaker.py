@@ -10,11 +10,10 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
+from ..rundir import JOBS_ROOT
 from .args import Parser
 
 log = logging.getLogger("pynn_microcircuit")
-
-JOBS_ROOT = Path("jobs")
 
 
 def _knobs(args, the_plan):

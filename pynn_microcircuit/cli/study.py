@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..rundir import write_json_atomic
+from ..runner import DEFAULT_T_PRESIM_MS, DEFAULT_T_SIM_MS
 from ..study import (
     METHODS,
     SWEEP_GROUPS,
@@ -50,7 +51,6 @@ DEFAULT_EXTRA_CELLS = (
     ("n@0.5", 0.2),
     ("n@0.5", 0.1),
 )
-DEFAULT_T_SIM_MS = 1000.0
 
 
 def _common_args(ap: argparse.ArgumentParser) -> None:
@@ -63,7 +63,7 @@ def _common_args(ap: argparse.ArgumentParser) -> None:
         default=DEFAULT_T_SIM_MS,
         help=f"analysed time per run, ms (default {DEFAULT_T_SIM_MS:g})",
     )
-    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=500.0)
+    ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=DEFAULT_T_PRESIM_MS)
     ap.add_argument("--threads", type=int, default=None, help="NEST threads per run")
     ap.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     ap.add_argument("-q", "--quiet", action="store_true")
