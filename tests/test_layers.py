@@ -58,3 +58,17 @@ def test_no_import_cycles():
     # a package's __init__ re-exporting its modules is not a cycle
     packages = frozenset(m for m in graph.modules if graph.find_children(m))
     assert _cycles(graph, packages) == []
+
+
+def test_compat_modules_check_the_versions_they_were_written_for():
+    import pytest
+
+    from platforms.compat_check import require
+    from platforms.nest import compat as nest_compat
+    from pynn_microcircuit.errors import UserError
+
+    assert nest_compat.PYNN_VERSION.startswith("0.13")
+    with pytest.raises(UserError, match=r"written for PyNN 0\.12\.x .* found 0\.13"):
+        require("PyNN", "0.12", "the NEST fast path")
+    with pytest.raises(UserError, match="not installed"):
+        require("no-such-simulator", "1.0", "a backend")

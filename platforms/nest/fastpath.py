@@ -25,6 +25,10 @@ Why each piece exists (measured on PyNN 0.13 / NEST 3.10 with ``benchmarks/nest_
 
 from __future__ import annotations
 
+# the versions checked (one-line error) before any PyNN internal is touched
+from .compat import build_nest_params, init_native_projection
+
+# isort: split
 import logging
 from collections import defaultdict
 
@@ -34,7 +38,6 @@ import pyNN.nest as pynest
 from pyNN import recording as pynn_recording
 from pyNN.connectors import Connector
 from pyNN.nest import simulator
-from pyNN.nest.populations import _build_params
 from pyNN.nest.recording import Multimeter, SpikeDetector
 from pyNN.space import Space
 
@@ -118,7 +121,7 @@ class FastPopulation(pynest.Population):
     def _create_cells(self):
         model = self.celltype.nest_name[simulator.state.spike_precision]
         self.celltype.parameter_space.shape = (self.size,)
-        params = _build_params(
+        params = build_nest_params(
             self.celltype.native_parameters,
             None,
             size=self.size,
@@ -203,11 +206,7 @@ class NativeProjection(pynest.Projection):
             self, pre, post, connector, synapse_type, None, receptor_type, Space(), label
         )
         self.nest_synapse_model = synapse_model_for(pre.label)
-        self.nest_synapse_label = None
-        self._sources = set()
-        self._connections = None
-        self._common_synapse_properties = {}
-        self._common_synapse_property_names = None
+        init_native_projection(self)
         connector.connect(self)
         self._sources = {int(self.pre.first_id)}  # non-empty: look-ups are by population
 

@@ -32,6 +32,7 @@ from pynn_microcircuit.scaling import ModelSpec
 
 from .backend import SpinnakerBackend
 from .capacity import Knobs, predict_mapping
+from .compat import synapses_generated_on_machine
 from .provenance import copy_logs, copy_provenance, summary, verdict
 from .setup import (
     Machine,
@@ -39,7 +40,6 @@ from .setup import (
     on_virtual_board,
     run_environment,
     setup,
-    synapses_generated_on_machine,
 )
 
 log = logging.getLogger(__name__)
