@@ -176,7 +176,9 @@ def plot_distributions(
 def plot_rate_boxplot(stats: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     pops = list(stats)
-    ax.boxplot([stats[p]["rates_hz"] for p in pops][::-1], vert=False, showfliers=False)
+    ax.boxplot(
+        [stats[p]["rates_hz"] for p in pops][::-1], orientation="horizontal", showfliers=False
+    )
     ax.set_yticks(range(1, len(pops) + 1), pops[::-1])
     means = [float(np.mean(stats[p]["rates_hz"])) for p in pops][::-1]
     ax.plot(means, range(1, len(pops) + 1), "D", color="firebrick", label="mean")

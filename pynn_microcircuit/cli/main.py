@@ -108,7 +108,7 @@ def build_run_parser() -> argparse.ArgumentParser:
         prog="run.py",
         description="Run the Potjans & Diesmann (2014) microcircuit. Subcommands (each "
         "with --help): plan, analyse RUN, compare RUN --reference REF..., export RUN, "
-        "import INM6_DIR, "
+        "import INM6_DIR, benchmark, "
         "reference, sweep, submit (jobs/<name> to EBRAINS, or --scheduler slurm ...), "
         "status JOB, fetch JOB.",
     )
@@ -676,6 +676,7 @@ COMMANDS.update(
     submit=_lazy("jobs", "cmd_submit"),
     status=_lazy("spinnaker", "cmd_status"),
     fetch=_lazy("spinnaker", "cmd_fetch"),
+    benchmark=_lazy("benchmark", "cmd_benchmark"),
 )
 
 
