@@ -145,6 +145,13 @@ def test_virtual_board_mapping_matches_model(tmp_path, scale, npc, ext):
     assert abs(rec["mapping"]["chips"] - pred.chips) <= max(1, 0.07 * pred.chips)
     assert (out / "spynnaker.cfg").read_text().count("virtual_board = True") == 1
     assert not (tmp_path / "home" / ".spynnaker.cfg").exists()  # the user's home untouched
+    # weight quanta from sPyNNaker's ring-buffer shifts: 2^(shift - 15) nA (a 16-bit weight
+    # shifted left into s16.15); the default mapping changes the input by < 0.1 %
+    wq = rec["weight_quantisation"]
+    for row in wq["weight_quantum_pA"].values():
+        for t, shift in zip(("excitatory", "inhibitory"), row["ring_buffer_shifts"], strict=True):
+            assert row[t] == 1e3 * 2.0 ** (shift - 15)
+    assert wq["max_input_mean_rel_error"] < 1e-3 and wq["max_input_variance_rel_error"] < 1e-3
     job = tmp_path / "jobs" / "run" / "job.yaml"
     assert "--ebrains-job" in job.read_text()
 

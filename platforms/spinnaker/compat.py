@@ -55,3 +55,9 @@ def synapses_generated_on_machine():
         yield
     finally:
         SynapseInformation.may_generate_on_machine = original
+
+
+def population_vertex(population):
+    """The application vertex behind a ``pyNN.spiNNaker`` Population (its ``_vertex``
+    property, spynnaker/pyNN/models/populations/population.py, 7.4.1)."""
+    return population._vertex

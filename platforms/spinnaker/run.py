@@ -34,6 +34,7 @@ from .backend import SpinnakerBackend
 from .capacity import Knobs, predict_mapping
 from .compat import synapses_generated_on_machine
 from .provenance import copy_logs, copy_provenance, summary, verdict
+from .quantisation import quantisation_record
 from .setup import (
     Machine,
     import_spynnaker,
@@ -149,6 +150,7 @@ def run_spinnaker(
             simulated = not on_virtual_board()  # an EBRAINS job's cfg decides
             backend = SpinnakerBackend(sim, opts.seed, knobs, spec.resolution_ms)
             net = build_for_run(sim, spec, opts, backend)
+            record["weight_quantisation"] = quantisation_record(spec, net.populations)
             t_build = time.perf_counter() - t0
             if simulated:
                 sim.run(t_total)
