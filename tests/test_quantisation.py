@@ -1,10 +1,10 @@
-"""Input errors of quantised weights (platforms/spinnaker/quantisation.py): pure maths."""
+"""Input errors of quantised weights (pynn_microcircuit/quantisation.py): pure maths."""
 
 import numpy as np
 import pytest
 
-from platforms.spinnaker.quantisation import input_errors, quantised_moments
 from pynn_microcircuit.params import Params
+from pynn_microcircuit.quantisation import input_errors, quantised_moments
 from pynn_microcircuit.scaling import make_spec
 
 

@@ -62,6 +62,8 @@ def run_nest(
     plan: dict | None = None,
     progress=None,
     extra: dict | None = None,
+    weight_quanta: dict | None = None,
+    emulation: dict | None = None,
 ) -> Path:
     """Build and simulate ``spec`` with NEST through PyNN; returns the run directory.
 
@@ -86,6 +88,20 @@ def run_nest(
     sim = setup(spec.resolution_ms, opts.seed, threads)
     backend = NestBackend(sim, opts.seed)
     net = build_for_run(sim, spec, opts, backend)
+    emulated = None
+    if weight_quanta is not None:  # SpiNNaker's weight resolution (platforms.nest.emulation)
+        from pynn_microcircuit.quantisation import input_errors
+
+        from .emulation import quantise_weights
+
+        emulated = {
+            **(emulation or {}),
+            "weight_quantum_pA": weight_quanta,
+            "input_errors": input_errors(spec, weight_quanta),
+            "projections": quantise_weights(net, weight_quanta),
+            "covers": "weights rounded as sPyNNaker stores them; not the s16.15 neuron state, "
+            "decay factors, packet loss or real-time overruns",
+        }
     t_build = time.perf_counter() - t_build0
 
     t_total = opts.t_presim_ms + opts.t_sim_ms
@@ -144,6 +160,9 @@ def run_nest(
         **activity_check(spec, populations),
         **(extra or {}),
     }
+    if emulated is not None:
+        record["emulation"] = emulated
+        record["platform_emulated"] = emulated.get("platform")
     if record["activity_note"]:
         log.warning(record["activity_note"])
     rundir.write_run_json(run_dir / rundir.RUN_FILE, record)

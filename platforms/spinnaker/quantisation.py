@@ -9,20 +9,12 @@ ring-buffer left shift is chosen on the host from the expected summed input of t
 projections (their weight mean, variance, maximum and the sources' rates, at
 ``ring_buffer_sigma`` standard deviations). The weight quantum is ``1 / scale`` (nA).
 
-The error each quantum causes is computed here for the model's weight distributions (normal,
-redrawn within their sign: a truncated normal) rounded to the nearest multiple of the
-quantum (the host's rounding; the on-chip generator uses the same scale). For each target
-population: the relative error of the input's variance ``sum_j K_ij nu_j E[w^2]`` and of its
-mean ``sum_j K_ij nu_j E[w]`` relative to the total drive ``sum_j K_ij nu_j |E[w]|`` (the net
-mean of a balanced input is near zero, so it is not the divisor), including the external
-Poisson drive; rates are the full-scale rates of the compensation (Hz).
+The errors each quantum causes: :mod:`pynn_microcircuit.quantisation`.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import stats
-
+from pynn_microcircuit.quantisation import input_errors
 from pynn_microcircuit.scaling import ModelSpec
 
 from .compat import population_vertex
@@ -45,61 +37,6 @@ def weight_quanta_pA(populations: dict) -> dict:
     return out
 
 
-def quantised_moments(mean: float, sd: float, quantum: float) -> tuple[float, float, float, float]:
-    """(E[w], E[w^2], E[Q(w)], E[Q(w)^2]) of a normal(mean, sd) redrawn within its sign
-    (truncated at 0) and rounded to the nearest multiple of ``quantum`` (same units)."""
-    sign = 1.0 if mean >= 0 else -1.0
-    m = abs(mean)
-    if sd <= 0:
-        q = quantum * np.rint(m / quantum)
-        return sign * m, m * m, sign * q, q * q
-    a = (0.0 - m) / sd
-    dist = stats.truncnorm(a, np.inf, loc=m, scale=sd)
-    e1, var = float(dist.mean()), float(dist.var())
-    kmax = int(np.ceil((m + 10 * sd) / quantum)) + 1
-    k = np.arange(0, kmax + 1)
-    edges = np.clip((k - 0.5) * quantum, 0.0, None)
-    upper = (k + 0.5) * quantum
-    p = dist.cdf(upper) - dist.cdf(edges)
-    q1 = float(np.sum(p * k * quantum))
-    q2 = float(np.sum(p * (k * quantum) ** 2))
-    return sign * e1, var + e1 * e1, sign * q1, q2
-
-
-def input_errors(spec: ModelSpec, quanta: dict) -> dict:
-    """Per target population the relative errors of its input's mean and variance that the
-    weight quanta (``weight_quanta_pA``) cause (see the module docstring)."""
-    nu = np.asarray(spec.rates_for_compensation_hz, float)
-    out = {}
-    for i, tgt in enumerate(spec.populations):
-        q = quanta[tgt]
-        mean = mean_q = drive = var = var_q = 0.0
-        for j in range(spec.n_pops):
-            n = spec.n_synapses[i, j]
-            if n == 0:
-                continue
-            k = n / spec.n_neurons[i]  # in-degree
-            w = spec.weight_mean_pA[i, j]
-            quantum = q["excitatory" if w >= 0 else "inhibitory"]
-            e1, e2, q1, q2 = quantised_moments(w, spec.weight_sd_pA[i, j], quantum)
-            mean, mean_q, drive = (
-                mean + k * nu[j] * e1,
-                mean_q + k * nu[j] * q1,
-                drive + k * nu[j] * abs(e1),
-            )
-            var, var_q = var + k * nu[j] * e2, var_q + k * nu[j] * q2
-        if spec.ext_rate_hz[i] > 0:
-            e1, e2, q1, q2 = quantised_moments(spec.ext_weight_pA, 0.0, q["excitatory"])
-            r = spec.ext_rate_hz[i]
-            mean, mean_q, drive = mean + r * e1, mean_q + r * q1, drive + r * abs(e1)
-            var, var_q = var + r * e2, var_q + r * q2
-        out[tgt] = {
-            "input_mean_rel_error": (mean_q - mean) / drive if drive else 0.0,
-            "input_variance_rel_error": (var_q - var) / var if var else 0.0,
-        }
-    return out
-
-
 def quantisation_record(spec: ModelSpec, populations: dict) -> dict:
     """``run.json``'s ``weight_quantisation``: the quanta (pA) and shifts per population and
     synapse type, and the input errors they cause, with the largest of each."""
@@ -114,3 +51,48 @@ def quantisation_record(spec: ModelSpec, populations: dict) -> dict:
         ),
         "rounding": "nearest (numpy.rint, sPyNNaker 7.4.1 host path)",
     }
+
+
+def quanta_on_virtual_board(spec: ModelSpec, knobs, seed: int, work_dir) -> dict:
+    """Build ``spec`` in sPyNNaker on a virtual board with ``knobs`` (nothing mapped or run)
+    and return :func:`weight_quanta_pA`: the quanta a SpiNNaker run of it would use."""
+    from pynn_microcircuit.network import build
+
+    from .backend import SpinnakerBackend
+    from .setup import Machine, import_spynnaker, run_environment, setup
+
+    sim = import_spynnaker()
+    machine = Machine("virtual")
+    with run_environment(work_dir, machine, knobs):
+        setup(sim, spec.resolution_ms, knobs, machine)
+        backend = SpinnakerBackend(sim, seed, knobs, spec.resolution_ms)
+        net = build(sim, spec, seed, backend=backend, record_fraction=0.0)
+        quanta = weight_quanta_pA(net.populations)
+        sim.end()
+    return quanta
+
+
+def main(argv=None) -> int:
+    """``python -m platforms.spinnaker.quantisation MODEL_JSON OUT_JSON SEED``: the quanta of
+    the model file's model and knobs, written as JSON (a separate process, because
+    sPyNNaker and NEST do not share one)."""
+    import json
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from pynn_microcircuit.modelfile import read_model
+
+    from .capacity import Knobs
+
+    model, out, seed = (argv if argv is not None else sys.argv[1:])[:3]
+    _, spec, _, settings, _ = read_model(model)
+    knobs = Knobs(**settings.get("knobs", {}))
+    with tempfile.TemporaryDirectory() as work:
+        quanta = quanta_on_virtual_board(spec, knobs, int(seed), work)
+    Path(out).write_text(json.dumps(quanta, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -237,6 +237,13 @@ def _add_spinnaker_args(ap: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no delay-extension cores; the delay tail beyond a core's slots is redrawn",
     )
+    g.add_argument(
+        "--emulate",
+        choices=["spinnaker"],
+        default=None,
+        help="(--platform nest) round every weight to the quantum sPyNNaker would store it "
+        "with for these SpiNNaker settings (computed by sPyNNaker on a virtual board)",
+    )
     g.add_argument("--job", default=None, help="name of the job prepared under jobs/")
     g.add_argument(
         "--seeds",
@@ -436,6 +443,15 @@ def cmd_run(argv) -> int:
         threads=args.threads,
         record_fraction=args.record_fraction,
     )
+    quanta = emulation = None
+    if args.emulate == "spinnaker" and comm.is_root:
+        from .spinnaker import emulated_quanta
+
+        quanta, emulation = emulated_quanta(args, params, spec)
+    if args.emulate and args.platform != "nest":
+        raise UserError("--emulate spinnaker emulates SpiNNaker on NEST: use --platform nest")
+    if args.emulate and comm.size > 1:
+        quanta, emulation = comm.bcast((quanta, emulation))
     t0 = time.perf_counter()
     run_dir = run_nest(
         spec,
@@ -444,6 +460,8 @@ def cmd_run(argv) -> int:
         progress=_Progress(),
         plan=the_plan.to_dict() if the_plan else None,
         extra={"params": params.to_dict(), "command": ["run.py", *argv]},
+        weight_quanta=quanta,
+        emulation=emulation,
     )
     if not comm.is_root:
         return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import os
 import re
+import sys
 from pathlib import Path
 
 from ..errors import UserError
@@ -30,6 +32,36 @@ def _knobs(args, the_plan):
         if v is not None and isinstance(v, int | float) and not isinstance(v, bool) and v <= 0:
             raise UserError(f"--{key.replace('_', '-')} must be > 0, got {v}")
     return Knobs(**{**base.to_dict(), **{k: v for k, v in over.items() if v is not None}})
+
+
+def emulated_quanta(args, params, spec) -> tuple[dict, dict]:
+    """The weight quanta sPyNNaker would use for ``spec`` with this command's SpiNNaker
+    settings, computed by sPyNNaker itself in a child process (it cannot share a process
+    with NEST): ``(quanta, emulation record)``."""
+    import subprocess
+    import tempfile
+
+    from ..entry import environment
+    from ..modelfile import model_record, write_model
+
+    knobs = _knobs(args, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = write_model(
+            Path(tmp) / "model.json",
+            model_record(params, spec, args.allow_partial, {}, {"knobs": knobs.to_dict()}),
+        )
+        out = Path(tmp) / "quanta.json"
+        log.info("computing sPyNNaker's weight quanta on a virtual board")
+        res = subprocess.run(
+            [sys.executable, "-m", "platforms.spinnaker.quantisation", str(model), str(out),
+             str(args.seed)],
+            capture_output=True, text=True, env=environment(),
+        )  # fmt: skip
+        if res.returncode or not out.is_file():
+            last = (res.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UserError(f"--emulate spinnaker: sPyNNaker could not compute the quanta: {last}")
+        quanta = json.loads(out.read_text())
+    return quanta, {"platform": "spinnaker", "knobs": knobs.to_dict()}
 
 
 def _machine(args, budget: dict | None, predicted_chips: int):
