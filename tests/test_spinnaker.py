@@ -381,3 +381,19 @@ def test_invalid_spinnaker_run_is_said_first_in_report_and_compare(tmp_path, cap
     assert json.loads((out / "comparison.json").read_text())["warnings"] == [f"bad: {note}"]
     html = (out / "report.html").read_text()
     assert html.index("INVALID SpiNNaker run") < html.index("Verdicts")
+
+
+def test_spinnaker_plan_states_the_weight_resolution():
+    """plan --platform spinnaker: the quanta sPyNNaker computes for the planned model, the
+    input errors they cause, and the tolerance verdict."""
+    pytest.importorskip("spynnaker")
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "plan", "--platform", "spinnaker", "--budget",
+         "cores=60", "--json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    wq = json.loads(res.stdout)["weight_quantisation"]
+    for row in wq["weight_quantum_pA"].values():
+        for t, shift in zip(("excitatory", "inhibitory"), row["ring_buffer_shifts"], strict=True):
+            assert row[t] == 1e3 * 2.0 ** (shift - 15)
+    assert wq["within_tolerance"] is True and wq["max_input_variance_rel_error"] < 0.01

@@ -625,10 +625,14 @@ def cmd_plan(argv) -> int:
     the_plan = plan(
         args.platform, budget, _capacity(args), load_params(args.config), preserve=args.preserve
     )
+    out = the_plan.to_dict()
+    lines = list(the_plan.explanation)
+    if args.platform == "spinnaker":
+        lines.append(_plan_quantisation(args, the_plan, out))
     if args.json:
-        print(json.dumps(the_plan.to_dict()))
+        print(json.dumps(out))
     else:
-        print("\n".join(the_plan.explanation))
+        print("\n".join(lines))
         knobs = the_plan.predicted.get("knobs") or {}
         extra = ""
         if knobs:
@@ -642,6 +646,27 @@ def cmd_plan(argv) -> int:
             f"--k-scale {the_plan.k_scale:g} --method {the_plan.method}{extra}"
         )
     return 0
+
+
+def _plan_quantisation(args, the_plan, out: dict) -> str:
+    """The plan's weight-resolution line (and ``out["weight_quantisation"]``), from the quanta
+    sPyNNaker computes for the planned model and knobs."""
+    from platforms.spinnaker.capacity import Knobs
+
+    from ..params import load_params
+    from ..scaling import make_spec
+    from .spinnaker import quantisation_summary, spinnaker_quanta
+
+    params = load_params(args.config)
+    spec = make_spec(params, the_plan.n_scale, the_plan.k_scale, method=the_plan.method)
+    knobs = Knobs(**(the_plan.predicted.get("knobs") or {}))
+    try:
+        quanta = spinnaker_quanta(params, spec, knobs, seed=12345)
+    except UserError as exc:
+        out["weight_quantisation"] = None
+        return f"weight resolution: not computed ({exc})"
+    out["weight_quantisation"], line = quantisation_summary(spec, quanta)
+    return line
 
 
 def format_rate_table(rec: dict, full_rates) -> str:

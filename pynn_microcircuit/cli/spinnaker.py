@@ -34,34 +34,76 @@ def _knobs(args, the_plan):
     return Knobs(**{**base.to_dict(), **{k: v for k, v in over.items() if v is not None}})
 
 
+#: Largest relative change of a population's input mean (of its total drive) or variance
+#: that the weight resolution may cause before the plan flags it: 1 %, well below what a
+#: comparison can see (rate changes of 3-33 % at n = k = 0.1, README).
+QUANTISATION_TOLERANCE = 0.01
+
+
 def emulated_quanta(args, params, spec) -> tuple[dict, dict]:
     """The weight quanta sPyNNaker would use for ``spec`` with this command's SpiNNaker
-    settings, computed by sPyNNaker itself in a child process (it cannot share a process
-    with NEST): ``(quanta, emulation record)``."""
+    settings: ``(quanta, emulation record)`` (see :func:`spinnaker_quanta`)."""
+    knobs = _knobs(args, None)
+    quanta = spinnaker_quanta(params, spec, knobs, args.seed, args.allow_partial)
+    return quanta, {"platform": "spinnaker", "knobs": knobs.to_dict()}
+
+
+def spinnaker_quanta(params, spec, knobs, seed: int, allow_partial: bool = False) -> dict:
+    """The weight quanta sPyNNaker computes for ``spec`` with ``knobs``, by sPyNNaker itself
+    in a child process (it cannot share a process with NEST)."""
     import subprocess
     import tempfile
 
     from ..entry import environment
     from ..modelfile import model_record, write_model
 
-    knobs = _knobs(args, None)
     with tempfile.TemporaryDirectory() as tmp:
         model = write_model(
             Path(tmp) / "model.json",
-            model_record(params, spec, args.allow_partial, {}, {"knobs": knobs.to_dict()}),
+            model_record(params, spec, allow_partial, {}, {"knobs": knobs.to_dict()}),
         )
         out = Path(tmp) / "quanta.json"
         log.info("computing sPyNNaker's weight quanta on a virtual board")
         res = subprocess.run(
             [sys.executable, "-m", "platforms.spinnaker.quantisation", str(model), str(out),
-             str(args.seed)],
+             str(seed)],
             capture_output=True, text=True, env=environment(),
         )  # fmt: skip
         if res.returncode or not out.is_file():
             last = (res.stderr.strip().splitlines() or ["no output"])[-1]
             raise UserError(f"--emulate spinnaker: sPyNNaker could not compute the quanta: {last}")
-        quanta = json.loads(out.read_text())
-    return quanta, {"platform": "spinnaker", "knobs": knobs.to_dict()}
+        return json.loads(out.read_text())
+
+
+def quantisation_summary(spec, quanta: dict) -> tuple[dict, str]:
+    """The input errors of ``quanta`` for ``spec``, and one line for the plan: the quanta's
+    range, the largest errors, and a flag beyond :data:`QUANTISATION_TOLERANCE`."""
+    from ..quantisation import input_errors
+
+    errors = input_errors(spec, quanta)
+    m = float(max(abs(e["input_mean_rel_error"]) for e in errors.values()))
+    v = float(max(abs(e["input_variance_rel_error"]) for e in errors.values()))
+    qs = [q[t] for q in quanta.values() for t in ("excitatory", "inhibitory")]
+    flag = (
+        f" - beyond the {100 * QUANTISATION_TOLERANCE:g} % tolerance: lower "
+        "--planning-rate or check with --platform nest --emulate spinnaker"
+        if max(m, v) > QUANTISATION_TOLERANCE
+        else f" (within the {100 * QUANTISATION_TOLERANCE:g} % tolerance)"
+    )
+    line = (
+        f"weight resolution (sPyNNaker's ring-buffer shifts): quanta {min(qs):.3g}-"
+        f"{max(qs):.3g} pA; input mean changes by up to {100 * m:.2g} % of the drive, "
+        f"variance by up to {100 * v:.2g} %{flag}"
+    )
+    summary = {
+        "weight_quantum_pA": quanta,
+        "input_errors": errors,
+        "max_input_mean_rel_error": m,
+        "max_input_variance_rel_error": v,
+        "tolerance": QUANTISATION_TOLERANCE,
+        "within_tolerance": bool(max(m, v) <= QUANTISATION_TOLERANCE),
+    }
+    return summary, line
 
 
 def _machine(args, budget: dict | None, predicted_chips: int):
