@@ -487,7 +487,7 @@ def compare_runs(
     the folder and the distance result."""
     from pynn_microcircuit.errors import UserError
 
-    from .verdicts import prior_by_name, prior_name, verdict_cells, verdict_html_table
+    from .verdicts import reference_prior, verdict_cells, verdict_html_table
 
     run = load_run(run_dir)
     reference_dirs = expand_references(reference_dirs)
@@ -520,12 +520,10 @@ def compare_runs(
     scale = correlation_rescale(run.meta, refs[0].meta)
     law = correlation_law_note(run.meta, refs[0].meta)
     result = compare(test_stats, ref_stats, correlation_scale=scale)
-    prior = prior_name(
-        refs[0].populations, refs[0].meta.get("n_scale"), refs[0].meta.get("k_scale")
-    )
+    prior, prior_values = reference_prior(refs[0].populations, refs[0].meta)
     cells = verdict_cells(
         test_stats, ref_stats, scale, alpha=alpha, margins=margins, distances=result,
-        duration_s=run.duration_s, detect=detect, prior=prior_by_name(prior),
+        duration_s=run.duration_s, detect=detect, prior=prior_values,
     )  # fmt: skip
     out = _fresh_dir(Path(run_dir) / "comparison")
     (out / "comparison.json").write_text(

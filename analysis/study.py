@@ -118,13 +118,11 @@ def compare_with_reference(test_stats: dict, ref_stats: list[dict], test_meta, r
     "cells": ...}`` (:func:`analysis.compare.compare` and the calibrated
     :func:`analysis.verdicts.verdict_cells`), the mean correlation rescaled by the correlation
     law (:func:`analysis.compare.correlation_rescale`)."""
-    from .verdicts import prior_by_name, prior_name, verdict_cells
+    from .verdicts import reference_prior, verdict_cells
 
     scale = correlation_rescale(test_meta, ref_meta)
     distances = compare(test_stats, ref_stats, correlation_scale=scale)
-    prior = prior_by_name(
-        prior_name(ref_stats[0], ref_meta.get("n_scale"), ref_meta.get("k_scale"))
-    )
+    _, prior = reference_prior(ref_stats[0], ref_meta)
     cells = verdict_cells(test_stats, ref_stats, scale, distances=distances, prior=prior)
     return {"distances": distances, "cells": cells}
 

@@ -117,9 +117,12 @@ def prior_name(populations, n_scale: float | None = None, k_scale: float | None 
     return "measured" if same_net and same_scale else "generic"
 
 
-def prior_by_name(name: str) -> dict:
-    """The prior ``verdict_cells`` takes for :func:`prior_name`'s answer."""
-    return measured_prior() if name == "measured" else {}
+def reference_prior(populations, ref_meta: dict) -> tuple[str, dict]:
+    """``(name, prior)`` for references with these ``populations`` and run record
+    ``ref_meta`` (its ``n_scale``, ``k_scale``): :func:`prior_name`'s answer and the prior
+    ``verdict_cells`` takes for it (``{}``: the generic one)."""
+    name = prior_name(populations, ref_meta.get("n_scale"), ref_meta.get("k_scale"))
+    return name, measured_prior() if name == "measured" else {}
 
 
 def prior_for(stat: str, population: str, prior: dict | None = None) -> tuple[float, float]:
