@@ -90,14 +90,13 @@ def run_nest(
     net = build_for_run(sim, spec, opts, backend)
     emulated = None
     if weight_quanta is not None:  # SpiNNaker's weight resolution (platforms.nest.emulation)
-        from pynn_microcircuit.quantisation import input_errors
+        from pynn_microcircuit.quantisation import summary
 
         from .emulation import quantise_weights
 
         emulated = {
             **(emulation or {}),
-            "weight_quantum_pA": weight_quanta,
-            "input_errors": input_errors(spec, weight_quanta),
+            **summary(spec, weight_quanta),
             "projections": quantise_weights(net, weight_quanta),
             "covers": "weights rounded as sPyNNaker stores them; not the s16.15 neuron state, "
             "decay factors, packet loss or real-time overruns",
@@ -162,7 +161,6 @@ def run_nest(
     }
     if emulated is not None:
         record["emulation"] = emulated
-        record["platform_emulated"] = emulated.get("platform")
     if record["activity_note"]:
         log.warning(record["activity_note"])
     rundir.write_run_json(run_dir / rundir.RUN_FILE, record)

@@ -14,7 +14,7 @@ The errors each quantum causes: :mod:`pynn_microcircuit.quantisation`.
 
 from __future__ import annotations
 
-from pynn_microcircuit.quantisation import input_errors
+from pynn_microcircuit.quantisation import summary
 from pynn_microcircuit.scaling import ModelSpec
 
 from .compat import population_vertex
@@ -39,16 +39,10 @@ def weight_quanta_pA(populations: dict) -> dict:
 
 def quantisation_record(spec: ModelSpec, populations: dict) -> dict:
     """``run.json``'s ``weight_quantisation``: the quanta (pA) and shifts per population and
-    synapse type, and the input errors they cause, with the largest of each."""
-    quanta = weight_quanta_pA(populations)
-    errors = input_errors(spec, quanta)
+    synapse type, and the input errors they cause (:func:`pynn_microcircuit.quantisation.
+    summary`)."""
     return {
-        "weight_quantum_pA": quanta,
-        "input_errors": errors,
-        "max_input_mean_rel_error": max(abs(e["input_mean_rel_error"]) for e in errors.values()),
-        "max_input_variance_rel_error": max(
-            abs(e["input_variance_rel_error"]) for e in errors.values()
-        ),
+        **summary(spec, weight_quanta_pA(populations)),
         "rounding": "nearest (numpy.rint, sPyNNaker 7.4.1 host path)",
     }
 

@@ -654,8 +654,9 @@ def _plan_quantisation(args, the_plan, out: dict) -> str:
     from platforms.spinnaker.capacity import Knobs
 
     from ..params import load_params
+    from ..quantisation import summary
     from ..scaling import make_spec
-    from .spinnaker import quantisation_summary, spinnaker_quanta
+    from .spinnaker import quantisation_line, spinnaker_quanta
 
     params = load_params(args.config)
     spec = make_spec(params, the_plan.n_scale, the_plan.k_scale, method=the_plan.method)
@@ -665,8 +666,8 @@ def _plan_quantisation(args, the_plan, out: dict) -> str:
     except UserError as exc:
         out["weight_quantisation"] = None
         return f"weight resolution: not computed ({exc})"
-    out["weight_quantisation"], line = quantisation_summary(spec, quanta)
-    return line
+    out["weight_quantisation"] = summary(spec, quanta)
+    return quantisation_line(out["weight_quantisation"])
 
 
 def format_rate_table(rec: dict, full_rates) -> str:

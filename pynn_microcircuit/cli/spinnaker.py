@@ -34,12 +34,6 @@ def _knobs(args, the_plan):
     return Knobs(**{**base.to_dict(), **{k: v for k, v in over.items() if v is not None}})
 
 
-#: Largest relative change of a population's input mean (of its total drive) or variance
-#: that the weight resolution may cause before the plan flags it: 1 %, well below what a
-#: comparison can see (rate changes of 3-33 % at n = k = 0.1, README).
-QUANTISATION_TOLERANCE = 0.01
-
-
 def emulated_quanta(args, params, spec) -> tuple[dict, dict]:
     """The weight quanta sPyNNaker would use for ``spec`` with this command's SpiNNaker
     settings: ``(quanta, emulation record)`` (see :func:`spinnaker_quanta`)."""
@@ -71,39 +65,27 @@ def spinnaker_quanta(params, spec, knobs, seed: int, allow_partial: bool = False
         )  # fmt: skip
         if res.returncode or not out.is_file():
             last = (res.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UserError(f"--emulate spinnaker: sPyNNaker could not compute the quanta: {last}")
+            raise UserError(f"sPyNNaker could not compute the weight quanta: {last}")
         return json.loads(out.read_text())
 
 
-def quantisation_summary(spec, quanta: dict) -> tuple[dict, str]:
-    """The input errors of ``quanta`` for ``spec``, and one line for the plan: the quanta's
-    range, the largest errors, and a flag beyond :data:`QUANTISATION_TOLERANCE`."""
-    from ..quantisation import input_errors
-
-    errors = input_errors(spec, quanta)
-    m = float(max(abs(e["input_mean_rel_error"]) for e in errors.values()))
-    v = float(max(abs(e["input_variance_rel_error"]) for e in errors.values()))
-    qs = [q[t] for q in quanta.values() for t in ("excitatory", "inhibitory")]
+def quantisation_line(s: dict) -> str:
+    """One plan line for a :func:`pynn_microcircuit.quantisation.summary`: the quanta's range,
+    the largest input errors, and a flag beyond its tolerance."""
+    qs = [q[t] for q in s["weight_quantum_pA"].values() for t in ("excitatory", "inhibitory")]
+    tol = 100 * s["tolerance"]
     flag = (
-        f" - beyond the {100 * QUANTISATION_TOLERANCE:g} % tolerance: lower "
-        "--planning-rate or check with --platform nest --emulate spinnaker"
-        if max(m, v) > QUANTISATION_TOLERANCE
-        else f" (within the {100 * QUANTISATION_TOLERANCE:g} % tolerance)"
+        f" (within the {tol:g} % tolerance)"
+        if s["within_tolerance"]
+        else f" - beyond the {tol:g} % tolerance: lower --planning-rate or check with "
+        "--platform nest --emulate spinnaker"
     )
-    line = (
+    return (
         f"weight resolution (sPyNNaker's ring-buffer shifts): quanta {min(qs):.3g}-"
-        f"{max(qs):.3g} pA; input mean changes by up to {100 * m:.2g} % of the drive, "
-        f"variance by up to {100 * v:.2g} %{flag}"
+        f"{max(qs):.3g} pA; input mean changes by up to "
+        f"{100 * s['max_input_mean_rel_error']:.2g} % of the drive, variance by up to "
+        f"{100 * s['max_input_variance_rel_error']:.2g} %{flag}"
     )
-    summary = {
-        "weight_quantum_pA": quanta,
-        "input_errors": errors,
-        "max_input_mean_rel_error": m,
-        "max_input_variance_rel_error": v,
-        "tolerance": QUANTISATION_TOLERANCE,
-        "within_tolerance": bool(max(m, v) <= QUANTISATION_TOLERANCE),
-    }
-    return summary, line
 
 
 def _machine(args, budget: dict | None, predicted_chips: int):
