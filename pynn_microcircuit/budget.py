@@ -271,7 +271,7 @@ def compensation_split(spec: ModelSpec, p: Params, full_rates_mf: np.ndarray) ->
     mismatch = float(np.max(np.abs(spec.rates_for_compensation_hz / full_rates_mf - 1)))
     consistent = make_spec(
         p, spec.n_scale, spec.k_scale, method=spec.method,
-        input="dc" if not np.any(spec.ext_rate_hz) else "poisson",
+        input=spec.input,
         rates_hz=full_rates_mf, rates_source="mean-field",
         allow_partial=spec.residual_variance_rel is not None,
     )  # fmt: skip

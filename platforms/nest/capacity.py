@@ -69,7 +69,6 @@ class NestCapacity:
 
     def wall_s(
         self,
-        neurons,
         synapses,
         events_per_s,
         t_total_s,
@@ -130,7 +129,6 @@ def predict(
         "memory": model.memory_bytes(spec.total_neurons, spec.total_synapses, spikes),
         "threads": th,
         "walltime": model.wall_s(
-            spec.total_neurons,
             spec.total_synapses,
             events_s,
             t_total,
