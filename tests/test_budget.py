@@ -212,6 +212,7 @@ def test_option_errors_are_short():
         (["plan", "--budget", "cores=10", "--platform", "fpga"], "invalid choice: 'fpga'"),
         (["submit", "--scheduler", "pbs", "run"], "invalid choice: 'pbs'"),
         (["--out", f"{__file__}/run"], "is not a writable directory"),  # before NEST starts
+        (["--platform", "spinnaker", "--emulate", "spinnaker"], "use --platform nest"),
     ):
         res = subprocess.run(
             [sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True

@@ -381,6 +381,8 @@ def cmd_run(argv) -> int:
         raise UserError("--record-fraction must be in (0, 1]")
     if args.t_sim <= 0:
         raise UserError("--t-sim must be > 0 ms")
+    if args.emulate and args.platform != "nest":  # before the SpiNNaker branch returns
+        raise UserError("--emulate spinnaker emulates SpiNNaker on NEST: use --platform nest")
     if args.out is not None:
         from ..rundir import check_new_dir
 
@@ -448,8 +450,6 @@ def cmd_run(argv) -> int:
         from .spinnaker import emulated_quanta
 
         quanta, emulation = emulated_quanta(args, params, spec)
-    if args.emulate and args.platform != "nest":
-        raise UserError("--emulate spinnaker emulates SpiNNaker on NEST: use --platform nest")
     if args.emulate and comm.size > 1:
         quanta, emulation = comm.bcast((quanta, emulation))
     t0 = time.perf_counter()
