@@ -313,8 +313,9 @@ def counting_variance(s: dict, stat: str, duration_s: float, c: dict) -> float:
     * rate: Poisson count noise of the mean of N rates over T: ``mean(rate) / (T N)`` (Hz^2);
     * correlation: a weak pair correlation estimated from ``B = T / bin`` count bins has
       variance ``1 / B`` (Fisher 1921; the large-sample variance ``(1 - r^2)^2 / B`` at
-      ``r << 1``) and the P pairs' errors are nearly uncorrelated: ``1 / (B P)``, times the
-      law's factor squared, over ``x^2`` on the log scale.
+      ``r << 1``) and the P pairs' errors are nearly uncorrelated: ``1 / (B P)``, over
+      ``x^2`` on the log scale (on the linear scale :func:`verdict_cells` multiplies the
+      test's by the correlation law's factor squared).
     """
     from .statistics import CORR_BIN_MS
 
