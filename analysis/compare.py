@@ -11,7 +11,7 @@ The spread is the largest distance between two reference seeds. With few seeds (
 pair) that maximum is itself a single noisy draw -- at n = k = 0.1 one L23E rate pair was 0.4x
 the sampling noise -- so it is floored at the distance that sampling noise alone exceeds with
 5 % probability between two independent runs, estimated inside each run
-(:func:`analysis.statistics.split_half_ks`, :func:`analysis.statistics.synchrony_sem`):
+(:func:`pynn_microcircuit.analysis.statistics.split_half_ks`, :func:`pynn_microcircuit.analysis.statistics.synchrony_sem`):
 
 * KS statistics: ``KS95_OVER_MEAN`` x the expected noise distance. For Kolmogorov's limit law
   the 95 % point is 1.358 and the mean sqrt(pi/2) ln 2 = 0.8687, ratio 1.563.
@@ -157,7 +157,7 @@ def compare(
     ----------
     test : dict
         ``{population: {statistic: values}}`` of the test run (from
-        :func:`analysis.statistics.population_statistics`).
+        :func:`pynn_microcircuit.analysis.statistics.population_statistics`).
     references : list of dict
         The same for each reference run (different seeds).
     tolerance : float

@@ -108,7 +108,7 @@ def plot_distributions(
     cells: list[dict] | None = None,
 ) -> Path:
     """Histograms of rate, ISI CV and correlation per population, references overlaid; with
-    ``cells`` (:func:`analysis.verdicts.verdict_cells`) each panel states its verdict and the
+    ``cells`` (:func:`pynn_microcircuit.analysis.verdicts.verdict_cells`) each panel states its verdict and the
     smallest difference the comparison detects."""
     from .verdicts import format_cell
 
@@ -481,9 +481,9 @@ def compare_runs(
 ) -> tuple[Path, dict]:
     """Write ``RUN/comparison/`` (JSON, heat-map, distributions, report.html).
 
-    The verdicts are :func:`analysis.verdicts.verdict_cells` (family-wise ``alpha``, with
+    The verdicts are :func:`pynn_microcircuit.analysis.verdicts.verdict_cells` (family-wise ``alpha``, with
     the minimum detectable effect of each cell, equivalence within ``margins``); the
-    distance ratios of :func:`analysis.compare.compare` are reported beside them. Returns
+    distance ratios of :func:`pynn_microcircuit.analysis.compare.compare` are reported beside them. Returns
     the folder and the distance result."""
     from pynn_microcircuit.errors import UserError
 

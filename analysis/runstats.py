@@ -1,7 +1,7 @@
 """Statistics of a whole run (every population) and their JSON-friendly summary.
 
-Shared by the single-run report (:mod:`analysis.report`) and the studies
-(:mod:`analysis.study`), which is why it is a module of its own.
+Shared by the single-run report (:mod:`pynn_microcircuit.analysis.report`) and the studies
+(:mod:`pynn_microcircuit.analysis.study`), which is why it is a module of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from .statistics import population_statistics
 
 
 def run_statistics(run: Run, seed: int = 0) -> dict:
-    """Statistics of every population of ``run`` (see :mod:`analysis.statistics`)."""
+    """Statistics of every population of ``run`` (see :mod:`pynn_microcircuit.analysis.statistics`)."""
     return {
         name: population_statistics(pop, run.t_start_ms, run.t_stop_ms, seed=seed + i)
         for i, (name, pop) in enumerate(run.populations.items())

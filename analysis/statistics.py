@@ -332,7 +332,7 @@ def rate_cross_correlation(
 
 
 def population_statistics(pop, t0: float, t1: float, seed: int = 0) -> dict:
-    """All per-population statistics of a :class:`analysis.io.PopulationSpikes`."""
+    """All per-population statistics of a :class:`pynn_microcircuit.analysis.io.PopulationSpikes`."""
     rates = firing_rates(pop.ids, pop.times, pop.n_recorded, t0, t1)
     cvs = cv_isi(pop.ids, pop.times)
     freqs, psd = rate_spectrum(pop.times, pop.n_recorded, t0, t1)

@@ -1,6 +1,6 @@
 """Statistics of study runs, computed once and cached; reference spread; sweep results.
 
-A run's statistics (:func:`analysis.report.run_statistics`) are stored as a NumPy ``.npz``
+A run's statistics (:func:`pynn_microcircuit.analysis.report.run_statistics`) are stored as a NumPy ``.npz``
 (no pickle) in the study's own ``stats/`` folder, never inside the run directory, and reused
 on every later comparison.
 """
@@ -115,9 +115,9 @@ def reference_band(summaries: list[dict]) -> dict:
 
 def compare_with_reference(test_stats: dict, ref_stats: list[dict], test_meta, ref_meta):
     """The comparison of ``run.py compare`` for a sweep cell: ``{"distances": ...,
-    "cells": ...}`` (:func:`analysis.compare.compare` and the calibrated
-    :func:`analysis.verdicts.verdict_cells`), the mean correlation rescaled by the correlation
-    law (:func:`analysis.compare.correlation_rescale`)."""
+    "cells": ...}`` (:func:`pynn_microcircuit.analysis.compare.compare` and the calibrated
+    :func:`pynn_microcircuit.analysis.verdicts.verdict_cells`), the mean correlation rescaled by the correlation
+    law (:func:`pynn_microcircuit.analysis.compare.correlation_rescale`)."""
     from .verdicts import reference_prior, verdict_cells
 
     scale = correlation_rescale(test_meta, ref_meta)

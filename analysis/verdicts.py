@@ -343,7 +343,7 @@ def holm(pvalues: list[float]) -> list[float]:
 
 
 #: The distribution behind each statistic: its KS distance is
-#: :func:`analysis.compare.compare`'s ``distance`` of that key.
+#: :func:`pynn_microcircuit.analysis.compare.compare`'s ``distance`` of that key.
 DISTRIBUTION_OF = {"rate": "rates_hz", "cv_isi": "cv_isi", "correlation": "correlations"}
 
 
@@ -380,7 +380,7 @@ def verdict_cells(
     ----------
     test, refs : dict
         ``{population: statistics}`` of the test run and of each reference run
-        (:func:`analysis.statistics.population_statistics`).
+        (:func:`pynn_microcircuit.analysis.statistics.population_statistics`).
     correlation_scale : float, optional
         Factor for the test's mean correlation (the correlation law); None: no
         ``correlation_rescaled`` cell can be tested (it is reported with the reason).
@@ -390,7 +390,7 @@ def verdict_cells(
         ``{statistic: margin}``: relative (0.05 = 5 %) for rate, correlation(s) and synchrony,
         absolute for cv_isi; cells within it are ``equivalent``.
     distances : dict, optional
-        :func:`analysis.compare.compare`'s result for the same runs: its mean KS distances
+        :func:`pynn_microcircuit.analysis.compare.compare`'s result for the same runs: its mean KS distances
         become the cells' ``ks`` (computed once, there).
     prior : dict, optional
         Overdispersion prior ``{"df": d0, "phi": {stat: {pop: phi0}}}``; default the

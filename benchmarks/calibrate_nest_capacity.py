@@ -52,7 +52,7 @@ def measure(n: float, k: float, t_sim: float, threads: int, tmp: Path) -> dict:
 
 def run_record_point(rec: dict) -> dict:
     """The numbers the fit needs, from a run.json."""
-    from platforms.nest.capacity import synaptic_events_per_s
+    from pynn_microcircuit.platforms.nest.capacity import synaptic_events_per_s
 
     spec = rec["spec"]
     rates = [p["mean_rate_hz"] for p in rec["populations"].values()]
@@ -117,7 +117,7 @@ def main() -> None:
         pts.append(run_record_point(json.loads((Path(d) / "run.json").read_text())))
     coef = fit(pts)
     print("fit:", json.dumps(coef))
-    from platforms.nest.capacity import NestCapacity
+    from pynn_microcircuit.platforms.nest.capacity import NestCapacity
 
     cap = NestCapacity(coef["memory"], coef["build"], coef["sim"])
     print(f"{'n':>6} {'k':>6} {'peak GiB':>9} {'pred':>7} {'err %':>6}")

@@ -47,11 +47,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.compare import correlation_rescale  # noqa: E402
-from analysis.io import load_run  # noqa: E402
-from analysis.report import run_statistics  # noqa: E402
-from analysis.study import study_statistics  # noqa: E402
-from analysis.verdicts import (  # noqa: E402
+from pynn_microcircuit.analysis.compare import correlation_rescale  # noqa: E402
+from pynn_microcircuit.analysis.io import load_run  # noqa: E402
+from pynn_microcircuit.analysis.report import run_statistics  # noqa: E402
+from pynn_microcircuit.analysis.study import study_statistics  # noqa: E402
+from pynn_microcircuit.analysis.verdicts import (  # noqa: E402
     PRIOR_FILE,
     STATISTICS,
     ensemble_prior,

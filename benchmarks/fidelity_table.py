@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.study import scalar_summary, study_statistics  # noqa: E402
+from pynn_microcircuit.analysis.study import scalar_summary, study_statistics  # noqa: E402
 from pynn_microcircuit.budget import fidelity  # noqa: E402
 from pynn_microcircuit.params import Params  # noqa: E402
 from pynn_microcircuit.scaling import make_spec  # noqa: E402

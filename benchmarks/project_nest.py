@@ -13,8 +13,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 
 def main(scale: float, t_sim: float, threads: int, seed: int, out: str) -> dict:
-    from platforms.nest.run import run_nest
     from pynn_microcircuit.params import Params
+    from pynn_microcircuit.platforms.nest.run import run_nest
     from pynn_microcircuit.runner import RunOptions
     from pynn_microcircuit.scaling import make_spec
 

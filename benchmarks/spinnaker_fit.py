@@ -54,8 +54,8 @@ def dry_run(tmp: Path, n: float, k: float, method: str, npc: int, ext: bool, tsf
 
 
 def grid(tmp: Path) -> int:
-    from platforms.spinnaker.capacity import Knobs, predict_mapping
     from pynn_microcircuit.params import Params
+    from pynn_microcircuit.platforms.spinnaker.capacity import Knobs, predict_mapping
     from pynn_microcircuit.scaling import make_spec
 
     print(
@@ -87,9 +87,9 @@ def grid(tmp: Path) -> int:
 
 
 def bisect(tmp: Path, budget_text: str) -> int:
-    from platforms.spinnaker.capacity import budget_capacity
     from pynn_microcircuit.budget import parse_budget, plan
     from pynn_microcircuit.params import Params
+    from pynn_microcircuit.platforms.spinnaker.capacity import budget_capacity
 
     budget = parse_budget(budget_text, "spinnaker")
     p = plan("spinnaker", budget, budget_capacity, Params())

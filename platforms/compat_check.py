@@ -1,5 +1,5 @@
 """Version checks of the simulator packages whose private internals a compatibility module
-uses (:mod:`platforms.nest.compat`, :mod:`platforms.spinnaker.compat`)."""
+uses (:mod:`pynn_microcircuit.platforms.nest.compat`, :mod:`pynn_microcircuit.platforms.spinnaker.compat`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Backend-independent pieces of a run: options, chunked simulation with progress, rates,
-memory. Each platform's ``run`` module (e.g. :mod:`platforms.nest.run`) uses them."""
+memory. Each platform's ``run`` module (e.g. :mod:`pynn_microcircuit.platforms.nest.run`) uses them."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def simulate(sim, t_total: float, chunks: int, progress, advance=None) -> None:
 
     ``advance(ms)`` moves the simulation on (default ``sim.run``); a platform may pass a
     cheaper one (NEST: one Prepare, Run per chunk, one Cleanup:
-    :func:`platforms.nest.run.chunked_run`)."""
+    :func:`pynn_microcircuit.platforms.nest.run.chunked_run`)."""
     advance = advance or sim.run
     dt = sim.get_time_step()
     step = max(dt, round(t_total / max(chunks, 1) / dt) * dt)

@@ -161,7 +161,7 @@ class StudyPlan:
 def predict_cells(cells, p: Params, predict) -> dict:
     """``{cell name: predict(spec)}``: each cell's predicted resources from a platform's
     capacity model (e.g. peak memory in bytes and wall time in s from
-    ``platforms.nest.capacity.predict``, which the command line passes in)."""
+    ``pynn_microcircuit.platforms.nest.capacity.predict``, which the command line passes in)."""
     return {c.name: predict(c.spec(p)) for c in cells}
 
 

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from analysis.compare import compare, ks_distance
-from analysis.io import export_neo, load_run, to_neo_block
-from analysis.report import analyse, compare_runs, run_statistics
-from analysis.statistics import (
+from pynn_microcircuit.analysis.compare import compare, ks_distance
+from pynn_microcircuit.analysis.io import export_neo, load_run, to_neo_block
+from pynn_microcircuit.analysis.report import analyse, compare_runs, run_statistics
+from pynn_microcircuit.analysis.statistics import (
     CORR_SAMPLE,
     correlation_coefficients,
     cv_isi,
@@ -16,7 +16,7 @@ from analysis.statistics import (
     population_statistics,
     synchrony,
 )
-from analysis.verdicts import DISTRIBUTION_OF, STATISTICS
+from pynn_microcircuit.analysis.verdicts import DISTRIBUTION_OF, STATISTICS
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.rundir import write_run_json, write_spikes
 
@@ -69,7 +69,7 @@ def test_common_source_correlation_recovered():
 
 def test_split_half_noise_matches_independent_samples():
     """The within-sample estimate of the KS noise equals the mean KS of independent samples."""
-    from analysis.statistics import ks_distance, split_half_ks
+    from pynn_microcircuit.analysis.statistics import ks_distance, split_half_ks
 
     rng = np.random.default_rng(11)
     direct = np.mean([ks_distance(rng.normal(size=2000), rng.normal(size=2000)) for _ in range(50)])
@@ -84,7 +84,7 @@ def test_cv_of_regular_trains_is_zero():
 
 
 def _stats(ids, times, n):
-    from analysis.io import PopulationSpikes
+    from pynn_microcircuit.analysis.io import PopulationSpikes
 
     return {"L23E": population_statistics(PopulationSpikes("L23E", n, n, ids, times), T0, T1)}
 
@@ -248,7 +248,7 @@ def test_rescaled_mean_correlation_follows_the_1_over_n_law():
 
 
 def test_correlation_rescale_does_not_touch_other_floors():
-    from analysis.compare import noise_floor
+    from pynn_microcircuit.analysis.compare import noise_floor
 
     t = {"noise": {"synchrony_sem": 0.1, "mean_correlation_sem": 0.01}}
     r = [{"noise": {"synchrony_sem": 0.1, "mean_correlation_sem": 0.01}}]
@@ -259,7 +259,7 @@ def test_correlation_rescale_does_not_touch_other_floors():
 
 
 def test_spectrum_distance_compares_shapes_not_the_1_over_n_level():
-    from analysis.compare import spectrum_distance
+    from pynn_microcircuit.analysis.compare import spectrum_distance
 
     f = np.linspace(0, 500, 251)
     psd = 1 + 5 * np.exp(-(((f - 80) / 10) ** 2))  # a gamma peak on a flat floor
@@ -269,8 +269,8 @@ def test_spectrum_distance_compares_shapes_not_the_1_over_n_level():
 
 def test_import_inm6_output(tmp_path):
     """The INM-6 example's NEST ASCII files become a run directory with the same spikes."""
-    from analysis.importers import import_inm6
-    from analysis.io import load_run
+    from pynn_microcircuit.analysis.importers import import_inm6
+    from pynn_microcircuit.analysis.io import load_run
     from pynn_microcircuit.params import Params
 
     src = tmp_path / "data"

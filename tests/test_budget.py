@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from platforms.nest.capacity import predict
 from pynn_microcircuit.budget import parse_budget, plan
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.params import Params
+from pynn_microcircuit.platforms.nest.capacity import predict
 from pynn_microcircuit.scaling import make_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +73,10 @@ def test_plan_too_small_names_smallest_budget():
 def test_plan_threads_limit_respected():
     # NEST's limit holds per thread and synapse type; the fast path gives each source
     # population its own synapse type, so full scale fits 2 threads (plain PyNEST needs 3)
-    from platforms.nest.setup import MAX_CONNECTIONS_PER_THREAD, largest_synapse_type
+    from pynn_microcircuit.platforms.nest.setup import (
+        MAX_CONNECTIONS_PER_THREAD,
+        largest_synapse_type,
+    )
 
     p = plan("nest", {"memory": 20 * 2**30, "threads": 2}, _cap)
     assert p.predicted["threads"] <= 2 and (p.n_scale, p.k_scale) == (1.0, 1.0)
@@ -167,9 +170,9 @@ def test_rates_option_reaches_the_spec():
 def test_correlation_law_in_the_plan():
     """A method that changes W = K J never gets a correlation factor (no law applies);
     preserving correlations picks a W-keeping method when one fits."""
-    from platforms.nest.capacity import predict
     from pynn_microcircuit.budget import parse_budget, plan
     from pynn_microcircuit.params import Params
+    from pynn_microcircuit.platforms.nest.capacity import predict
 
     def capacity(spec, budget):
         return predict(spec, threads=budget.get("threads"), t_presim_ms=500.0, t_sim_ms=200.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from platforms.nest.emulation import MAX_WEIGHT_STEPS, _quantise
+from pynn_microcircuit.platforms.nest.emulation import MAX_WEIGHT_STEPS, _quantise
 
 ROOT = Path(__file__).resolve().parents[1]
 

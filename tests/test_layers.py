@@ -1,5 +1,6 @@
 """The package's layers: core <- platforms / analysis <- cli, no import cycles."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,18 +55,41 @@ def _cycles(graph, skip=frozenset()) -> list[set]:
 
 def test_no_import_cycles():
     sys.path.insert(0, str(ROOT))
-    graph = grimp.build_graph("pynn_microcircuit", "platforms", "analysis", cache_dir=None)
+    graph = grimp.build_graph("pynn_microcircuit", cache_dir=None)
+    assert "pynn_microcircuit.analysis.verdicts" in graph.modules  # the layers are in it
     # a package's __init__ re-exporting its modules is not a cycle
     packages = frozenset(m for m in graph.modules if graph.find_children(m))
     assert _cycles(graph, packages) == []
 
 
+def test_layers_install_under_the_package_namespace(tmp_path):
+    """analysis/ and platforms/ stay top-level folders of the repository but are the
+    subpackages ``pynn_microcircuit.analysis`` and ``pynn_microcircuit.platforms`` (symlinks
+    in pynn_microcircuit/): outside the repository an installed package has no top-level
+    ``analysis`` or ``platforms`` to collide with another project's, and no module of ours
+    imports them under those names (which would load every module twice)."""
+    probe = (
+        "import importlib.util as u, pynn_microcircuit.analysis.verdicts, "
+        "pynn_microcircuit.platforms.nest.capacity; "
+        "print(u.find_spec('analysis'), u.find_spec('platforms'))"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert res.returncode == 0 and res.stdout.split() == ["None", "None"], res.stderr[-2000:]
+    pattern = re.compile(r"^\s*(from|import)\s+(analysis|platforms)\b", re.MULTILINE)
+    sources = [p for d in ("pynn_microcircuit", "analysis", "platforms", "tests", "benchmarks")
+               for p in (ROOT / d).rglob("*.py")] + [ROOT / "run.py"]  # fmt: skip
+    offenders = [str(p.relative_to(ROOT)) for p in sources if pattern.search(p.read_text())]
+    assert offenders == []
+
+
 def test_compat_modules_check_the_versions_they_were_written_for():
     import pytest
 
-    from platforms.compat_check import require
-    from platforms.nest import compat as nest_compat
     from pynn_microcircuit.errors import UserError
+    from pynn_microcircuit.platforms.compat_check import require
+    from pynn_microcircuit.platforms.nest import compat as nest_compat
 
     assert nest_compat.PYNN_VERSION.startswith("0.13")
     with pytest.raises(UserError, match=r"written for PyNN 0\.12\.x .* found 0\.13"):

@@ -43,6 +43,6 @@ def test_force_overrides_and_a_collapsed_run_says_so(tmp_path):
     assert "activity collapsed" in proc.stderr and "silent: L23E" in proc.stderr
     rec = json.loads((out / "run.json").read_text())
     assert rec["activity_ok"] is False and "L23E" in rec["silent"]
-    from analysis.report import validity_warning
+    from pynn_microcircuit.analysis.report import validity_warning
 
     assert "silent: L23E" in validity_warning(rec)

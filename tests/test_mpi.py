@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from platforms.nest.mpi import Comm, merge_spikes, root_decides
 from pynn_microcircuit.errors import UserError
+from pynn_microcircuit.platforms.nest.mpi import Comm, merge_spikes, root_decides
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,9 @@ import h5py
 import numpy as np
 import pytest
 
-from platforms.nest.run import run_nest
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.params import Params
+from pynn_microcircuit.platforms.nest.run import run_nest
 from pynn_microcircuit.runner import RunOptions
 from pynn_microcircuit.scaling import make_spec
 
@@ -105,7 +105,7 @@ def test_same_seed_same_spikes_different_seed_different(tmp_path):
 def test_chunked_nest_run_gives_the_same_spikes_as_one_simulate_per_chunk(tmp_path, monkeypatch):
     """One NEST Prepare/Cleanup around Run per progress chunk is the same simulation as
     PyNN's run (Simulate) per chunk: identical spikes, spike for spike."""
-    import platforms.nest.run as nest_run
+    import pynn_microcircuit.platforms.nest.run as nest_run
 
     fast = _spikes(_small_run(tmp_path, "fast", seed=11))
 
@@ -136,8 +136,8 @@ def test_generic_pynn_route_builds_the_same_model(tmp_path):
     """The default PyNN route (any backend) on pyNN.nest: same counts as the fast path."""
     import nest
 
-    from platforms.nest import setup
     from pynn_microcircuit.network import build
+    from pynn_microcircuit.platforms.nest import setup
 
     spec = make_spec(Params(), 0.01, 0.05)
     sim = setup(spec.resolution_ms, 3, 1)

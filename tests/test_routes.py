@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.verdicts import cell, holm, prior_for
+from pynn_microcircuit.analysis.verdicts import cell, holm, prior_for
 from pynn_microcircuit.network import build
 from pynn_microcircuit.params import Params
 from pynn_microcircuit.scaling import make_spec

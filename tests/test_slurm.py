@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from platforms.slurm import local_cluster
+from pynn_microcircuit.platforms.slurm import local_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--n-scale", "0.02", "--t-sim", "200", "--t-presim", "100"]

@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from platforms.spinnaker.capacity import Knobs, budget_capacity, pack_chips, predict_mapping
 from pynn_microcircuit.budget import parse_budget, plan
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.params import Params
+from pynn_microcircuit.platforms.spinnaker.capacity import (
+    Knobs,
+    budget_capacity,
+    pack_chips,
+    predict_mapping,
+)
 from pynn_microcircuit.scaling import make_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +49,7 @@ def test_capacity_constants_mirror_spynnaker_symbols():
     from spynnaker.pyNN.models.utility_models.delays import DelayExtensionVertex
     from spynnaker.pyNN.utilities import constants
 
-    from platforms.spinnaker import capacity as c
+    from pynn_microcircuit.platforms.spinnaker import capacity as c
 
     unittest_setup()
     assert c.DELAY_EXTENSION_SLOTS == DelayExtensionVertex.MAX_SLOTS == 8
@@ -172,7 +177,7 @@ def test_budget_dry_run_and_errors(tmp_path):
 
 
 def test_missing_spynnaker_is_one_line(monkeypatch):
-    from platforms.spinnaker.setup import import_spynnaker
+    from pynn_microcircuit.platforms.spinnaker.setup import import_spynnaker
 
     monkeypatch.setitem(sys.modules, "pyNN.spiNNaker", None)
     with pytest.raises(UserError, match=r"pip install -e '\.\[spinnaker\]'"):
@@ -218,7 +223,7 @@ CLEAN_ROUTERS = [
 
 def test_provenance_verdict_clean_run_is_valid(tmp_path):
     pytest.importorskip("spynnaker")
-    from platforms.spinnaker.provenance import summary, verdict
+    from pynn_microcircuit.platforms.spinnaker.provenance import summary, verdict
 
     db = _provenance_db(tmp_path / "p.sqlite3", CLEAN_CORES, CLEAN_ROUTERS)
     v = verdict(db)
@@ -244,7 +249,7 @@ def test_provenance_verdict_clean_run_is_valid(tmp_path):
 )
 def test_provenance_verdict_names_each_fault(tmp_path, counter, kind):
     pytest.importorskip("spynnaker")
-    from platforms.spinnaker.provenance import summary, verdict
+    from pynn_microcircuit.platforms.spinnaker.provenance import summary, verdict
 
     routers = list(CLEAN_ROUTERS)
     cores = list(CLEAN_CORES)
@@ -270,8 +275,8 @@ def test_provenance_verdict_names_each_fault(tmp_path, counter, kind):
 
 
 def test_provenance_missing_keeps_spikes_and_says_so(tmp_path):
-    from platforms.spinnaker.provenance import summary, verdict
-    from platforms.spinnaker.run import provenance_record
+    from pynn_microcircuit.platforms.spinnaker.provenance import summary, verdict
+    from pynn_microcircuit.platforms.spinnaker.run import provenance_record
 
     assert verdict(tmp_path / "absent.sqlite3")["valid"] is None
     (tmp_path / "corrupt.sqlite3").write_bytes(b"not a database at all" * 10)
@@ -282,7 +287,7 @@ def test_provenance_missing_keeps_spikes_and_says_so(tmp_path):
 
 def test_provenance_tables_copied_into_run_dir(tmp_path):
     pytest.importorskip("spynnaker")
-    from platforms.spinnaker.provenance import copy_provenance, verdict
+    from pynn_microcircuit.platforms.spinnaker.provenance import copy_provenance, verdict
 
     cores = [*CLEAN_CORES, (1, 0, 4, "Times_the_input_buffer_lost_packets", 3)]
     db = _provenance_db(tmp_path / "p.sqlite3", cores, CLEAN_ROUTERS)
@@ -292,7 +297,7 @@ def test_provenance_tables_copied_into_run_dir(tmp_path):
 
 
 def test_run_cfg_per_machine_mode():
-    from platforms.spinnaker.setup import MACHINE_KEYS, Machine, cfg_text
+    from pynn_microcircuit.platforms.spinnaker.setup import MACHINE_KEYS, Machine, cfg_text
 
     for machine in (
         Machine("virtual", boards=3),
@@ -319,7 +324,7 @@ def test_run_cfg_per_machine_mode():
 
 
 def test_spalloc_credentials(monkeypatch):
-    from platforms.spinnaker.setup import spalloc_credentials
+    from pynn_microcircuit.platforms.spinnaker.setup import spalloc_credentials
 
     for k in ("SPALLOC_USER", "SPALLOC_PASSWORD", "OIDC_BEARER_TOKEN"):
         monkeypatch.delenv(k, raising=False)
@@ -334,7 +339,7 @@ def test_spalloc_credentials(monkeypatch):
 
 
 def test_user_cfg_lookup_honours_xdg(tmp_path, monkeypatch):
-    from platforms.spinnaker.setup import user_cfg
+    from pynn_microcircuit.platforms.spinnaker.setup import user_cfg
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CONFIG_DIRS", f"{tmp_path / 'site'}:/nonexistent")
@@ -364,7 +369,7 @@ def test_dry_run_with_a_users_spalloc_cfg(tmp_path):
 def test_invalid_spinnaker_run_is_said_first_in_report_and_compare(tmp_path, caplog):
     from test_analysis import make_run
 
-    from analysis.report import analyse, compare_runs
+    from pynn_microcircuit.analysis.report import analyse, compare_runs
     from pynn_microcircuit.rundir import read_run_json, write_run_json
 
     run = make_run(tmp_path / "bad", 1)

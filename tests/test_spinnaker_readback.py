@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from platforms.spinnaker.capacity import Knobs
+from pynn_microcircuit.platforms.spinnaker.capacity import Knobs
 from pynn_microcircuit.runner import store_spikes
 
 DT = 0.1
@@ -69,9 +69,14 @@ def _inject(pop, rng, n_steps):
 
 def test_spinnaker_readback_exact_ids_and_times(tmp_path):
     pytest.importorskip("spynnaker")
-    from platforms.spinnaker.backend import SpinnakerBackend
-    from platforms.spinnaker.setup import Machine, import_spynnaker, run_environment, setup
     from pynn_microcircuit.network import cell_parameters  # noqa: F401 - same module path
+    from pynn_microcircuit.platforms.spinnaker.backend import SpinnakerBackend
+    from pynn_microcircuit.platforms.spinnaker.setup import (
+        Machine,
+        import_spynnaker,
+        run_environment,
+        setup,
+    )
 
     sim = import_spynnaker()
     knobs = Knobs(neurons_per_core=16)

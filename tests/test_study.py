@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.study import cached_statistics, kept_table
+from pynn_microcircuit.analysis.study import cached_statistics, kept_table
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.params import Params
 from pynn_microcircuit.study import (

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from analysis.verdicts import holm, parse_margins, verdict_cells
+from pynn_microcircuit.analysis.verdicts import holm, parse_margins, verdict_cells
 from pynn_microcircuit.errors import UserError
 
 
@@ -66,7 +66,13 @@ def test_equivalence_margins():
 
 
 def test_measured_prior_covers_pd14_and_generic_elsewhere():
-    from analysis.verdicts import PHI_PRIOR, PRIOR_DF, measured_prior, prior_for, prior_name
+    from pynn_microcircuit.analysis.verdicts import (
+        PHI_PRIOR,
+        PRIOR_DF,
+        measured_prior,
+        prior_for,
+        prior_name,
+    )
 
     pd14 = ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"]
     prior = measured_prior()
@@ -85,7 +91,7 @@ def test_correlation_change_on_log_scale_and_time_needed():
     """A doubled mean correlation whose standard error doubles with it (as measured in NEST
     runs) is an effect of +100 % on the log scale; the time needed for the detectable effect
     is the run's own duration, and a 4x smaller effect needs about 16x the time."""
-    from analysis.verdicts import time_needed
+    from pynn_microcircuit.analysis.verdicts import time_needed
 
     rng = np.random.default_rng(3)
     refs = [_stats(rng, corr=0.01) for _ in range(3)]

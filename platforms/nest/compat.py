@@ -1,4 +1,4 @@
-"""Every private PyNN internal the NEST fast path (:mod:`platforms.nest.fastpath`) uses, in
+"""Every private PyNN internal the NEST fast path (:mod:`pynn_microcircuit.platforms.nest.fastpath`) uses, in
 one place, for the versions it was written for: PyNN 0.13.x and NEST 3.10.x (checked at
 import; another version stops with one line naming it).
 
@@ -14,7 +14,7 @@ import; another version stops with one line naming it).
 
 from __future__ import annotations
 
-from platforms.compat_check import require
+from pynn_microcircuit.platforms.compat_check import require
 
 PYNN_VERSION = require("PyNN", "0.13", "the NEST fast path")
 NEST_VERSION = require("nest-simulator", "3.10", "the NEST fast path")

@@ -1,7 +1,7 @@
 """SpiNNaker's weight arithmetic on NEST: each synaptic weight rounded to the quantum
 sPyNNaker would store it with (``rint(|w| / q) q``, sign kept, at most 65535 q: a 16-bit
 weight), per target population and synapse type (quanta from
-:func:`platforms.spinnaker.quantisation.quanta_on_virtual_board`).
+:func:`pynn_microcircuit.platforms.spinnaker.quantisation.quanta_on_virtual_board`).
 
 Covered: the weight resolution of the synaptic matrices, for the recurrent projections and
 the external Poisson drive. Not covered: the s16.15 neuron state and its precomputed decay

@@ -70,7 +70,7 @@ def run_nest(
     The directory holds ``spikes.h5`` (spikes after the warm-up, SONATA layout) and
     ``run.json`` (the spec, options, seed, versions, timings, memory, rates). Under MPI
     (``mpirun -np R``), rank 0 creates and writes the directory with the spikes of all ranks
-    (:mod:`platforms.nest.mpi`); every rank returns its path.
+    (:mod:`pynn_microcircuit.platforms.nest.mpi`); every rank returns its path.
     """
     progress = progress or (lambda *a: None)
     comm = Comm()
@@ -89,7 +89,9 @@ def run_nest(
     backend = NestBackend(sim, opts.seed)
     net = build_for_run(sim, spec, opts, backend)
     emulated = None
-    if weight_quanta is not None:  # SpiNNaker's weight resolution (platforms.nest.emulation)
+    if (
+        weight_quanta is not None
+    ):  # SpiNNaker's weight resolution (pynn_microcircuit.platforms.nest.emulation)
         from pynn_microcircuit.quantisation import summary
 
         from .emulation import quantise_weights

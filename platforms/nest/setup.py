@@ -18,7 +18,7 @@ def largest_synapse_type(spec) -> int:
     NEST's limit (:data:`MAX_CONNECTIONS_PER_THREAD`) holds per thread *and synapse type*
     (a connection's index within its thread's connector of one type has 27 bits, NEST's
     ``source_table``/``connector_base``). The fast path gives every source population a copy
-    of ``static_synapse`` of its own (:func:`platforms.nest.fastpath.synapse_model_for`), so
+    of ``static_synapse`` of its own (:func:`pynn_microcircuit.platforms.nest.fastpath.synapse_model_for`), so
     the largest type holds one source population's outgoing synapses; plain
     ``static_synapse`` holds the Poisson-drive and recorder connections (2 per neuron).
     """

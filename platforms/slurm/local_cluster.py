@@ -4,10 +4,10 @@ Controller and node daemon run on localhost from Debian's ``slurm-wlm`` (22.05),
 private configuration and state under a folder of your choice and MUNGE authentication::
 
     sudo apt-get install -y slurm-wlm munge
-    sudo python -m platforms.slurm.local_cluster start /tmp/slurm   # prints the SLURM_CONF
+    sudo python -m pynn_microcircuit.platforms.slurm.local_cluster start /tmp/slurm   # prints the SLURM_CONF
     export SLURM_CONF=/tmp/slurm/slurm.conf
     python run.py submit --scheduler slurm reference --n-scale 0.05 --seeds 0-1
-    sudo python -m platforms.slurm.local_cluster stop /tmp/slurm
+    sudo python -m pynn_microcircuit.platforms.slurm.local_cluster stop /tmp/slurm
 
 The daemons run as root (SlurmUser=root), need no cgroups (proctrack/linuxproc,
 task/none) and use private ports, so they leave any system SLURM alone.
@@ -143,7 +143,7 @@ def wait_idle(conf: Path, timeout: float = 600.0) -> bool:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in ("start", "stop"):
-        sys.exit("usage: python -m platforms.slurm.local_cluster start|stop DIR")
+        sys.exit("usage: python -m pynn_microcircuit.platforms.slurm.local_cluster start|stop DIR")
     if sys.argv[1] == "start":
         print(f"export SLURM_CONF={start(sys.argv[2])}")
     else:

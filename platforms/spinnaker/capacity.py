@@ -25,7 +25,7 @@ are sPyNNaker 7.4.1's own (file names under ``spynnaker/pyNN/``), see also the p
   delays are clipped to the slots instead (the platform does this; the fraction of clipped
   synapses is reported).
 * Chips: an emulation of PACMAN's placer on the SpiNN-5 machine geometry
-  (:mod:`platforms.spinnaker.placer`): chips of 16 application cores (18 minus the monitor
+  (:mod:`pynn_microcircuit.platforms.spinnaker.placer`): chips of 16 application cores (18 minus the monitor
   and the extra monitor; 15 on the Ethernet chip), boards of 48 chips, multi-board machines
   in triads (3 boards). It reproduced the chips of every single-board mapping tried exactly
   and larger ones within 5 % (26 configurations, ``benchmarks/spinnaker_fit.py --grid``).
@@ -164,7 +164,7 @@ def boards_for_chips(chips: int) -> int:
 def pack_chips(vertex_groups: list[list[int]]) -> int:
     """A quick estimate of the chips the placer fills with ``vertex_groups`` (per application
     vertex, in graph order, the sizes in cores of its same-chip groups), used to size the
-    machine for :func:`platforms.spinnaker.placer.place`.
+    machine for :func:`pynn_microcircuit.platforms.spinnaker.placer.place`.
 
     The placer without the board's geometry: each vertex
     starts on the first earlier start chip with room (else a new chip, which becomes a start

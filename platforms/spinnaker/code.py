@@ -52,7 +52,7 @@ def build_archive(dest: Path, extra_files: dict[str, bytes]) -> dict:
     """Write ``dest`` (tar.gz) with the current commit's tree and ``extra_files`` at its root.
 
     Uncommitted changes of tracked files are packed too (``git stash create``) and the
-    returned description says ``dirty: True``; :func:`platforms.spinnaker.jobs.submit`
+    returned description says ``dirty: True``; :func:`pynn_microcircuit.platforms.spinnaker.jobs.submit`
     refuses such a job unless told otherwise.
     """
     code = describe_code()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
-from platforms.compat_check import require
+from pynn_microcircuit.platforms.compat_check import require
 
 SPYNNAKER_VERSION = require("sPyNNaker", "1!7.4", "the SpiNNaker platform code")
 

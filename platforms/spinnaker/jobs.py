@@ -8,7 +8,7 @@ A job is a directory ``jobs/<name>/``:
   ``fingerprint``, ``seeds``;
 * ``model.json`` -- the whole model (:mod:`pynn_microcircuit.modelfile`), also inside the
   archive;
-* ``code.tar.gz`` -- the user's commit (:mod:`platforms.spinnaker.code`).
+* ``code.tar.gz`` -- the user's commit (:mod:`pynn_microcircuit.platforms.spinnaker.code`).
 
 How the platform runs it (SpiNNaker-nmpiexec's ``PyNNJobProcess`` and job-parameter factories):
 an http(s) ``code`` is downloaded and expanded (format auto-detected) into an empty working
@@ -307,7 +307,7 @@ def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
     """Download a finished job's output into a new run directory (one seed) or a new
     reference directory (an ensemble: ``reference.json`` + ``seed_<s>/``), check it reads
     back, and record where it came from (``job_origin.json``: job id, commit, fingerprint)."""
-    from analysis.io import load_run
+    from pynn_microcircuit.analysis.io import load_run
     from pynn_microcircuit.rundir import new_run_dir, read_run_json
 
     job_dir = Path(job_dir)

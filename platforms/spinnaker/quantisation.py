@@ -67,7 +67,7 @@ def quanta_on_virtual_board(spec: ModelSpec, knobs, seed: int, work_dir) -> dict
 
 
 def main(argv=None) -> int:
-    """``python -m platforms.spinnaker.quantisation MODEL_JSON OUT_JSON SEED``: the quanta of
+    """``python -m pynn_microcircuit.platforms.spinnaker.quantisation MODEL_JSON OUT_JSON SEED``: the quanta of
     the model file's model and knobs, written as JSON (a separate process, because
     sPyNNaker and NEST do not share one)."""
     import json

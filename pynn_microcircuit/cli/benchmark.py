@@ -40,14 +40,14 @@ def cmd_benchmark(argv) -> int:
 
     params = Params()
     spec = make_spec(params, args.n_scale, args.k_scale, method=args.method)
-    from platforms.nest.capacity import predict
+    from pynn_microcircuit.platforms.nest.capacity import predict
 
     def capacity(s, budget):  # no spikes are kept: the recording term is zero
         return predict(s, threads=budget.get("threads", args.threads), t_sim_ms=0.0)
 
     check_fits(spec, capacity(spec, {})["memory"], capacity, params)
 
-    from platforms.nest.benchmark import run_benchmark
+    from pynn_microcircuit.platforms.nest.benchmark import run_benchmark
 
     progress = None if args.quiet else _Progress()
     out, r = run_benchmark(

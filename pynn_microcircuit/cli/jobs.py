@@ -39,7 +39,7 @@ def _slurm_parser() -> argparse.ArgumentParser:
 
 
 def _task(args: list[str], pred: dict, ranks: int):
-    from platforms.slurm.jobs import Task
+    from pynn_microcircuit.platforms.slurm.jobs import Task
 
     return Task(
         args=args,
@@ -54,8 +54,8 @@ def _cell_args(cell, run_dir: Path, common: list[str]) -> list[str]:
 
 
 def slurm_job(opts):
-    """The :class:`platforms.slurm.jobs.BatchJob` for ``opts.kind`` with ``opts.args``."""
-    from platforms.slurm.jobs import BatchJob
+    """The :class:`pynn_microcircuit.platforms.slurm.jobs.BatchJob` for ``opts.kind`` with ``opts.args``."""
+    from pynn_microcircuit.platforms.slurm.jobs import BatchJob
 
     from ..params import Params
     from .study import (
@@ -75,7 +75,7 @@ def slurm_job(opts):
         partition=opts.partition, account=opts.account,
     )  # fmt: skip
     if kind == "run":
-        from platforms.nest.capacity import predict
+        from pynn_microcircuit.platforms.nest.capacity import predict
 
         from .main import _spec_from_args, build_run_parser
 
@@ -113,7 +113,7 @@ def cmd_submit(argv) -> int:
         from .spinnaker import cmd_submit as submit_spinnaker
 
         return submit_spinnaker(argv)
-    from platforms.slurm.jobs import sbatch, write_scripts
+    from pynn_microcircuit.platforms.slurm.jobs import sbatch, write_scripts
 
     from .main import _setup_logging
 

@@ -289,11 +289,11 @@ class _Progress:
 def _capacity(args):
     """The platform's capacity model as the planner wants it: spec, budget -> resources."""
     if args.platform == "spinnaker":
-        from platforms.spinnaker.capacity import budget_capacity
+        from pynn_microcircuit.platforms.spinnaker.capacity import budget_capacity
 
         return budget_capacity
 
-    from platforms.nest.capacity import predict
+    from pynn_microcircuit.platforms.nest.capacity import predict
 
     def capacity(spec, budget):
         return predict(
@@ -396,7 +396,7 @@ def cmd_run(argv) -> int:
         args.seeds = parse_seeds(args.job_seeds)
         args.seed = args.seeds[0]
     if args.code_commit:
-        from platforms.spinnaker.code import check_commit
+        from pynn_microcircuit.platforms.spinnaker.code import check_commit
 
         check_commit(args.code_commit)
     if args.model:
@@ -430,8 +430,8 @@ def cmd_run(argv) -> int:
         spec.total_neurons,
         spec.total_synapses,
     )
-    from platforms.nest.mpi import Comm
-    from platforms.nest.run import run_nest
+    from pynn_microcircuit.platforms.nest.mpi import Comm
+    from pynn_microcircuit.platforms.nest.run import run_nest
 
     from ..runner import RunOptions
 
@@ -480,7 +480,7 @@ def cmd_run(argv) -> int:
     )
     print(f"run directory: {run_dir}")
     if not args.no_analysis:
-        from analysis.report import analyse
+        from pynn_microcircuit.analysis.report import analyse
 
         log.info("analysing the run (statistics, figures, report)")
         out = analyse(run_dir, seed=args.seed)
@@ -496,7 +496,7 @@ def cmd_analyse(argv) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the neuron sampling")
     args = ap.parse_args(argv)
     _setup_logging(False)
-    from analysis.report import analyse
+    from pynn_microcircuit.analysis.report import analyse
 
     out = analyse(args.run, seed=args.seed)
     print(f"report: {out / 'report.html'}")
@@ -534,8 +534,8 @@ def cmd_compare(argv) -> int:
     _setup_logging(False)
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
-    from analysis.report import compare_runs
-    from analysis.verdicts import parse_margins, verdict_text_table
+    from pynn_microcircuit.analysis.report import compare_runs
+    from pynn_microcircuit.analysis.verdicts import parse_margins, verdict_text_table
 
     margins = parse_margins(args.margin)
     detect = parse_margins(args.detect, option="--detect")
@@ -565,7 +565,7 @@ def cmd_export(argv) -> int:
     ap.add_argument("--out", default=None, help="file to write (default RUN/../RUN.FORMAT)")
     args = ap.parse_args(argv)
     _setup_logging(False)
-    from analysis.io import export_neo, load_run
+    from pynn_microcircuit.analysis.io import export_neo, load_run
 
     run = load_run(args.run)
     out = args.out or str(Path(args.run).resolve()) + f".{args.format}"
@@ -587,7 +587,7 @@ def cmd_import(argv) -> int:
     ap.add_argument("--k-scale", type=_scale, default=None, help="default: the n scaling")
     ap.add_argument("--out", default=None, help="new run directory (must not exist)")
     args = ap.parse_args(argv)
-    from analysis.importers import import_inm6
+    from pynn_microcircuit.analysis.importers import import_inm6
 
     run_dir = import_inm6(args.source, args.out, args.t_presim, args.t_sim, args.k_scale)
     print(
@@ -651,7 +651,7 @@ def cmd_plan(argv) -> int:
 def _plan_quantisation(args, the_plan, out: dict) -> str:
     """The plan's weight-resolution line (and ``out["weight_quantisation"]``), from the quanta
     sPyNNaker computes for the planned model and knobs."""
-    from platforms.spinnaker.capacity import Knobs
+    from pynn_microcircuit.platforms.spinnaker.capacity import Knobs
 
     from ..params import load_params
     from ..quantisation import summary

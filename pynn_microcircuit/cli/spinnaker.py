@@ -19,7 +19,7 @@ log = logging.getLogger("pynn_microcircuit")
 
 
 def _knobs(args, the_plan):
-    from platforms.spinnaker.capacity import Knobs
+    from pynn_microcircuit.platforms.spinnaker.capacity import Knobs
 
     base = Knobs(**the_plan.predicted["knobs"]) if the_plan else Knobs()
     over = {
@@ -59,7 +59,7 @@ def spinnaker_quanta(params, spec, knobs, seed: int, allow_partial: bool = False
         out = Path(tmp) / "quanta.json"
         log.info("computing sPyNNaker's weight quanta on a virtual board")
         res = subprocess.run(
-            [sys.executable, "-m", "platforms.spinnaker.quantisation", str(model), str(out),
+            [sys.executable, "-m", "pynn_microcircuit.platforms.spinnaker.quantisation", str(model), str(out),
              str(seed)],
             capture_output=True, text=True, env=environment(),
         )  # fmt: skip
@@ -91,12 +91,12 @@ def quantisation_line(s: dict) -> str:
 def _machine(args, budget: dict | None, predicted_chips: int):
     """Machine mode from the options; a virtual machine is sized from the budget (the
     smallest SpiNN-5 machine holding it) or, without one, from the prediction."""
-    from platforms.spinnaker.capacity import (
+    from pynn_microcircuit.platforms.spinnaker.capacity import (
         APP_CORES_PER_CHIP,
         CHIP_MARGIN,
         boards_for_chips,
     )
-    from platforms.spinnaker.setup import Machine
+    from pynn_microcircuit.platforms.spinnaker.setup import Machine
 
     chosen = [m for m in ("machine", "spalloc", "ebrains_job") if getattr(args, m)]
     if len(chosen) > 1:
@@ -189,8 +189,8 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
     """Map (dry run) or run on SpiNNaker; after a dry run, prepare a job under jobs/."""
     if args.model and len(args.seeds) > 1 and (args.ebrains_job or args.machine or args.spalloc):
         return run_ensemble(args, argv, spec)
-    from platforms.spinnaker.capacity import predict_mapping
-    from platforms.spinnaker.run import run_spinnaker
+    from pynn_microcircuit.platforms.spinnaker.capacity import predict_mapping
+    from pynn_microcircuit.platforms.spinnaker.run import run_spinnaker
 
     from ..budget import parse_budget
     from ..runner import RunOptions
@@ -250,7 +250,7 @@ def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
     if rec["simulated"]:
         print("simulated on SpiNNaker; analyse with: python run.py analyse " + str(run_dir))
         if rec.get("valid") is not True:
-            from platforms.spinnaker.provenance import summary
+            from pynn_microcircuit.platforms.spinnaker.provenance import summary
 
             print(summary(rec.get("provenance")) or "provenance not read")
         return 0
@@ -290,7 +290,7 @@ def _model(args, params, spec, knobs) -> dict:
 
 def code_version() -> dict:
     """The commit of this package's code (and whether the tree had changes), if known."""
-    from platforms.spinnaker.code import describe_code
+    from pynn_microcircuit.platforms.spinnaker.code import describe_code
 
     return describe_code()
 
@@ -299,7 +299,7 @@ def _prepare_job(args, model: dict, run_dir: Path) -> tuple[Path, dict]:
     """``jobs/<name>/``: job.yaml, model.json and the code archive that runs the same model
     on the EBRAINS SpiNNaker machine (see platforms/spinnaker/jobs.py); the folder and its
     job.yaml content."""
-    from platforms.spinnaker.jobs import prepare_job
+    from pynn_microcircuit.platforms.spinnaker.jobs import prepare_job
 
     name = args.job or Path(run_dir).name
     return prepare_job(
@@ -319,7 +319,7 @@ def _job_parser(prog: str, what: str) -> argparse.ArgumentParser:
 
 
 def cmd_submit(argv) -> int:
-    from platforms.spinnaker.jobs import submit
+    from pynn_microcircuit.platforms.spinnaker.jobs import submit
 
     ap = _job_parser("submit", "Submit a job to the EBRAINS SpiNNaker machine.")
     ap.add_argument(
@@ -334,7 +334,7 @@ def cmd_submit(argv) -> int:
 
 
 def cmd_status(argv) -> int:
-    from platforms.spinnaker.jobs import status
+    from pynn_microcircuit.platforms.spinnaker.jobs import status
 
     args = _job_parser("status", "Status of a submitted job.").parse_args(argv)
     st = status(args.job)
@@ -345,7 +345,7 @@ def cmd_status(argv) -> int:
 
 
 def cmd_fetch(argv) -> int:
-    from platforms.spinnaker.jobs import fetch
+    from pynn_microcircuit.platforms.spinnaker.jobs import fetch
 
     ap = _job_parser("fetch", "Download a finished job's output into a new run directory.")
     ap.add_argument("--runs", default="runs", help="where the run directory is created")

@@ -103,7 +103,7 @@ def reference_plan(out: Path, n: float, k: float, method: str, seeds, args, p) -
 
 def _nest_predict(args):
     """The NEST capacity model for this command's run length and threads."""
-    from platforms.nest.capacity import predict
+    from pynn_microcircuit.platforms.nest.capacity import predict
 
     def one(spec):
         return predict(spec, threads=args.threads, t_presim_ms=args.t_presim, t_sim_ms=args.t_sim)
@@ -113,7 +113,7 @@ def _nest_predict(args):
 
 def reference_statistics(ref: Path):
     """Cached statistics and scalar summaries of every finished seed of ``ref``."""
-    from analysis.study import reference_band, scalar_summary, study_statistics
+    from pynn_microcircuit.analysis.study import reference_band, scalar_summary, study_statistics
 
     meta, runs = load_reference(ref)
     stats = {s: study_statistics(d) for s, d in runs}
@@ -317,15 +317,15 @@ def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
     """Statistics, verdicts, figures, results.json and report.html of a finished sweep."""
     import numpy as np
 
-    from analysis.report import _img, write_html
-    from analysis.study import (
+    from pynn_microcircuit.analysis.report import _img, write_html
+    from pynn_microcircuit.analysis.study import (
         SWEEP_QUANTITIES,
         compare_with_reference,
         kept_table,
         scalar_summary,
         study_statistics,
     )
-    from analysis.sweep_plots import plot_quantity
+    from pynn_microcircuit.analysis.sweep_plots import plot_quantity
 
     ref_meta, ref_stats, band = reference_statistics(ref)
     measured: dict = {}
