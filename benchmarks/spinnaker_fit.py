@@ -93,7 +93,7 @@ def bisect(tmp: Path, budget_text: str) -> int:
 
     budget = parse_budget(budget_text, "spinnaker")
     p = plan("spinnaker", budget, budget_capacity, Params())
-    knobs = p.predicted["knobs"]
+    knobs = p.predicted["settings"]
     print(f"plan: n={p.n_scale:g} k={p.k_scale:g} {p.method}, knobs {knobs}")
 
     def scales(s):

@@ -193,6 +193,9 @@ class Plan:
 #: 14 % short on the simulation, 8 % on large builds and 13 % on the analysis, so 20 %;
 #: SpiNNaker cores are exact (no margin; chips carry the placer's CHIP_MARGIN already).
 MARGINS = {"memory": 0.03, "walltime": 0.2}
+#: Key of a capacity model's result under which it returns the platform settings its
+#: prediction assumes (e.g. SpiNNaker's neurons per core); not a resource.
+SETTINGS = "settings"
 
 
 def fits(resources: dict, budget: dict) -> bool:
@@ -201,8 +204,6 @@ def fits(resources: dict, budget: dict) -> bool:
     for key, limit in budget.items():
         if key == "slowdown":
             continue  # an input to the capacity model, not a limit
-        if key == "knobs":
-            continue
         if resources.get(key, 0) * (1 + MARGINS.get(key, 0.0)) > limit:
             return False
     return True
@@ -331,7 +332,9 @@ def plan(
     Parameters
     ----------
     capacity : callable
-        ``capacity(spec, budget) -> dict`` of predicted resources (same keys as the budget).
+        ``capacity(spec, budget) -> dict`` of predicted resources (same keys as the budget),
+        plus, under :data:`SETTINGS`, the platform settings the prediction assumes (shown
+        in the plan and passed on to the run; the planner does not interpret them).
     preserve : {'rates', 'correlations', 'balanced'}
         What to keep first; 'balanced' (default) weighs a doubling of correlations or a halving
         of the effective connectivity like a 10 % rate error.
@@ -375,7 +378,7 @@ def plan(
     if (spec.n_scale, spec.k_scale) != (best[1].n_scale, best[1].k_scale):
         fid = fidelity(spec, mf_full, ev_full)
     fid.update(compensation_split(spec, p, mf_full))
-    shown = {k: v for k, v in res.items() if k != "knobs"}
+    shown = {k: v for k, v in res.items() if k != SETTINGS}
     expl = [
         f"n = {spec.n_scale:g}, k = {spec.k_scale:g}, method {spec.method}: "
         f"{spec.total_neurons:,} neurons, {spec.total_synapses:,} synapses",
@@ -406,8 +409,8 @@ def plan(
             + ", ".join(f"{k} +{100 * v:.0f} %" for k, v in used.items())
             + " (the capacity model's measured error and run-to-run spread)"
         )
-    if res.get("knobs"):
-        expl.append("platform settings: " + ", ".join(f"{k} {v}" for k, v in res["knobs"].items()))
+    if res.get(SETTINGS):
+        expl.append("platform settings: " + ", ".join(f"{k} {v}" for k, v in res[SETTINGS].items()))
     res = {**res, "margin": used}
     return Plan(platform, spec.n_scale, spec.k_scale, spec.method, True, res, budget, fid, expl)
 

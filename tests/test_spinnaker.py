@@ -110,7 +110,7 @@ def test_planner_budgets():
     assert pl.predicted["cores"] <= 800
     pl12 = plan("spinnaker", parse_budget("boards=12", "spinnaker"), budget_capacity, p)
     assert (pl12.n_scale, pl12.k_scale) == (1.0, 1.0)
-    assert pl12.predicted["knobs"]["time_scale_factor"] == 1  # real time, as published
+    assert pl12.predicted["settings"]["time_scale_factor"] == 1  # real time, as published
     slow = plan("spinnaker", parse_budget("boards=6,slowdown=20", "spinnaker"), budget_capacity, p)
     assert (slow.n_scale, slow.k_scale) == (1.0, 1.0) and slow.predicted["boards"] <= 6
     with pytest.raises(UserError, match=r"too small for any valid model.*needs cores=\d+"):

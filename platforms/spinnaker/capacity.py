@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+from pynn_microcircuit.budget import SETTINGS
 from pynn_microcircuit.scaling import ModelSpec
 
 from .placer import place
@@ -356,9 +357,9 @@ def budget_capacity(spec: ModelSpec, budget: dict) -> dict:
             continue
         res = resources(m, knobs)
         if all(res[k] <= v for k, v in budget.items() if k in ("cores", "chips", "boards")):
-            return {**res, "knobs": knobs.to_dict()}
+            return {**res, SETTINGS: knobs.to_dict()}
         if best is None or res["cores"] < best["cores"]:
-            best = {**res, "knobs": knobs.to_dict()}
+            best = {**res, SETTINGS: knobs.to_dict()}
     if best is None:  # no knob setting maps at all (rows too long, too many synapse cores)
-        return {"cores": math.inf, "chips": math.inf, "boards": math.inf, "knobs": None}
+        return {"cores": math.inf, "chips": math.inf, "boards": math.inf, SETTINGS: None}
     return best

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..budget import SETTINGS
 from ..errors import UserError
 from ..runner import DEFAULT_T_PRESIM_MS, DEFAULT_T_SIM_MS
 from ..scaling import METHODS
@@ -633,7 +634,7 @@ def cmd_plan(argv) -> int:
         print(json.dumps(out))
     else:
         print("\n".join(lines))
-        knobs = the_plan.predicted.get("knobs") or {}
+        knobs = the_plan.predicted.get(SETTINGS) or {}
         extra = ""
         if knobs:
             extra = (
@@ -660,7 +661,7 @@ def _plan_quantisation(args, the_plan, out: dict) -> str:
 
     params = load_params(args.config)
     spec = make_spec(params, the_plan.n_scale, the_plan.k_scale, method=the_plan.method)
-    knobs = Knobs(**(the_plan.predicted.get("knobs") or {}))
+    knobs = Knobs(**(the_plan.predicted.get(SETTINGS) or {}))
     try:
         quanta = spinnaker_quanta(params, spec, knobs, seed=12345)
     except UserError as exc:

@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import Path
 
+from ..budget import SETTINGS
 from ..errors import UserError
 from ..rundir import JOBS_ROOT
 from .args import Parser
@@ -21,7 +22,7 @@ log = logging.getLogger("pynn_microcircuit")
 def _knobs(args, the_plan):
     from pynn_microcircuit.platforms.spinnaker.capacity import Knobs
 
-    base = Knobs(**the_plan.predicted["knobs"]) if the_plan else Knobs()
+    base = Knobs(**the_plan.predicted[SETTINGS]) if the_plan else Knobs()
     over = {
         "neurons_per_core": args.neurons_per_core,
         "time_scale_factor": args.time_scale_factor,
