@@ -24,7 +24,8 @@ import numpy as np
 
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.params import Params
-from pynn_microcircuit.rundir import new_run_dir, write_run_json, write_spikes
+from pynn_microcircuit.rundir import new_run_dir, write_spikes
+from pynn_microcircuit.runrecord import RunRecord
 
 
 def _read_spike_file(path: str) -> np.ndarray:
@@ -106,19 +107,16 @@ def import_inm6(
     write_spikes(
         run_dir / "spikes.h5", out_spikes, {n: int(s) for n, s in zip(p.populations, sizes)}
     )
-    write_run_json(
-        run_dir / "run.json",
-        {
-            "platform": "nest (INM-6 PD14 example, imported)",
-            "source": str(source.resolve()),
-            "n_scale": n_scale,
-            "k_scale": k,
-            "method": "n" if k == 1.0 else "sqrt-k",
-            "resolution_ms": resolution_ms,
-            "t_presim_ms": t_presim_ms,
-            "t_sim_ms": t_sim_ms,
-            "simulated": True,
-            "populations": pops,
-        },
-    )
+    RunRecord(
+        platform="nest (INM-6 PD14 example, imported)",
+        simulated=True,
+        n_scale=n_scale,
+        k_scale=k,
+        method="n" if k == 1.0 else "sqrt-k",
+        resolution_ms=resolution_ms,
+        t_presim_ms=t_presim_ms,
+        t_sim_ms=t_sim_ms,
+        populations=pops,
+        details={"source": str(source.resolve())},
+    ).write(run_dir)
     return run_dir

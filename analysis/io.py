@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from pynn_microcircuit.errors import UserError
-from pynn_microcircuit.rundir import RUN_JSON_VERSION, SPIKES_FILE, read_run_json
+from pynn_microcircuit.rundir import SPIKES_FILE, read_run_json
 
 
 @dataclass
@@ -52,13 +52,7 @@ def load_run(run_dir: str | Path) -> Run:
     import h5py
 
     run_dir = Path(run_dir)
-    meta = read_run_json(run_dir)
-    version = meta.get("format_version")
-    if version != RUN_JSON_VERSION:
-        raise UserError(
-            f"'{run_dir}/run.json' has format_version {version!r}, this version reads "
-            f"{RUN_JSON_VERSION}; rerun it or use the matching pynn-microcircuit"
-        )
+    meta = read_run_json(run_dir)  # checked: format version, common fields
     if meta.get("simulated") is False:
         raise UserError(f"'{run_dir}' was mapped but not simulated: it has no spikes to analyse")
     path = run_dir / SPIKES_FILE

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pynn_microcircuit.params import Params  # noqa: E402
-from pynn_microcircuit.rundir import write_run_json, write_spikes  # noqa: E402
+from pynn_microcircuit.rundir import write_spikes  # noqa: E402
+from pynn_microcircuit.runrecord import RunRecord  # noqa: E402
 
 T_PRESIM_MS = 500.0
 
@@ -51,21 +52,18 @@ def synthetic_run(path: Path, t_sim_ms: float, seed: int) -> int:
         total += ids.size
     path.mkdir(parents=True)
     write_spikes(path / "spikes.h5", spikes, sizes)
-    write_run_json(
-        path / "run.json",
-        {
-            "platform": "synthetic",
-            "n_scale": 1.0,
-            "k_scale": 1.0,
-            "method": "none",
-            "seed": seed,
-            "resolution_ms": 0.1,
-            "t_presim_ms": T_PRESIM_MS,
-            "t_sim_ms": t_sim_ms,
-            "simulated": True,
-            "populations": {k: {"n_neurons": v, "n_recorded": v} for k, v in sizes.items()},
-        },
-    )
+    RunRecord(
+        platform="synthetic",
+        n_scale=1.0,
+        k_scale=1.0,
+        method="none",
+        seed=seed,
+        resolution_ms=0.1,
+        t_presim_ms=T_PRESIM_MS,
+        t_sim_ms=t_sim_ms,
+        simulated=True,
+        populations={k: {"n_neurons": v, "n_recorded": v} for k, v in sizes.items()},
+    ).write(path)
     return total
 
 

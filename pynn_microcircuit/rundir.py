@@ -7,7 +7,6 @@ without an explicit path it picks a fresh name under ``runs/``.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform as _platform
 from pathlib import Path
@@ -15,13 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .jsonio import write_json_atomic
+from .runrecord import RUN_FILE, RunRecord
+
+__all__ = ["RUN_FILE", "write_json_atomic"]  # re-exported: run directories' other files
 
 #: Where prepared jobs (SpiNNaker, SLURM) are written, relative to the working directory.
 JOBS_ROOT = Path("jobs")
 
-RUN_JSON_VERSION = 1
 SPIKES_FILE = "spikes.h5"
-RUN_FILE = "run.json"
 
 
 def check_new_dir(out: str | Path) -> None:
@@ -117,35 +118,6 @@ def versions() -> dict:
     return out
 
 
-def write_json_atomic(path: str | Path, obj) -> None:
-    """Write ``obj`` as JSON to ``path`` via a ``.part`` file and a rename: readers see the
-    old file or the whole new one, never a half-written one (NumPy values allowed)."""
-    tmp = Path(str(path) + ".part")
-    tmp.write_text(json.dumps(obj, indent=2, default=_default) + "\n")
-    os.replace(tmp, path)
-
-
-def write_run_json(path: str | Path, record: dict) -> None:
-    write_json_atomic(path, {"format_version": RUN_JSON_VERSION, **record})
-
-
-def _default(o):
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def read_run_json(run_dir: str | Path) -> dict:
-    path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
-        raise UserError(f"'{run_dir}' is not a run directory (no {RUN_FILE}); pass a run's folder")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(
-            f"'{path}' is not valid JSON (line {exc.lineno}); the run is corrupt"
-        ) from None
+    """``run_dir``'s run.json as a flat dict, checked by :meth:`RunRecord.read`."""
+    return RunRecord.read(run_dir).to_dict()

@@ -3,7 +3,7 @@
 Every run of a study is an ordinary run directory produced by ``run.py`` in a child process
 (one NEST kernel per process: memory is returned between runs, and an interrupt kills one run,
 not the bookkeeping). A run counts as finished when its ``run.json`` exists: that file is
-written last and atomically (:func:`pynn_microcircuit.rundir.write_run_json`), so a folder
+written last and atomically (:meth:`pynn_microcircuit.runrecord.RunRecord.write`), so a folder
 without it is the remains of an interrupted run and is redone; a finished run is never redone
 nor touched. No simulator import here.
 """

@@ -18,7 +18,8 @@ from pynn_microcircuit.analysis.statistics import (
 )
 from pynn_microcircuit.analysis.verdicts import DISTRIBUTION_OF, STATISTICS
 from pynn_microcircuit.errors import UserError
-from pynn_microcircuit.rundir import write_run_json, write_spikes
+from pynn_microcircuit.rundir import write_spikes
+from pynn_microcircuit.runrecord import RunRecord
 
 T0, T1 = 500.0, 10500.0  # 10 s analysed after 500 ms warm-up
 
@@ -120,21 +121,18 @@ def make_run(path, seed, rate=5.0, n=400, t_sim=2000.0):
     }
     sizes = {"L23E": n, "L23I": n // 4}
     write_spikes(path / "spikes.h5", pops, sizes)
-    write_run_json(
-        path / "run.json",
-        {
-            "platform": "synthetic",
-            "n_scale": 1.0,
-            "k_scale": 1.0,
-            "method": "n",
-            "seed": seed,
-            "resolution_ms": 0.1,
-            "t_presim_ms": 500.0,
-            "t_sim_ms": t_sim,
-            "simulated": True,
-            "populations": {k: {"n_neurons": sizes[k], "n_recorded": sizes[k]} for k in pops},
-        },
-    )
+    RunRecord(
+        platform="synthetic",
+        n_scale=1.0,
+        k_scale=1.0,
+        method="n",
+        seed=seed,
+        resolution_ms=0.1,
+        t_presim_ms=500.0,
+        t_sim_ms=t_sim,
+        simulated=True,
+        populations={k: {"n_neurons": sizes[k], "n_recorded": sizes[k]} for k in pops},
+    ).write(path)
     return path
 
 
@@ -300,3 +298,35 @@ def test_import_inm6_output(tmp_path):
         )
     with pytest.raises(UserError, match="not an INM-6 PD14 output folder"):
         import_inm6(tmp_path, None, 500.0, 1000.0)
+
+
+def test_run_record_round_trip_and_one_line_errors(tmp_path):
+    """run.json is written and read by RunRecord only: platform entries come back as details,
+    a foreign format version, a missing common field or a wrongly typed one is refused in one
+    line naming it."""
+    import json
+
+    from pynn_microcircuit.runrecord import RunRecord
+
+    rec = RunRecord(platform="nest", simulated=True, n_scale=0.1, k_scale=0.1, method="n",
+                    resolution_ms=0.1, t_presim_ms=500.0, t_sim_ms=1000.0,
+                    populations={"E": {"n_neurons": 10}}, seed=3, details={"threads": 2})  # fmt: skip
+    rec.write(tmp_path)
+    flat = json.loads((tmp_path / "run.json").read_text())
+    assert flat["format_version"] == 1 and flat["threads"] == 2 and "details" not in flat
+    assert RunRecord.read(tmp_path) == rec
+    with pytest.raises(ValueError, match="repeat common"):
+        RunRecord(**{**rec.__dict__, "details": {"seed": 4}}).to_dict()
+    for change, message in (
+        ({"format_version": 2}, "has format_version 2, this version reads 1"),
+        ({"t_sim_ms": None}, "t_sim_ms is None, not a float"),
+        ({"simulated": "yes"}, "simulated is 'yes', not a bool"),
+    ):
+        (tmp_path / "run.json").write_text(json.dumps({**flat, **change}))
+        with pytest.raises(UserError, match=message):
+            RunRecord.read(tmp_path)
+    del flat["populations"]
+    (tmp_path / "run.json").write_text(json.dumps(flat))
+    with pytest.raises(UserError, match="lacks populations"):
+        RunRecord.read(tmp_path)
+

@@ -127,7 +127,7 @@ def test_cli_errors_are_one_line(tmp_path):
 
 def test_compensation_rates_sources(tmp_path):
     from pynn_microcircuit.cli.main import compensation_rates
-    from pynn_microcircuit.rundir import write_run_json
+    from pynn_microcircuit.runrecord import RunRecord
 
     p = Params()
     assert compensation_rates("published", p) == (None, "published")
@@ -135,16 +135,17 @@ def test_compensation_rates_sources(tmp_path):
     assert src == "mean-field" and abs(rates[0] - 0.75) < 0.05
     run = tmp_path / "full"
     run.mkdir()
-    write_run_json(
-        run / "run.json",
-        {
-            "n_scale": 1,
-            "k_scale": 1,
-            "populations": {
-                name: {"mean_rate_hz": float(i + 1)} for i, name in enumerate(p.populations)
-            },
-        },
-    )
+    RunRecord(
+        platform="nest",
+        simulated=True,
+        n_scale=1.0,
+        k_scale=1.0,
+        method="none",
+        resolution_ms=0.1,
+        t_presim_ms=500.0,
+        t_sim_ms=1000.0,
+        populations={name: {"mean_rate_hz": float(i + 1)} for i, name in enumerate(p.populations)},
+    ).write(run)
     rates, src = compensation_rates(str(run), p)
     assert rates == [float(i + 1) for i in range(8)] and src.startswith("run:")
     spec = make_spec(p, 1.0, 0.5, rates_hz=rates, rates_source=src)

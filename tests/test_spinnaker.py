@@ -370,13 +370,14 @@ def test_invalid_spinnaker_run_is_said_first_in_report_and_compare(tmp_path, cap
     from test_analysis import make_run
 
     from pynn_microcircuit.analysis.report import analyse, compare_runs
-    from pynn_microcircuit.rundir import read_run_json, write_run_json
+    from pynn_microcircuit.runrecord import RunRecord
 
     run = make_run(tmp_path / "bad", 1)
-    rec = read_run_json(run)
+    rec = RunRecord.read(run)
     note = "INVALID SpiNNaker run: timer overrun (e.g. Timer tick overruns = 4 on core 0,0,3)"
-    rec.update(valid=False, validity_note=note)
-    write_run_json(run / "run.json", rec)
+    rec.details.update(valid=False, validity_note=note)
+    (run / "run.json").unlink()
+    rec.write(run)
     html = (analyse(run) / "report.html").read_text()
     assert html.index("INVALID SpiNNaker run") < html.index("Summary")
     refs = [make_run(tmp_path / f"r{s}", s) for s in (2, 3)]

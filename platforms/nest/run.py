@@ -18,6 +18,7 @@ from pynn_microcircuit.runner import (
     simulate,
     store_spikes,
 )
+from pynn_microcircuit.runrecord import RunRecord
 from pynn_microcircuit.scaling import ModelSpec
 
 from .fastpath import NestBackend
@@ -133,37 +134,29 @@ def run_nest(
     populations = store_spikes(
         run_dir, spec, merge_spikes(parts), net.n_recorded, opts.t_presim_ms, t_end
     )
-    record = {
-        "platform": "nest",
-        "simulated": True,
-        "n_scale": spec.n_scale,
-        "k_scale": spec.k_scale,
-        "method": spec.method,
-        "input": spec.input,
-        "seed": opts.seed,
+    activity = activity_check(spec, populations)
+    details = {
         "threads": threads,
         "mpi_ranks": int(nest.NumProcesses()),
-        "resolution_ms": spec.resolution_ms,
-        "t_presim_ms": opts.t_presim_ms,
-        "t_sim_ms": opts.t_sim_ms,
-        "record_fraction": opts.record_fraction,
-        "populations": populations,
-        "n_synapses": spec.total_synapses,
         "n_connections_nest": n_syn_nest,
-        "timings_s": {"build": t_build, "simulate": t_simulate, **net.build_phases_s},
         "real_time_factor": t_simulate / (t_total * 1e-3),
-        "peak_rss_bytes": max(peak_rss),
         "peak_rss_bytes_per_rank": peak_rss,
-        "versions": rundir.versions(),
         "backend": backend.name,
-        "plan": plan,
-        "spec": spec.to_dict(),
-        **activity_check(spec, populations),
+        **activity,
         **(extra or {}),
     }
     if emulated is not None:
-        record["emulation"] = emulated
-    if record["activity_note"]:
-        log.warning(record["activity_note"])
-    rundir.write_run_json(run_dir / rundir.RUN_FILE, record)
+        details["emulation"] = emulated
+    if activity["activity_note"]:
+        log.warning(activity["activity_note"])
+    RunRecord.for_model(
+        "nest", spec, opts,
+        simulated=True,
+        populations=populations,
+        timings_s={"build": t_build, "simulate": t_simulate, **net.build_phases_s},
+        peak_rss_bytes=max(peak_rss),
+        versions=rundir.versions(),
+        plan=plan,
+        details=details,
+    ).write(run_dir)  # fmt: skip
     return run_dir

@@ -28,6 +28,7 @@ from pynn_microcircuit.runner import (
     peak_rss_bytes,
     store_spikes,
 )
+from pynn_microcircuit.runrecord import RunRecord
 from pynn_microcircuit.scaling import ModelSpec
 
 from .backend import SpinnakerBackend
@@ -121,24 +122,11 @@ def run_spinnaker(
     stem = f"spinnaker_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
     run_dir = rundir.new_run_dir(out, stem)
     t_total = opts.t_presim_ms + opts.t_sim_ms
-    record = {
-        "platform": "spinnaker",
+    record = {  # SpiNNaker's own entries of run.json (RunRecord.details)
         "machine": machine.to_dict(),
         "knobs": knobs.to_dict(),
-        "n_scale": spec.n_scale,
-        "k_scale": spec.k_scale,
-        "method": spec.method,
-        "input": spec.input,
-        "seed": opts.seed,
-        "resolution_ms": spec.resolution_ms,
-        "t_presim_ms": opts.t_presim_ms,
-        "t_sim_ms": opts.t_sim_ms,
-        "record_fraction": opts.record_fraction,
-        "n_synapses": spec.total_synapses,
         "prediction": prediction.to_dict(),
         "budget": budget,
-        "plan": plan,
-        "spec": spec.to_dict(),
         **(extra or {}),
     }
     t0 = time.perf_counter()
@@ -181,25 +169,28 @@ def run_spinnaker(
                 sim.end()
             except Exception:  # noqa: BLE001 - end() after a failed setup may fail too
                 pass
-    record["simulated"] = simulated
-    record["timings_s"] = {"build": t_build, "map_or_run": t_run}
-    record["peak_rss_bytes"] = peak_rss_bytes()
     record["delay_tail_redrawn"] = backend.delay_tail_redrawn
-    record["versions"] = rundir.versions()
     if simulated:
-        record["populations"] = store_spikes(
-            run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total
-        )
+        populations = store_spikes(run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total)
         record.update(provenance_record(run_dir, *databases))
-        record.update(activity_check(spec, record["populations"]))
+        record.update(activity_check(spec, populations))
         if record["activity_note"]:
             log.warning(record["activity_note"])
     else:
-        record["populations"] = {
+        populations = {
             name: {"n_neurons": int(spec.n_neurons[i]), "n_recorded": 0}
             for i, name in enumerate(spec.populations)
         }
-    rundir.write_run_json(run_dir / rundir.RUN_FILE, record)
+    RunRecord.for_model(
+        "spinnaker", spec, opts,
+        simulated=simulated,
+        populations=populations,
+        timings_s={"build": t_build, "map_or_run": t_run},
+        peak_rss_bytes=peak_rss_bytes(),
+        versions=rundir.versions(),
+        plan=plan,
+        details=record,
+    ).write(run_dir)  # fmt: skip
     return run_dir
 
 
