@@ -15,7 +15,7 @@ the sampling noise -- so it is floored at the distance that sampling noise alone
 
 * KS statistics: ``KS95_OVER_MEAN`` x the expected noise distance. For Kolmogorov's limit law
   the 95 % point is 1.358 and the mean sqrt(pi/2) ln 2 = 0.8687, ratio 1.563.
-* synchrony and the rescaled mean correlation: 1.96 x the standard deviation of the
+* synchrony and the rescaled population-averaged correlation: 1.96 x the standard deviation of the
   difference of two runs, ``sqrt(sem_test^2 + sem_ref^2)``.
 * spectra: no floor; their distance averages |d log10 PSD| over ~120 frequency bins, so a single
   seed pair already estimates it stably (measured ratios 0.9-1.2 across seeds).
@@ -33,7 +33,7 @@ from .statistics import SPECTRUM_BAND_HZ, ks_distance
 #: Distribution-valued statistics compared by KS / Wasserstein distance.
 DIST_STATS = ("rates_hz", "cv_isi", "correlations")
 #: Scalar statistics compared by their absolute difference (``correlations_rescaled``: the
-#: mean correlation times n_test / n_ref, see :func:`compare`).
+#: population-averaged correlation times n_test / n_ref, see :func:`compare`).
 SCALAR_STATS = ("synchrony", "correlations_rescaled")
 # Spectra are compared by the mean absolute difference of log10 PSD over SPECTRUM_BAND_HZ
 # (the argmax of a flat, noisy spectrum is not a stable statistic, the whole shape is).
@@ -89,7 +89,7 @@ def noise_floor(stat: str, test: dict, refs: list[dict], scale: float = 1.0) -> 
         vals = [r.get("noise", {}).get(stat, np.nan) for r in refs]
         vals = np.asarray(vals, dtype=float)
         return float(KS95_OVER_MEAN * np.nanmean(vals)) if np.isfinite(vals).any() else 0.0
-    sem_key = {"synchrony": "synchrony_sem", "correlations_rescaled": "mean_correlation_sem"}
+    sem_key = {"synchrony": "synchrony_sem", "correlations_rescaled": "pooled_correlation_sem"}
     if stat in sem_key:
         key = sem_key[stat]
         factor = scale if stat == "correlations_rescaled" else 1.0
@@ -124,12 +124,6 @@ def _law(test_meta: dict, ref_meta: dict):
         return float(meta.get("n_scale", 1.0)), w_ratio(method, k)
 
     return correlation_law(*nw(test_meta), *nw(ref_meta))
-
-
-def mean_correlation(values) -> float:
-    """Mean of the pairwise correlations (NaN without pairs)."""
-    c = np.asarray(values, dtype=float)
-    return float(c.mean()) if c.size else float("nan")
 
 
 def _nanmean(values) -> float:
@@ -184,8 +178,8 @@ def compare(
         for stat in stat_names:
             ref_pops = [r[pop] for r in references]
             if stat == "correlations_rescaled":
-                tval = correlation_scale * mean_correlation(tstats["correlations"])
-                refs = [mean_correlation(r["correlations"]) for r in ref_pops]
+                tval = correlation_scale * tstats.get("pooled_correlation", np.nan)
+                refs = [r.get("pooled_correlation", np.nan) for r in ref_pops]
             else:
                 tval = _value(tstats, stat)
                 refs = [_value(r, stat) for r in ref_pops]

@@ -33,6 +33,7 @@ def summary(stats: dict) -> dict:
             if s["correlations"].size
             else None,
             "n_pairs": int(s["correlations"].size),
+            "pooled_correlation": s.get("pooled_correlation"),
             "synchrony": s["synchrony"],
             "spectral_peak_hz": s["spectral_peak_hz"],
         }

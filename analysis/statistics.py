@@ -32,6 +32,9 @@ SPECTRUM_BAND_HZ = (5.0, 250.0)
 #: Time blocks for the standard error of the synchrony, random halvings for the noise floor of
 #: distribution-valued statistics (see :func:`split_half_ks`).
 SYNC_BLOCKS = 10
+#: Time blocks of the jackknife standard error of the population-averaged correlation
+#: (see :func:`pooled_correlation_sem`): 50 ms at 2 s, 25 bins of 2 ms each.
+JACKKNIFE_BLOCKS = 40
 NOISE_SPLITS = 8
 #: Halvings for the standard error of the mean correlation (the verdicts' noise model uses
 #: it directly, so it is estimated more finely than the floors).
@@ -227,6 +230,88 @@ def synchrony(
     return float(counts.var() / mean) if mean > 0 else float("nan")
 
 
+def _count_moments(ids, times, n_recorded: int, t0: float, t1: float, bin_ms: float, blocks: int):
+    """Per time block (``blocks`` equal runs of whole bins): number of bins, sum and sum of
+    squares of the population count S, sum over neurons of their squared counts, and every
+    neuron's spike count (``n_recorded x blocks``). None when there are fewer bins than
+    blocks."""
+    nb = int(np.floor((t1 - t0) / bin_ms + 1e-9))
+    if nb < max(blocks, 2):
+        return None
+    ids = np.asarray(ids, dtype=np.int64)
+    b = np.floor((np.asarray(times, dtype=float) - t0) / bin_ms).astype(np.int64)
+    ok = (b >= 0) & (b < nb)
+    ids, b = ids[ok], b[ok]
+    block_of = (np.arange(nb) * blocks) // nb
+    bins = np.bincount(block_of, minlength=blocks).astype(float)
+    total = np.bincount(b, minlength=nb).astype(float)
+    s1 = np.bincount(block_of, weights=total, minlength=blocks)
+    s2 = np.bincount(block_of, weights=total**2, minlength=blocks)
+    key, per_bin = np.unique(ids * nb + b, return_counts=True)  # n_i(t) of non-empty bins
+    q = np.bincount(block_of[key % nb], weights=per_bin.astype(float) ** 2, minlength=blocks)
+    first = np.zeros((n_recorded, blocks))
+    np.add.at(first, (ids, block_of[b]), 1.0)
+    return bins, s1, s2, q, first
+
+
+def _pooled_from(m, keep, n_recorded: int) -> float:
+    bins, s1, s2, q, first = m
+    nbins = bins[keep].sum()
+    var_total = s2[keep].sum() / nbins - (s1[keep].sum() / nbins) ** 2
+    sum_var = q[keep].sum() / nbins - np.sum((first[:, keep].sum(axis=1) / nbins) ** 2)
+    if sum_var <= 0:
+        return float("nan")
+    return float((var_total / sum_var - 1.0) / (n_recorded - 1))
+
+
+def pooled_correlation(
+    ids, times, n_recorded: int, t0: float, t1: float, bin_ms: float = CORR_BIN_MS
+) -> float:
+    """Population-averaged spike-count correlation of all ``n_recorded`` neurons: their
+    averaged covariance over their averaged variance (counts in ``bin_ms`` bins),
+
+    ``c = sum_{i != j} Cov(n_i, n_j) / ((N - 1) sum_i Var(n_i))
+        = (Var(S) / sum_i Var(n_i) - 1) / (N - 1)``,  with S the population count.
+
+    The population-averaged correlation coefficient of Tetzlaff et al. (2012), PLoS Comput
+    Biol 8:e1002596 (averaged covariance normalised by averaged variance); averaged
+    covariances are what the correlation law of van Albada, Helias & Diesmann (2015), PLoS
+    Comput Biol 11:e1004490 is about. Computed from S and the per-neuron counts, O(spikes):
+    every neuron enters (no pair sample), and a neuron weighs by its count variance rather
+    than equally, so the low-rate neurons whose pair coefficients are noisiest do not
+    dominate. Dimensionless; silent neurons add nothing. NaN where undefined."""
+    m = _count_moments(ids, times, n_recorded, t0, t1, bin_ms, 1) if n_recorded >= 2 else None
+    return float("nan") if m is None else _pooled_from(m, np.ones(1, bool), n_recorded)
+
+
+def pooled_correlation_sem(
+    ids,
+    times,
+    n_recorded: int,
+    t0: float,
+    t1: float,
+    bin_ms: float = CORR_BIN_MS,
+    blocks: int = JACKKNIFE_BLOCKS,
+) -> float:
+    """Standard error of :func:`pooled_correlation`: the delete-one-block jackknife over
+    ``blocks`` equal time blocks (Quenouille 1956, Biometrika 43:353; Efron & Stein 1981,
+    Ann Stat 9:586), ``sqrt((B - 1) / B * sum_b (c_(-b) - mean c_(-b))^2)``, where c_(-b)
+    is the whole statistic recomputed without block b. A ratio of variances is not a mean
+    of block values, and the jackknife of the whole-run statistic estimates its error with
+    B - 1 degrees of freedom (10 separate blocks gave 9, and a block value's own bias);
+    measured on 24 NEST seeds at n = k = 0.1, the spread of the estimated variance from seed
+    to seed fell from 0.4-0.7 (10 separate blocks) to 0.2-0.6 of its mean with 40."""
+    if n_recorded < 2:
+        return float("nan")
+    m = _count_moments(ids, times, n_recorded, t0, t1, bin_ms, blocks)
+    if m is None:
+        return float("nan")
+    loo = np.array([_pooled_from(m, np.arange(blocks) != k, n_recorded) for k in range(blocks)])
+    if not np.all(np.isfinite(loo)):
+        return float("nan")
+    return float(np.sqrt((blocks - 1) / blocks * np.sum((loo - loo.mean()) ** 2)))
+
+
 def mean_correlation_sem(matrix: np.ndarray, rng: np.random.Generator, splits: int = NOISE_SPLITS):
     """Standard error of the mean pairwise correlation, from random halvings of the neurons:
     ``sd(mean_A - mean_B) / 2`` over ``splits`` halvings (pairs within each half; the
@@ -344,6 +429,7 @@ def population_statistics(pop, t0: float, t1: float, seed: int = 0) -> dict:
         "rates_hz": rates,
         "cv_isi": cvs,
         "correlations": pair_values(cmat),
+        "pooled_correlation": pooled_correlation(pop.ids, pop.times, pop.n_recorded, t0, t1),
         "synchrony": synchrony(pop.ids, pop.times, pop.n_recorded, t0, t1),
         "spectrum_hz": freqs,
         "spectrum_psd": psd,
@@ -355,6 +441,9 @@ def population_statistics(pop, t0: float, t1: float, seed: int = 0) -> dict:
             "cv_isi": split_half_ks(cvs, rng),
             "correlations": split_half_ks_pairs(cmat, rng),
             "mean_correlation_sem": mean_correlation_sem(cmat, rng, splits=CORR_SEM_SPLITS),
+            "pooled_correlation_sem": pooled_correlation_sem(
+                pop.ids, pop.times, pop.n_recorded, t0, t1
+            ),
             "synchrony_sem": synchrony_sem(pop.ids, pop.times, pop.n_recorded, t0, t1),
         },
     }

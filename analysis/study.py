@@ -18,7 +18,7 @@ from .runstats import run_statistics, summary
 
 SEP = "|"
 #: Bumped whenever the statistics change, so older caches are recomputed, not reused.
-STATS_VERSION = 5
+STATS_VERSION = 7
 
 
 def _flatten(stats: dict) -> dict:

@@ -9,7 +9,7 @@ Make the runs first (n = k = 0.1; about 15 s each on 2 cores)::
       python run.py --n-scale 0.1 --config bg110.yaml --seed $s --t-sim 2000 --no-analysis --out D/bg110_s$s
     done
     python run.py reference --n-scale 0.1 --k-scale 0.1 --seeds 1-3 --t-sim 3000 --out D/ref01_t3000
-    for s in 201 202; do       # half the neurons at the in-degrees of n = k = 0.1
+    for s in 201 202 203 204 205 206 207 208; do   # half the neurons, in-degrees of n = k = 0.1
       python run.py --n-scale 0.05 --k-scale 0.1 --method sqrt-k --seed $s --t-sim 3000 --no-analysis --out D/half_s$s
     done
 

@@ -248,8 +248,8 @@ def test_rescaled_mean_correlation_follows_the_1_over_n_law():
 def test_correlation_rescale_does_not_touch_other_floors():
     from pynn_microcircuit.analysis.compare import noise_floor
 
-    t = {"noise": {"synchrony_sem": 0.1, "mean_correlation_sem": 0.01}}
-    r = [{"noise": {"synchrony_sem": 0.1, "mean_correlation_sem": 0.01}}]
+    t = {"noise": {"synchrony_sem": 0.1, "pooled_correlation_sem": 0.01}}
+    r = [{"noise": {"synchrony_sem": 0.1, "pooled_correlation_sem": 0.01}}]
     assert noise_floor("synchrony", t, r, scale=0.05) == pytest.approx(1.96 * 0.1 * 2**0.5)
     assert noise_floor("correlations_rescaled", t, r, scale=0.5) == pytest.approx(
         1.96 * (0.005**2 + 0.01**2) ** 0.5
@@ -330,3 +330,35 @@ def test_run_record_round_trip_and_one_line_errors(tmp_path):
     with pytest.raises(UserError, match="lacks populations"):
         RunRecord.read(tmp_path)
 
+
+def test_pooled_correlation_and_its_jackknife_error():
+    """The population-averaged correlation equals averaged covariance / averaged variance of
+    the binned counts (computed here by brute force), and its jackknife standard error
+    matches the spread of the statistic over independent realisations (within 20 %: 120
+    realisations estimate a standard deviation to about 7 %)."""
+    from pynn_microcircuit.analysis.statistics import pooled_correlation, pooled_correlation_sem
+
+    def realisation(rng, n=40, t=4000.0):
+        common = rng.uniform(0, t, 400)  # shared events, each copied to a neuron w.p. 0.2
+        ids, times = [], []
+        for i in range(n):
+            own = np.r_[rng.uniform(0, t, rng.poisson(60)), common[rng.random(400) < 0.2]]
+            ids.append(np.full(own.size, i))
+            times.append(own + rng.normal(0, 1.0, own.size))  # 1 ms jitter
+        ids, times = np.concatenate(ids), np.concatenate(times)
+        keep = (times >= 0) & (times < t)
+        return ids[keep], times[keep], n, t
+
+    rng = np.random.default_rng(7)
+    ids, times, n, t = realisation(rng)
+    counts = np.zeros((n, int(t / 2)))
+    np.add.at(counts, (ids, (times // 2).astype(int)), 1)
+    cov = np.cov(counts, bias=True)
+    brute = (cov.sum() - np.trace(cov)) / ((n - 1) * np.trace(cov))
+    assert pooled_correlation(ids, times, n, 0.0, t) == pytest.approx(brute, rel=1e-9)
+    values, sems = [], []
+    for _ in range(120):
+        ids, times, n, t = realisation(rng)
+        values.append(pooled_correlation(ids, times, n, 0.0, t))
+        sems.append(pooled_correlation_sem(ids, times, n, 0.0, t))
+    assert np.mean(sems) == pytest.approx(np.std(values, ddof=1), rel=0.2)
