@@ -117,8 +117,11 @@ def plot_distributions(
     keys = (
         ("rates_hz", "firing rate (Hz)"),
         ("cv_isi", "ISI CV"),
-        ("correlations", "spike-count correlation (2 ms bins)"),
+        ("correlations", "pair spike-count correlation (2 ms bins)"),
     )
+    titles = {
+        "correlations": "pair count correlations (2 ms bins);\nverdicts on their population average"
+    }
     fig, axes = plt.subplots(len(pops), 3, figsize=(11, 1.5 * len(pops) + 1), squeeze=False)
     for r, pop in enumerate(pops):
         for c, (key, label) in enumerate(keys):
@@ -164,7 +167,7 @@ def plot_distributions(
                     color="firebrick" if cell["verdict"] == "differs" else "0.2",
                 )  # fmt: skip
             if r == 0:
-                ax.set_title(label)
+                ax.set_title(titles.get(key, label), fontsize=9 if key in titles else None)
             if c == 0:
                 ax.set_ylabel(f"{pop}\ndensity")
             if r == len(pops) - 1:
