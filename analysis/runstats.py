@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .io import Run
-from .statistics import population_statistics
+from .statistics import population_statistics, rate_cross_correlation
 
 
 def run_statistics(run: Run, seed: int = 0) -> dict:
@@ -37,4 +37,26 @@ def summary(stats: dict) -> dict:
             "synchrony": s["synchrony"],
             "spectral_peak_hz": s["spectral_peak_hz"],
         }
+    return out
+
+
+def cross_correlations(run: Run) -> dict:
+    """Cross-correlation functions of all population-rate pairs ``(a, b)`` with a <= b (in
+    the order of the run), lags +-50 ms: ``{(a, b): (lags ms, cc)}``."""
+    pops = list(run.populations.values())
+    out = {}
+    for i, a in enumerate(pops):
+        for b in pops[i:]:
+            out[(a.name, b.name)] = rate_cross_correlation(
+                a.times, b.times, a.n_recorded, b.n_recorded, run.t_start_ms, run.t_stop_ms
+            )
+    return out
+
+
+def cc_summary(cc: dict) -> dict:
+    out = {}
+    for (a, b), (lags, c) in cc.items():
+        if c.size:
+            k = int(np.argmax(np.abs(c)))
+            out[f"{a}-{b}"] = {"peak": float(c[k]), "lag_ms": float(lags[k])}
     return out
