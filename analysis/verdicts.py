@@ -136,9 +136,11 @@ def reference_prior(populations, ref_meta: dict) -> tuple[str, dict]:
 
 
 def prior_for(stat: str, population: str, prior: dict | None = None) -> tuple[float, float]:
-    """(phi_0, d_0) of ``stat`` in ``population``: the measured value where ``prior`` (default
-    :func:`measured_prior`) has one, else :data:`PHI_PRIOR` with :data:`PRIOR_DF`."""
-    prior = measured_prior() if prior is None else prior
+    """(phi_0, d_0) of ``stat`` in ``population``: the value ``prior`` (e.g.
+    :func:`measured_prior`) has for it, else :data:`PHI_PRIOR` with :data:`PRIOR_DF`. No
+    ``prior`` means the generic one: the measured prior holds only for the network and scale
+    it was measured on, so callers choose it (:func:`reference_prior`), never by default."""
+    prior = {} if prior is None else prior
     key = "correlation" if stat == "correlation_rescaled" else stat
     phi0 = prior.get("phi", {}).get(key, {}).get(population)
     if phi0 is None:
@@ -389,7 +391,8 @@ def verdict_cells(
         become the cells' ``ks`` (computed once, there).
     prior : dict, optional
         Overdispersion prior ``{"df": d0, "phi": {stat: {pop: phi0}}}``; default the
-        measured one (:func:`measured_prior`).
+        generic one (:data:`PHI_PRIOR`); :func:`reference_prior` says when the measured one
+        (:func:`measured_prior`) applies.
     duration_s : float, optional
         Analysed duration of the runs (s): with it each tested cell states ``t_needed_s``,
         the simulated time that detects ``detect_effect`` (:func:`time_needed`).

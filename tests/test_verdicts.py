@@ -84,8 +84,12 @@ def test_measured_prior_covers_pd14_and_generic_elsewhere():
     assert prior_name(pd14, 0.1, 0.1) == "measured"
     assert prior_name(["L23E", "L23I"], 0.1, 0.1) == "generic"  # another network
     assert prior_name(pd14, 1.0, 1.0) == prior_name(pd14) == "generic"  # another scale
-    assert prior_for("correlation_rescaled", "L4E") == (prior["phi"]["correlation"]["L4E"], 11.5)
-    assert prior_for("rate", "P") == (PHI_PRIOR["rate"], PRIOR_DF)
+    assert prior_for("correlation_rescaled", "L4E", prior) == (
+        prior["phi"]["correlation"]["L4E"],
+        11.5,
+    )
+    assert prior_for("rate", "P", prior) == (PHI_PRIOR["rate"], PRIOR_DF)
+    assert prior_for("rate", "L4E") == (PHI_PRIOR["rate"], PRIOR_DF)  # never measured by default
 
 
 def test_correlation_change_on_log_scale_and_time_needed():
