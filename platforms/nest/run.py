@@ -90,9 +90,8 @@ def run_nest(
     backend = NestBackend(sim, opts.seed)
     net = build_for_run(sim, spec, opts, backend)
     emulated = None
-    if (
-        weight_quanta is not None
-    ):  # SpiNNaker's weight resolution (pynn_microcircuit.platforms.nest.emulation)
+    # SpiNNaker's weight resolution (pynn_microcircuit.platforms.nest.emulation)
+    if weight_quanta is not None:
         from pynn_microcircuit.quantisation import summary
 
         from .emulation import quantise_weights
