@@ -190,7 +190,7 @@ STAT_LABELS = {
     "correlations": "correlation",
     "synchrony": "synchrony",
     "spectrum": "rate spectrum",
-    "correlations_rescaled": "mean corr. × n/k",
+    "correlations_rescaled": "avg. corr. × law",
 }
 
 
