@@ -32,13 +32,10 @@ SPECTRUM_BAND_HZ = (5.0, 250.0)
 #: Time blocks for the standard error of the synchrony, random halvings for the noise floor of
 #: distribution-valued statistics (see :func:`split_half_ks`).
 SYNC_BLOCKS = 10
+NOISE_SPLITS = 8
 #: Time blocks of the jackknife standard error of the population-averaged correlation
 #: (see :func:`pooled_correlation_sem`): 50 ms at 2 s, 25 bins of 2 ms each.
 JACKKNIFE_BLOCKS = 40
-NOISE_SPLITS = 8
-#: Halvings for the standard error of the mean correlation (the verdicts' noise model uses
-#: it directly, so it is estimated more finely than the floors).
-CORR_SEM_SPLITS = 24
 #: Subsample sizes at which the synchrony is also computed, so that two runs of different
 #: size are compared at the same size (the Fano factor of a population count grows with the
 #: number of neurons counted: ``1 + (M - 1) c`` for mean pairwise count correlation c).
@@ -312,23 +309,6 @@ def pooled_correlation_sem(
     return float(np.sqrt((blocks - 1) / blocks * np.sum((loo - loo.mean()) ** 2)))
 
 
-def mean_correlation_sem(matrix: np.ndarray, rng: np.random.Generator, splits: int = NOISE_SPLITS):
-    """Standard error of the mean pairwise correlation, from random halvings of the neurons:
-    ``sd(mean_A - mean_B) / 2`` over ``splits`` halvings (pairs within each half; the
-    variance of a half's mean is about twice the full one's when neurons, not pairs, are
-    the independent units)."""
-    m = matrix.shape[0]
-    if m < 8:
-        return float("nan")
-    diffs = []
-    for _ in range(splits):
-        perm = rng.permutation(m)
-        a, b = pair_values(matrix, perm[: m // 2]), pair_values(matrix, perm[m // 2 :])
-        if a.size and b.size:
-            diffs.append(a.mean() - b.mean())
-    return float(np.std(diffs, ddof=1) / 2) if len(diffs) > 1 else float("nan")
-
-
 def synchrony_sem(
     ids, times, n_recorded: int, t0: float, t1: float, blocks: int = SYNC_BLOCKS
 ) -> float:
@@ -440,7 +420,6 @@ def population_statistics(pop, t0: float, t1: float, seed: int = 0) -> dict:
             "rates_hz": split_half_ks(rates, rng),
             "cv_isi": split_half_ks(cvs, rng),
             "correlations": split_half_ks_pairs(cmat, rng),
-            "mean_correlation_sem": mean_correlation_sem(cmat, rng, splits=CORR_SEM_SPLITS),
             "pooled_correlation_sem": pooled_correlation_sem(
                 pop.ids, pop.times, pop.n_recorded, t0, t1
             ),
