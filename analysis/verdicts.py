@@ -285,13 +285,14 @@ def time_needed(c: dict, effect: float, duration_s: float, counting: tuple | Non
     Variance model ``sd^2(T') = a + b T / T'``. The part ``a`` that a longer run keeps is
     the neuron-to-neuron (pair-to-pair) heterogeneity inside a run: the within-run sampling
     variance ``V = sd^2 / phi`` less its estimation noise ``C`` (``counting`` = (test,
-    reference), :func:`counting_variance`); at most ``sd^2`` (where the network pins a
+    reference), :func:`rate_counting_variance`); at most ``sd^2`` (where the network pins a
     population's mean, phi < 1, nothing more is assumed to fall). The rest falls as ``1/T``:
     the estimation noise and the network-level fluctuations of a finite run that make
     phi > 1. Synchrony and the population-averaged correlation (both from the population
-    count of every neuron, their ``V`` from time blocks) are all estimation noise: ``a = 0``. The ISI CV's split is unknown: None. Measured check
-    (``benchmarks/compare_calibration.py``): sd x sqrt(T) at 3 s over 2 s is 1.08 (rate),
-    1.07 (correlation) and 1.13 (synchrony), against 1 for a pure 1/T fall.
+    count of every neuron, their ``V`` from time blocks) are all estimation noise: ``a = 0``.
+    The ISI CV's split is unknown: None. Measured check (``benchmarks/compare_calibration.py``):
+    sd x sqrt(T) at 3 s over 2 s is 1.07 (rate), 0.95 (correlation) and 1.19 (synchrony),
+    against 1 for a pure 1/T fall.
     """
     stat = c["statistic"]
     if c.get("state") != "tested" or stat == "cv_isi" or not c.get("sd"):
@@ -317,11 +318,9 @@ def time_needed(c: dict, effect: float, duration_s: float, counting: tuple | Non
     return duration_s * b / room if room > 0 else float("inf")
 
 
-def counting_variance(s: dict, stat: str, duration_s: float) -> float:
-    """The part of a run's within-run variance of ``stat`` that falls as 1/T: for ``rate``,
-    the Poisson count noise of the mean of N rates over T, ``mean(rate) / (T N)`` (Hz^2)."""
-    if stat != "rate":
-        raise ValueError(f"no counting-noise model for {stat!r}")
+def rate_counting_variance(s: dict, duration_s: float) -> float:
+    """The part of a run's within-run variance of the mean rate that falls as 1/T: the
+    Poisson count noise of the mean of N rates over T, ``mean(rate) / (T N)`` (Hz^2)."""
     r = np.asarray(s["rates_hz"], float)
     return float(r.mean() / (duration_s * r.size)) if r.size else float("nan")
 
@@ -463,8 +462,8 @@ def verdict_cells(
             pop = c["population"]
             counting = None
             if c["statistic"] == "rate":
-                cr = [counting_variance(r[pop], "rate", duration_s) for r in refs]
-                counting = (counting_variance(test[pop], "rate", duration_s), float(np.mean(cr)))
+                cr = [rate_counting_variance(r[pop], duration_s) for r in refs]
+                counting = (rate_counting_variance(test[pop], duration_s), float(np.mean(cr)))
             t = time_needed(c, effect, duration_s, counting)
             if t is not None:
                 c["detect_effect"], c["duration_s"] = effect, duration_s

@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .jsonio import write_json_atomic
-from .runrecord import RUN_FILE, RunRecord
-
-__all__ = ["RUN_FILE", "write_json_atomic"]  # re-exported: run directories' other files
+from .jsonio import write_json_atomic  # noqa: F401 - re-exported: run directories' other files
+from .runrecord import RUN_FILE, RunRecord  # noqa: F401 - RUN_FILE re-exported
 
 #: Where prepared jobs (SpiNNaker, SLURM) are written, relative to the working directory.
 JOBS_ROOT = Path("jobs")
