@@ -258,3 +258,34 @@ def test_sqrt_k_rate_error_split_by_cause():
 
 def _cap_nest(spec, budget):
     return predict(spec, threads=2, t_sim_ms=1000.0)
+
+
+def test_synapse_types_as_few_as_the_limit_allows(monkeypatch):
+    """One plain static_synapse whenever the model fits (as plain PyNEST); full scale on 2
+    threads needs more, and no (thread, type) pair then exceeds NEST's limit."""
+    from pynn_microcircuit.platforms.nest.setup import (
+        MAX_CONNECTIONS_PER_THREAD,
+        connections_per_source,
+        synapse_types,
+    )
+
+    half = make_spec(Params(), 0.5, 0.5)
+    assert set(synapse_types(half, 2).values()) == {"static_synapse"}
+    full = make_spec(Params(), 1.0, 1.0)
+    for vps, n_types in ((1, 3), (2, 2), (3, 1)):
+        types = synapse_types(full, vps)
+        load = {}
+        for src, n in connections_per_source(full).items():
+            load[types[src]] = load.get(types[src], 0) + n
+        load["static_synapse"] = load.get("static_synapse", 0) + 2 * full.total_neurons
+        assert max(load.values()) * 1.05 <= vps * MAX_CONNECTIONS_PER_THREAD
+        assert len(load) == n_types
+    import importlib
+
+    # the package's ``setup`` function hides the module of the same name
+    nest_setup = importlib.import_module("pynn_microcircuit.platforms.nest.setup")
+    monkeypatch.setattr(nest_setup, "MAX_CONNECTIONS_PER_THREAD", 60_000_000)
+    with pytest.raises(
+        ValueError, match="L23E's 93,358,495 connections .* run on at least 2 threads"
+    ):
+        synapse_types(full, 1)

@@ -150,3 +150,57 @@ def test_generic_pynn_route_builds_the_same_model(tmp_path):
     spikes = net.spikes()
     assert sum(v[0].size for v in spikes.values()) > 0
     assert all(v[0].max() < net.n_recorded[k] for k, v in spikes.items() if v[0].size)
+
+
+def test_fast_path_synapse_types_and_lazy_cell_ids():
+    """Connections go to the synapse model chosen per source population (a copy made before
+    the neurons), counted exactly; the per-neuron PyNN IDs are made only when asked for and
+    then behave as PyNN's."""
+    import nest
+
+    from pynn_microcircuit.network import build
+    from pynn_microcircuit.platforms.nest import setup
+    from pynn_microcircuit.platforms.nest.fastpath import NestBackend
+
+    spec = make_spec(Params(), 0.01, 0.05)
+    sim = setup(spec.resolution_ms, 5, 1)
+    types = {"L4E": "pd14_static_1", "L23I": "pd14_static_1", "L5E": "pd14_static_2"}
+    net = build(sim, spec, 5, backend=NestBackend(sim, 5, types), record_fraction=1.0)
+    per_source = spec.n_synapses.sum(axis=0)
+    idx = {p: i for i, p in enumerate(spec.populations)}
+    for model in ("pd14_static_1", "pd14_static_2"):
+        want = sum(int(per_source[idx[p]]) for p, m in types.items() if m == model)
+        assert nest.GetKernelStatus("num_connections") > want > 0
+        assert len(nest.GetConnections(synapse_model=model)) == want
+    assert len(net.projections[("L4E", "L23E")]) == spec.n_synapses[0, 2]
+    pop = net.populations["L23I"]
+    assert pop._all_cells is None  # building and recording never needed them
+    ids = np.asarray(pop.all_cells, dtype=int)
+    np.testing.assert_array_equal(ids, np.arange(ids[0], ids[0] + pop.size))
+    assert int(pop.first_id) == ids[0] and int(pop.last_id) == ids[-1]
+    assert pop.id_to_index(pop[7]) == 7 and pop[7].parent is pop
+
+
+def test_run_releases_the_network(tmp_path):
+    """run_nest frees NEST's network once it has read it (writing the spikes does not add to
+    the peak memory): nothing is left in the kernel."""
+    import nest
+
+    _small_run(tmp_path, "r", seed=3)
+    assert nest.GetKernelStatus("num_connections") == 0
+    assert nest.GetKernelStatus("network_size") == 0
+
+
+def test_pynn_loads_without_csa_and_csa_still_imports():
+    """The NEST path imports PyNN without the optional csa package (15 MB with matplotlib's
+    pyplot, unused by the model); csa stays importable afterwards."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import pynn_microcircuit.platforms.nest.fastpath; "
+        "import pyNN.connectors as c; loaded = 'csa' in sys.modules; "
+        "import csa; print(c.haveCSA, loaded, 'matplotlib.pyplot' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-3:] == ["False", "False", "True"]

@@ -27,7 +27,7 @@ from pynn_microcircuit.scaling import ModelSpec
 
 from .fastpath import NestBackend
 from .run import chunked_run
-from .setup import choose_threads, largest_synapse_type, setup
+from .setup import choose_threads, largest_synapse_type, setup, synapse_types
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ def run_benchmark(
     run_dir = rundir.new_run_dir(out, stem)
     t0 = time.perf_counter()
     sim = setup(spec.resolution_ms, seed, threads)
-    build(sim, spec, seed, backend=NestBackend(sim, seed), record_fraction=0.0)
+    backend = NestBackend(sim, seed, synapse_types(spec, threads))
+    build(sim, spec, seed, backend=backend, record_fraction=0.0)
     t_build = time.perf_counter() - t0
     with chunked_run(sim) as advance:
         t1 = time.perf_counter()

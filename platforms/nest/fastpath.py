@@ -11,12 +11,15 @@ Why each piece exists (measured on PyNN 0.13 / NEST 3.10 with ``benchmarks/nest_
   made only when asked for.
 * :class:`NativeProjection` - PyNN's ``FixedTotalNumberConnector`` draws each synapse in Python
   and reads every connection back. Here one ``nest.Connect`` with rule ``fixed_total_number``
-  and NEST random parameters (redrawn normals) per projection, with a copy of plain
-  ``static_synapse`` per source population (:func:`synapse_model_for`; PyNN's labelled
-  ``static_synapse_lbl`` costs ~30 % connect time and 8 bytes/synapse): NEST's limit of
-  134,217,726 connections holds per thread and synapse type, so spreading the types lets full
-  scale (299 M synapses) run on 2 threads instead of 3; look-ups go by (pre, post, model),
-  which is unique with one projection per population pair.
+  and NEST random parameters (redrawn normals) per projection, with plain ``static_synapse``
+  (PyNN's labelled ``static_synapse_lbl`` costs ~30 % connect time and 8 bytes/synapse) or,
+  when the model is too large for one type on the threads at hand, copies of it for groups
+  of source populations (:func:`pynn_microcircuit.platforms.nest.setup.synapse_types`): NEST's
+  limit of 134,217,726 connections holds per thread and synapse type, so spreading the types
+  lets full scale (299 M synapses) run on 2 threads instead of 3; look-ups go by
+  (pre, post, model), which is unique with one projection per population pair.
+* :class:`FastPopulation` builds PyNN's per-neuron ``ID`` objects (``all_cells``) only when
+  something asks for them (18 MB kept at full scale otherwise; the fast path itself never does).
 * Poisson drive - a NEST ``poisson_generator`` sends an independent train to each target, so
   one generator per population replaces PyNN's generator + relay neuron per cell.
 * Spike recording - one ``spike_recorder`` per population, created after all neurons, started
@@ -133,17 +136,34 @@ class FastPopulation(pynest.Population):
         if self._v_init is not None:
             params["V_m"] = self._v_init
         self.node_collection = nest.Create(model, self.size, params=params)
-        first = int(self.node_collection[0].global_id)
+        self._first_gid = int(self.node_collection[0].global_id)
         if nest.NumProcesses() == 1:
             self._mask_local = np.ones(self.size, dtype=bool)
         else:  # MPI: ask NEST which nodes live on this rank
             self._mask_local = np.array(self.node_collection.local, dtype=bool)
-        ids = np.empty(self.size, dtype=object)
-        for k in range(self.size):
-            cell = FastID(first + k)
-            cell.parent = self
-            ids[k] = cell
-        self.all_cells = ids
+        self._all_cells = None
+
+    def _cell(self, k: int) -> FastID:
+        cell = FastID(self._first_gid + k)
+        cell.parent = self
+        return cell
+
+    @property
+    def all_cells(self) -> np.ndarray:
+        """PyNN's array of cell IDs, made on first use. While PyNN's ``__init__`` runs it is
+        just the first and last ID (all it reads: ``first_id``, ``last_id``)."""
+        if self._constructing:
+            return np.array([self._cell(0), self._cell(self.size - 1)], dtype=object)
+        if self._all_cells is None:
+            ids = np.empty(self.size, dtype=object)
+            for k in range(self.size):
+                ids[k] = self._cell(k)
+            self._all_cells = ids
+        return self._all_cells
+
+    @all_cells.setter
+    def all_cells(self, value) -> None:
+        self._all_cells = value
 
     def _set_initial_value_array(self, variable, value):
         # During construction the defaults (v, isyn) are already NEST's values or were set at
@@ -151,15 +171,6 @@ class FastPopulation(pynest.Population):
         if self._constructing:
             return
         super()._set_initial_value_array(variable, value)
-
-
-def synapse_model_for(source_label: str) -> str:
-    """``static_synapse_<source>``: a copy of ``static_synapse`` (``nest.CopyModel``) for the
-    connections of one source population, made once per kernel."""
-    name = f"static_synapse_{source_label}"
-    if name not in nest.synapse_models:
-        nest.CopyModel("static_synapse", name)
-    return name
 
 
 class NativeFixedTotalNumber(Connector):
@@ -199,13 +210,13 @@ class NativeFixedTotalNumber(Connector):
 class NativeProjection(pynest.Projection):
     """A ``pyNN.nest.Projection`` whose connections NEST draws in one call."""
 
-    def __init__(self, pre, post, connector, synapse_type, receptor_type, label=None):
+    def __init__(self, pre, post, connector, synapse_type, receptor_type, nest_model, label=None):
         from pyNN import common
 
         common.Projection.__init__(
             self, pre, post, connector, synapse_type, None, receptor_type, Space(), label
         )
-        self.nest_synapse_model = synapse_model_for(pre.label)
+        self.nest_synapse_model = nest_model
         init_native_projection(self)
         connector.connect(self)
         self._sources = {int(self.pre.first_id)}  # non-empty: look-ups are by population
@@ -226,14 +237,33 @@ class NativeProjection(pynest.Projection):
 
 
 class NestBackend(PyNNBackend):
-    """NEST-native building blocks behind the generic :class:`PyNNBackend` interface."""
+    """NEST-native building blocks behind the generic :class:`PyNNBackend` interface.
+
+    Parameters
+    ----------
+    sim : module
+        ``pyNN.nest`` after ``setup``.
+    seed : int
+    synapse_types : dict, optional
+        Source population label -> NEST synapse model
+        (:func:`pynn_microcircuit.platforms.nest.setup.synapse_types`); unnamed sources use
+        ``static_synapse``. Copies are made here, before any neuron exists.
+    """
 
     name = "nest-native"
 
-    def __init__(self, sim, seed: int):
+    def __init__(self, sim, seed: int, synapse_types: dict | None = None):
         super().__init__(sim, seed)
         self._recorders: dict = {}
         self._first_id: dict = {}
+        self._synapse_types = dict(synapse_types or {})
+        for model in sorted(set(self._synapse_types.values())):
+            if model not in nest.synapse_models:
+                nest.CopyModel("static_synapse", model)
+
+    def synapse_model(self, source_label: str) -> str:
+        """The NEST synapse model of ``source_label``'s outgoing connections."""
+        return self._synapse_types.get(source_label, "static_synapse")
 
     def create_population(self, index, size, params, label, v0):
         v_init = nest.random.normal(mean=v0[0], std=v0[1]) if v0[1] > 0 else v0[0]
@@ -241,11 +271,12 @@ class NestBackend(PyNNBackend):
 
     def connect(self, pre, post, key, n, w, d, d_min):
         conn = NativeFixedTotalNumber(n, w, d, d_min)
+        model = self.synapse_model(pre.label)
         if isinstance(pre, _NodeGroup):  # thalamic relay cells: plain NEST nodes
-            conn.connect(_NativeEdge(pre, post))
+            conn.connect(_NativeEdge(pre, post, model))
             return conn
         syn = self.sim.StaticSynapse(weight=w[0] * 1e-3, delay=d[0])
-        return NativeProjection(pre, post, conn, syn, receptor_of(w[0]))
+        return NativeProjection(pre, post, conn, syn, receptor_of(w[0]), model)
 
     def poisson_drive(self, pop, index, rate_hz, weight_pA, delay_ms):
         gen = nest.Create("poisson_generator", params={"rate": float(rate_hz)})
@@ -301,7 +332,7 @@ class _NodeGroup:
 class _NativeEdge:
     """What :meth:`NativeFixedTotalNumber.connect` needs of a projection."""
 
-    def __init__(self, pre, post):
+    def __init__(self, pre, post, nest_model: str):
         self.pre = pre
         self.post = post
-        self.nest_synapse_model = synapse_model_for(pre.label)
+        self.nest_synapse_model = nest_model

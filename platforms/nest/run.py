@@ -23,7 +23,7 @@ from pynn_microcircuit.scaling import ModelSpec
 
 from .fastpath import NestBackend
 from .mpi import Comm, merge_spikes, root_decides
-from .setup import choose_threads, largest_synapse_type, setup
+from .setup import choose_threads, largest_synapse_type, setup, synapse_types
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,26 @@ def chunked_run(sim):
     finally:
         if prepared:
             nest.Cleanup()
+
+
+def release_nest_memory() -> None:
+    """Drop the network (``nest.ResetKernel``) and hand the freed heap back to the system.
+
+    Called once everything has been read from NEST, so that writing and checking the spikes
+    (their imports and arrays: 26 MB at n = k = 0.2) do not sit on top of the network and
+    raise the run's peak memory. NEST's threads allocate in their own malloc arenas, which
+    the main thread's later allocations do not reuse, so the memory is also returned with
+    glibc's ``malloc_trim(0)`` (measured at n = k = 0.2: resident 1156 -> 127 MB; without it
+    nothing is returned and the peak rises by 17 MB). Elsewhere than glibc the trim is skipped.
+    """
+    import ctypes
+    import ctypes.util
+
+    nest.ResetKernel()
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def run_nest(
@@ -87,7 +107,7 @@ def run_nest(
 
     t_build0 = time.perf_counter()
     sim = setup(spec.resolution_ms, opts.seed, threads)
-    backend = NestBackend(sim, opts.seed)
+    backend = NestBackend(sim, opts.seed, synapse_types(spec, threads * comm.size))
     net = build_for_run(sim, spec, opts, backend)
     emulated = None
     # SpiNNaker's weight resolution (pynn_microcircuit.platforms.nest.emulation)
@@ -127,13 +147,17 @@ def run_nest(
     parts = comm.gather(local)  # every rank recorded its own neurons
     # num_connections counts this rank's connections only
     n_syn_nest = int(comm.allreduce_sum(nest.GetKernelStatus("num_connections")))
+    n_recorded, build_phases = net.n_recorded, net.build_phases_s
+    del net
+    release_nest_memory()
     peak_rss = [int(x) for x in (comm.gather(peak_rss_bytes()) or [])]
     if not comm.is_root:
         return run_dir
     populations = store_spikes(
-        run_dir, spec, merge_spikes(parts), net.n_recorded, opts.t_presim_ms, t_end
+        run_dir, spec, merge_spikes(parts), n_recorded, opts.t_presim_ms, t_end
     )
     activity = activity_check(spec, populations)
+    peak_rss[0] = max(peak_rss[0], peak_rss_bytes())  # the root's writing included
     details = {
         "threads": threads,
         "mpi_ranks": int(nest.NumProcesses()),
@@ -152,7 +176,7 @@ def run_nest(
         "nest", spec, opts,
         simulated=True,
         populations=populations,
-        timings_s={"build": t_build, "simulate": t_simulate, **net.build_phases_s},
+        timings_s={"build": t_build, "simulate": t_simulate, **build_phases},
         peak_rss_bytes=max(peak_rss),
         versions=rundir.versions(),
         plan=plan,

@@ -12,20 +12,77 @@ log = logging.getLogger(__name__)
 MAX_CONNECTIONS_PER_THREAD = 134_217_726
 
 
+#: Connections that always use plain ``static_synapse``: the Poisson drive and the spike
+#: recorder, one each per neuron.
+DEVICE_CONNECTIONS_PER_NEURON = 2
+
+
+def connections_per_source(spec) -> dict[str, int]:
+    """Recurrent connections leaving each source population (thalamus ``TC`` included)."""
+    out = {name: int(x) for name, x in zip(spec.populations, spec.n_synapses.sum(axis=0))}
+    if spec.thalamus:
+        out["TC"] = int(sum(spec.thalamus["n_synapses"]))
+    return out
+
+
 def largest_synapse_type(spec) -> int:
-    """Connections of the model's most used NEST synapse type, as the fast path builds it.
+    """Connections of the largest NEST synapse type at the finest split the fast path makes.
 
     NEST's limit (:data:`MAX_CONNECTIONS_PER_THREAD`) holds per thread *and synapse type*
     (a connection's index within its thread's connector of one type has 27 bits, NEST's
-    ``source_table``/``connector_base``). The fast path gives every source population a copy
-    of ``static_synapse`` of its own (:func:`pynn_microcircuit.platforms.nest.fastpath.synapse_model_for`), so
-    the largest type holds one source population's outgoing synapses; plain
-    ``static_synapse`` holds the Poisson-drive and recorder connections (2 per neuron).
+    ``source_table``/``connector_base``). The fast path can give every source population a
+    synapse type of its own (:func:`synapse_types`), so the largest type holds at least one
+    source population's outgoing synapses; plain ``static_synapse`` holds the Poisson-drive
+    and recorder connections (2 per neuron). The fewest threads a model can run on follow
+    from this number (:func:`min_threads`).
     """
-    per_source = [int(x) for x in spec.n_synapses.sum(axis=0)]
-    if spec.thalamus:
-        per_source.append(int(sum(spec.thalamus["n_synapses"])))
-    return max([*per_source, 2 * spec.total_neurons])
+    per_source = list(connections_per_source(spec).values())
+    return max([*per_source, DEVICE_CONNECTIONS_PER_NEURON * spec.total_neurons])
+
+
+def synapse_types(spec, vps: int, headroom: float = 1.05) -> dict[str, str]:
+    """NEST synapse model for each source population's connections: as few types as keep
+    every (virtual process, type) pair under NEST's connection limit.
+
+    One type (plain ``static_synapse``, as plain PyNEST) whenever the whole model fits;
+    otherwise source populations are packed first-fit decreasing into copies of
+    ``static_synapse`` (``pd14_static_1``, ...; made with ``nest.CopyModel`` by
+    :class:`pynn_microcircuit.platforms.nest.fastpath.NestBackend` before any neuron exists:
+    a copy made after the neurons costs memory in proportion to them, measured 10 MB at
+    n = k = 0.2 against 1-5 MB when made first). Each type may hold
+    ``vps x MAX_CONNECTIONS_PER_THREAD / headroom`` connections (connections live on their
+    target's virtual process, targets are dealt round-robin; ``headroom`` covers the uneven
+    deal, as in :func:`min_threads`).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    vps : int
+        Virtual processes (MPI ranks x threads).
+
+    Returns
+    -------
+    dict
+        Source population label -> NEST synapse model name.
+    """
+    cap = vps * MAX_CONNECTIONS_PER_THREAD / headroom
+    names = ["static_synapse"]
+    loads = [DEVICE_CONNECTIONS_PER_NEURON * spec.total_neurons]
+    out = {}
+    for label, n in sorted(connections_per_source(spec).items(), key=lambda kv: -kv[1]):
+        if n > cap:
+            raise ValueError(
+                f"{label}'s {n:,} connections exceed NEST's limit on {vps} virtual process(es); "
+                f"run on at least {min_threads(n, headroom)} threads"
+            )
+        k = next((i for i, load in enumerate(loads) if load + n <= cap), None)
+        if k is None:
+            k = len(names)
+            names.append(f"pd14_static_{k}")
+            loads.append(0)
+        loads[k] += n
+        out[label] = names[k]
+    return out
 
 
 def min_threads(n_connections: int, headroom: float = 1.05) -> int:
