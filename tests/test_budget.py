@@ -71,8 +71,8 @@ def test_plan_too_small_names_smallest_budget():
 
 
 def test_plan_threads_limit_respected():
-    # NEST's limit holds per thread and synapse type; the fast path gives each source
-    # population its own synapse type, so full scale fits 2 threads (plain PyNEST needs 3)
+    # NEST's limit holds per thread and synapse type; the fast path can give each source
+    # population a synapse type, so full scale fits 2 threads (plain PyNEST needs 3)
     from pynn_microcircuit.platforms.nest.setup import (
         MAX_CONNECTIONS_PER_THREAD,
         largest_synapse_type,
