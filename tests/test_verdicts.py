@@ -124,3 +124,22 @@ def test_correlation_change_on_log_scale_and_time_needed():
     below = 0.5 * rate["min_detectable_effect"]
     assert time_needed(rate, below, 2.0, counting) == pytest.approx(8.0)
     assert time_needed(rate, below, 2.0, (0.0, 0.0)) == float("inf")  # all heterogeneity
+
+
+def test_law_factor_one_counts_the_correlation_hypothesis_once():
+    """Same scale: the rescaled correlation cell repeats the correlation cell's test, so the
+    family has one hypothesis fewer per population (Holm over 4 instead of 5 here); across
+    scales the two are different hypotheses and both count."""
+    rng = np.random.default_rng(5)
+    refs = [_stats(rng) for _ in range(3)]
+    test = _stats(rng, rate=5.3)
+    one = {c["statistic"]: c for c in verdict_cells(test, refs, correlation_scale=1.0)}
+    assert one["correlation_rescaled"]["p_holm"] == one["correlation"]["p_holm"]
+    assert "counted once" in one["correlation_rescaled"]["note"]
+    p_others = sorted(c["p_value"] for s, c in one.items() if s != "correlation_rescaled")
+    assert one["rate"]["p_holm"] == pytest.approx(holm(p_others)[p_others.index(
+        one["rate"]["p_value"])])  # fmt: skip
+    two = {c["statistic"]: c for c in verdict_cells(test, refs, correlation_scale=2.0)}
+    p_all = [c["p_value"] for c in two.values()]
+    assert two["rate"]["p_holm"] == pytest.approx(holm(p_all)[list(two).index("rate")])
+    assert "note" not in two["correlation_rescaled"]
