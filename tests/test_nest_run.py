@@ -204,3 +204,25 @@ def test_pynn_loads_without_csa_and_csa_still_imports():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split()[-3:] == ["False", "False", "True"]
+
+
+def test_fast_path_thalamus_connections_in_their_synapse_type():
+    """The thalamic relay cells (plain NEST nodes) connect with the synapse model chosen for
+    ``TC``: exactly the spec's thalamic synapse count lands in that type."""
+    import dataclasses
+
+    import nest
+
+    from pynn_microcircuit.network import build
+    from pynn_microcircuit.platforms.nest import setup
+    from pynn_microcircuit.platforms.nest.fastpath import NestBackend
+
+    p = Params()
+    spec = make_spec(
+        dataclasses.replace(p, thalamus=dataclasses.replace(p.thalamus, enabled=True)), 0.02, 0.05
+    )
+    sim = setup(spec.resolution_ms, 9, 1)
+    build(sim, spec, 9, backend=NestBackend(sim, 9, {"TC": "pd14_static_1"}), record_fraction=0.1)
+    n_tc = int(sum(spec.thalamus["n_synapses"]))
+    assert n_tc > 0
+    assert len(nest.GetConnections(synapse_model="pd14_static_1")) == n_tc
