@@ -73,6 +73,16 @@ def verdicts(test, refs, scale=1.0, alpha=0.05):
     return verdict_cells(test, refs, correlation_scale=scale, alpha=alpha, prior=PRIOR)
 
 
+def null_tables(test: dict, pool: list, prior: dict, rng, triplets: int, alpha: float):
+    """The verdict cells of ``test`` against each of ``triplets`` random triplets of
+    same-model runs drawn from ``pool`` (no true difference: every ``differs`` is false)."""
+    for _ in range(triplets):
+        trip = rng.choice(len(pool), 3, replace=False)
+        yield verdict_cells(
+            test, [pool[i] for i in trip], correlation_scale=1.0, alpha=alpha, prior=prior
+        )
+
+
 def rate(n, k):
     return f"{n / k:.3f} +- {np.sqrt(n / k * (1 - n / k) / k):.3f}" if k else "n/a"
 
@@ -117,13 +127,8 @@ def main() -> int:
     per_stat = {s: [0, 0] for s in STATISTICS}
     fw, n_tables, mdes = 0, 0, {s: [] for s in STATISTICS}
     for (fold, prior), s in ((f, s) for f in folds for s in sorted(f[0])):
-        others = [o for o in fold if o != s]
-        for _ in range(args.triplets):
-            trip = rng.choice(others, 3, replace=False)
-            cells = verdict_cells(
-                fold[s], [fold[t] for t in trip], correlation_scale=1.0, alpha=args.alpha,
-                prior=prior,
-            )  # fmt: skip
+        others = [fold[o] for o in fold if o != s]
+        for cells in null_tables(fold[s], others, prior, rng, args.triplets, args.alpha):
             n_tables += 1
             fw += any(c["verdict"] == "differs" for c in cells)
             for c in cells:
@@ -150,14 +155,9 @@ def main() -> int:
     loo = [0, 0]
     loo_fw = 0
     for key in keys:
-        others = [o for o in keys if o != key]
-        prior = ensemble_prior([pooled[o] for o in others])
-        for _ in range(args.triplets):
-            trip = rng.choice(len(others), 3, replace=False)
-            cells = verdict_cells(
-                pooled[key], [pooled[others[i]] for i in trip], correlation_scale=1.0,
-                alpha=args.alpha, prior=prior,
-            )  # fmt: skip
+        others = [pooled[o] for o in keys if o != key]
+        prior = ensemble_prior(others)
+        for cells in null_tables(pooled[key], others, prior, rng, args.triplets, args.alpha):
             loo_fw += any(c["verdict"] == "differs" for c in cells)
             for c in cells:  # the rescaled cell repeats the correlation cell at factor 1
                 if c.get("p_value") is not None and c["statistic"] != "correlation_rescaled":
