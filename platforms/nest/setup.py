@@ -10,6 +10,9 @@ log = logging.getLogger(__name__)
 
 #: NEST stores at most this many connections per thread and synapse type (NEST 3.x).
 MAX_CONNECTIONS_PER_THREAD = 134_217_726
+#: Margin for the uneven deal of connections over virtual processes (targets are dealt
+#: round-robin, so each holds about ``n / vps``): 5 %.
+HEADROOM = 1.05
 
 
 #: Connections that always use plain ``static_synapse``: the Poisson drive and the spike
@@ -40,7 +43,7 @@ def largest_synapse_type(spec) -> int:
     return max([*per_source, DEVICE_CONNECTIONS_PER_NEURON * spec.total_neurons])
 
 
-def synapse_types(spec, vps: int, headroom: float = 1.05) -> dict[str, str]:
+def synapse_types(spec, vps: int, headroom: float = HEADROOM) -> dict[str, str]:
     """NEST synapse model for each source population's connections: as few types as keep
     every (virtual process, type) pair under NEST's connection limit.
 
@@ -85,7 +88,7 @@ def synapse_types(spec, vps: int, headroom: float = 1.05) -> dict[str, str]:
     return out
 
 
-def min_threads(n_connections: int, headroom: float = 1.05) -> int:
+def min_threads(n_connections: int, headroom: float = HEADROOM) -> int:
     """Fewest virtual processes that keep every thread under NEST's connection limit for a
     synapse type with ``n_connections`` connections (:func:`largest_synapse_type`).
 
