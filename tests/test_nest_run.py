@@ -206,6 +206,51 @@ def test_pynn_loads_without_csa_and_csa_still_imports():
     assert out.stdout.split()[-3:] == ["False", "False", "True"]
 
 
+LEAN_IMPORT_CHECK = """
+import sys
+import numpy as np
+import pynn_microcircuit.platforms.nest.fastpath
+deferred = ["neo", "quantities", "scipy.sparse", "numpy.f2py", "numpy.testing"]
+print("deferred", [m for m in deferred if m in sys.modules])
+import lazyarray, pyNN.network, pyNN.recording
+print("issparse_before", lazyarray.sparse.issparse(np.zeros(3)), "scipy.sparse" in sys.modules)
+from scipy import sparse
+print("issparse_after", lazyarray.sparse.issparse(sparse.csr_matrix(np.eye(2))))
+ufuncs = {n for n in dir(np) if isinstance(getattr(np, n), np.ufunc)}
+print("ufuncs_missing", sorted(n for n in ufuncs if not hasattr(lazyarray, n)), "f2py" in dir(np))
+import pyNN.nest as sim
+sim.setup(timestep=0.1)
+p = sim.Population(4, sim.SpikeSourceArray(spike_times=[1.0, 2.0, 3.0]))
+p.record("spikes")
+sim.run(10.0)
+block = p.get_data()
+import neo, quantities
+print("neo", isinstance(block, neo.Block), [len(st) for st in block.segments[0].spiketrains],
+      block.segments[0].spiketrains[0].units == quantities.ms,
+      type(pyNN.network.get_io("x.pkl")).__name__, pyNN.recording.neo.Block is neo.Block)
+"""
+
+
+def test_pynn_loads_with_unused_modules_deferred_and_they_work_when_used():
+    """PyNN is imported with neo, quantities, scipy.sparse and NumPy's lazy submodules
+    deferred (26 MB of resident memory, module docstring of ``lean_import``): none of them is
+    loaded by the NEST path's import, lazyarray still wraps every NumPy ufunc and recognises
+    sparse matrices once scipy.sparse exists, and PyNN's recording returns a real neo Block
+    (4 spike trains of 3 spikes in ms) and ``get_io`` the real neo IO."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", LEAN_IMPORT_CHECK], capture_output=True, text=True, check=True
+    )
+    lines = {ln.split()[0]: ln.split(None, 1)[1] for ln in out.stdout.splitlines() if ln}
+    assert lines["deferred"] == "[]"
+    assert lines["issparse_before"] == "False False"
+    assert lines["issparse_after"] == "True"
+    assert lines["ufuncs_missing"] == "[] True"
+    assert lines["neo"] == "True [3, 3, 3, 3] True PickleIO True"
+
+
 def test_fast_path_thalamus_connections_in_their_synapse_type():
     """The thalamic relay cells (plain NEST nodes) connect with the synapse model chosen for
     ``TC``: exactly the spec's thalamic synapse count lands in that type."""

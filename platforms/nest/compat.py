@@ -11,39 +11,18 @@ import; another version stops with one line naming it).
   ``_common_synapse_properties``, ``_common_synapse_property_names``
   (pyNN/nest/projections.py, 0.13.0).
 
-PyNN is imported here without the optional ``csa`` package (:func:`import_pynn_nest`).
+PyNN is imported here without the optional ``csa`` package and with neo, quantities and
+scipy.sparse deferred to their first use (:func:`import_pynn_nest`).
 """
 
 from __future__ import annotations
 
-import sys
-
 from pynn_microcircuit.platforms.compat_check import require
+
+from .lean_import import import_pynn_nest
 
 PYNN_VERSION = require("PyNN", "0.13", "the NEST fast path")
 NEST_VERSION = require("nest-simulator", "3.10", "the NEST fast path")
-
-
-def import_pynn_nest() -> None:
-    """Import ``pyNN.nest`` without the Connection Set Algebra package ``csa``.
-
-    PyNN imports ``csa`` when it is installed (pyNN/connectors.py, pyNN/nest/connectors.py,
-    for ``CSAConnector``; sPyNNaker's requirements install it), and ``csa`` imports
-    matplotlib's pyplot: 15 MB of resident memory (measured, 42 vs 27 MB for importing
-    ``pyNN.nest`` after ``nest``) held through the whole run. The microcircuit uses no CSA
-    connector, so the import is blocked while PyNN loads (``sys.modules["csa"] = None`` makes
-    ``import csa`` raise ImportError, which PyNN catches) and unblocked afterwards:
-    ``import csa`` works later, only PyNN's ``CSAConnector`` stays unavailable in this process.
-    Nothing is blocked when PyNN or csa is already loaded.
-    """
-    if "pyNN.nest" in sys.modules or "csa" in sys.modules:
-        return
-    sys.modules["csa"] = None
-    try:
-        import pyNN.nest  # noqa: F401
-    finally:
-        if sys.modules.get("csa", 0) is None:
-            del sys.modules["csa"]
 
 
 import_pynn_nest()

@@ -1,0 +1,131 @@
+"""Import PyNN's NEST backend without the modules a NEST run never uses before its end.
+
+Importing ``pyNN.nest`` after ``nest`` costs 42 MB of resident memory on this project's
+install (measured with /proc/self/status, PyNN 0.13.0, neo 0.14, lazyarray 0.6, SciPy 1.16),
+held through the whole simulation. Most of it is modules PyNN imports at module level but
+uses only in calls the NEST fast path makes after the simulation or never:
+
+* ``csa`` (pyNN/connectors.py, pyNN/nest/connectors.py, for ``CSAConnector``; installed by
+  sPyNNaker's requirements): imports matplotlib's pyplot, 15 MB. Blocked while PyNN loads
+  (``sys.modules["csa"] = None`` makes ``import csa`` raise ImportError, which PyNN
+  catches): only PyNN's ``CSAConnector`` stays unavailable in this process.
+* ``neo`` and ``quantities`` (pyNN/recording/__init__.py, pyNN/standardmodels/base.py,
+  ``from neo.io import get_io`` in pyNN/network.py): 15 MB. Used by ``get_data``,
+  ``write_data`` and current-source recording; PyNN gets stand-ins that import the real
+  module at the first attribute read (PEP 562 module ``__getattr__``).
+* ``scipy.sparse`` (lazyarray.py, ``from scipy import sparse``): 9 MB. lazyarray uses it only
+  as ``sparse.issparse(value)``; the stand-in answers False while ``scipy.sparse`` has not
+  been imported (no sparse matrix can exist before its module is) and asks the real module
+  once it has.
+* NumPy's lazily loaded submodules (``numpy.f2py``, ``numpy.testing``, ``numpy.fft``,
+  ``numpy.polynomial``, ...; NumPy >= 2 loads them at the first attribute read): 11 MB.
+  lazyarray builds its ufunc wrappers by reading every name of ``dir(numpy)``
+  (lazyarray.py, "build lazy-array compatible versions of NumPy ufuncs") and keeps only the
+  ufuncs; while PyNN loads, ``dir(numpy)`` leaves out the submodules not yet imported (which
+  are modules, never ufuncs, so lazyarray's namespace is the same).
+
+The stand-ins are in ``sys.modules`` only while PyNN loads, and all of them are removed as
+soon as one of them loads its real module: every other importer gets the real modules,
+and PyNN's own references go through the stand-ins to the real module on first use.
+Nothing is deferred when PyNN or the module is already loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import types
+
+#: Modules PyNN imports at module level and a NEST run uses only after the simulation.
+DEFERRED = ("neo", "neo.io", "quantities", "scipy.sparse")
+
+
+def _issparse(value) -> bool:
+    """lazyarray's ``sparse.issparse`` without importing scipy.sparse: no object can be a
+    sparse matrix before that module is imported."""
+    real = sys.modules.get("scipy.sparse")
+    return isinstance(real, types.ModuleType) and not _is_stand_in(real) and real.issparse(value)
+
+
+def _get_io(*args, **kwargs):
+    """pyNN/network.py's ``get_io`` (``neo.io.get_io``), imported when first called."""
+    return importlib.import_module("neo.io").get_io(*args, **kwargs)
+
+
+#: Attributes the stand-ins answer without importing the real module.
+LOCAL = {"neo.io": {"get_io": _get_io}, "scipy.sparse": {"issparse": _issparse}}
+
+
+def _is_stand_in(module) -> bool:
+    return getattr(module, "__dict__", {}).get("_stand_in_for") is not None
+
+
+def _stand_in(name: str, installed: dict) -> types.ModuleType:
+    """A module object for ``name`` whose first read of a missing attribute removes every
+    stand-in in ``installed`` from ``sys.modules`` and imports the real module."""
+    proxy = types.ModuleType(name, f"stand-in for {name} until its first use")
+    proxy._stand_in_for = name
+    real = []
+
+    def __getattr__(attr: str):
+        if attr == "__path__" and not real:  # asked by every from-import: not a package
+            raise AttributeError(attr)
+        if not real:
+            _remove(installed)
+            real.append(importlib.import_module(name))
+        return getattr(real[0], attr)
+
+    proxy.__getattr__ = __getattr__
+    proxy.__dict__.update(LOCAL.get(name, {}))
+    return proxy
+
+
+def _remove(installed: dict) -> None:
+    for name, module in installed.items():
+        if sys.modules.get(name, 0) is module:
+            del sys.modules[name]
+
+
+def import_pynn_nest() -> None:
+    """Import ``pyNN.nest`` without ``csa`` and with :data:`DEFERRED` deferred (module
+    docstring). No-op when ``pyNN.nest`` is loaded."""
+    if "pyNN.nest" in sys.modules:
+        return
+    installed: dict = {}
+    if "csa" not in sys.modules:
+        installed["csa"] = None
+    for name in DEFERRED:
+        if name not in sys.modules:
+            installed[name] = _stand_in(name, installed)
+    if "neo" in sys.modules:  # the real neo owns neo.io
+        installed.pop("neo.io", None)
+    sys.modules.update(installed)
+    try:
+        with _numpy_dir_without_unloaded_submodules():
+            import pyNN.nest  # noqa: F401
+    finally:
+        _remove(installed)
+
+
+@contextlib.contextmanager
+def _numpy_dir_without_unloaded_submodules():
+    """``dir(numpy)`` without the lazily loaded submodules not imported yet (module
+    docstring); NumPy's own ``__dir__`` again on exit. Nothing changes on a NumPy without
+    lazy submodules (no ``__numpy_submodules__``)."""
+    import numpy
+
+    lazy = set(getattr(numpy, "__numpy_submodules__", ()))
+    own = numpy.__dict__.get("__dir__")
+    if not lazy or own is None:
+        yield
+        return
+
+    def __dir__():
+        return [n for n in own() if n not in lazy or f"numpy.{n}" in sys.modules]
+
+    numpy.__dir__ = __dir__
+    try:
+        yield
+    finally:
+        numpy.__dir__ = own
