@@ -210,7 +210,7 @@ LEAN_IMPORT_CHECK = """
 import sys
 import numpy as np
 import pynn_microcircuit.platforms.nest.fastpath
-deferred = ["neo", "quantities", "scipy.sparse", "numpy.f2py", "numpy.testing"]
+deferred = ["neo", "scipy.sparse", "numpy.f2py", "numpy.testing"]
 print("deferred", [m for m in deferred if m in sys.modules])
 import lazyarray, pyNN.network, pyNN.recording
 print("issparse_before", lazyarray.sparse.issparse(np.zeros(3)), "scipy.sparse" in sys.modules)
@@ -232,8 +232,8 @@ print("neo", isinstance(block, neo.Block), [len(st) for st in block.segments[0].
 
 
 def test_pynn_loads_with_unused_modules_deferred_and_they_work_when_used():
-    """PyNN is imported with neo, quantities, scipy.sparse and NumPy's lazy submodules
-    deferred (26 MB of resident memory, module docstring of ``lean_import``): none of them is
+    """PyNN is imported with neo, scipy.sparse and NumPy's lazy submodules deferred
+    (24 MB of resident memory, module docstring of ``lean_import``): none of them is
     loaded by the NEST path's import, lazyarray still wraps every NumPy ufunc and recognises
     sparse matrices once scipy.sparse exists, and PyNN's recording returns a real neo Block
     (4 spike trains of 3 spikes in ms) and ``get_io`` the real neo IO."""

@@ -11,8 +11,8 @@ import; another version stops with one line naming it).
   ``_common_synapse_properties``, ``_common_synapse_property_names``
   (pyNN/nest/projections.py, 0.13.0).
 
-PyNN is imported here without the optional ``csa`` package and with neo, quantities and
-scipy.sparse deferred to their first use (:func:`import_pynn_nest`).
+PyNN is imported here without the optional ``csa`` package and with neo, scipy.sparse and
+NumPy's lazy submodules deferred to their first use (:func:`import_pynn_nest`).
 """
 
 from __future__ import annotations

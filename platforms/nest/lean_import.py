@@ -1,18 +1,20 @@
 """Import PyNN's NEST backend without the modules a NEST run never uses before its end.
 
 Importing ``pyNN.nest`` after ``nest`` costs 42 MB of resident memory on this project's
-install (measured with /proc/self/status, PyNN 0.13.0, neo 0.14, lazyarray 0.6, SciPy 1.16),
-held through the whole simulation. Most of it is modules PyNN imports at module level but
+install (PyNN 0.13.0, neo 0.14.6, lazyarray 0.7.0, NumPy 2.4, SciPy 1.17; measured with
+/proc/self/status), held through the whole simulation; with the
+deferrals below it costs 4.9 MB. Most of the 42 MB is modules PyNN imports at module level but
 uses only in calls the NEST fast path makes after the simulation or never:
 
 * ``csa`` (pyNN/connectors.py, pyNN/nest/connectors.py, for ``CSAConnector``; installed by
   sPyNNaker's requirements): imports matplotlib's pyplot, 15 MB. Blocked while PyNN loads
   (``sys.modules["csa"] = None`` makes ``import csa`` raise ImportError, which PyNN
   catches): only PyNN's ``CSAConnector`` stays unavailable in this process.
-* ``neo`` and ``quantities`` (pyNN/recording/__init__.py, pyNN/standardmodels/base.py,
-  ``from neo.io import get_io`` in pyNN/network.py): 15 MB. Used by ``get_data``,
-  ``write_data`` and current-source recording; PyNN gets stand-ins that import the real
-  module at the first attribute read (PEP 562 module ``__getattr__``).
+* ``neo`` (pyNN/recording/__init__.py, pyNN/standardmodels/base.py, ``from neo.io import
+  get_io`` in pyNN/network.py): 12.5 MB. Used by ``get_data``, ``write_data`` and
+  current-source recording; PyNN gets stand-ins that import the real module at the first
+  attribute read (PEP 562 module ``__getattr__``). ``quantities`` (2 MB) is not deferred:
+  PyNN's ``Recorder.__init__`` multiplies by ``pq.ms`` for every population built.
 * ``scipy.sparse`` (lazyarray.py, ``from scipy import sparse``): 9 MB. lazyarray uses it only
   as ``sparse.issparse(value)``; the stand-in answers False while ``scipy.sparse`` has not
   been imported (no sparse matrix can exist before its module is) and asks the real module
@@ -38,7 +40,7 @@ import sys
 import types
 
 #: Modules PyNN imports at module level and a NEST run uses only after the simulation.
-DEFERRED = ("neo", "neo.io", "quantities", "scipy.sparse")
+DEFERRED = ("neo", "neo.io", "scipy.sparse")
 
 
 def _issparse(value) -> bool:
