@@ -13,6 +13,13 @@ Make the runs first (n = k = 0.1; about 15 s each on 2 cores)::
       python run.py --n-scale 0.05 --k-scale 0.1 --method sqrt-k --seed $s --t-sim 3000 --no-analysis --out D/half_s$s
     done
 
+and, for the same comparisons at 10 s (the half-neuron criterion's duration, see below)::
+
+    python run.py reference --n-scale 0.1 --k-scale 0.1 --seeds 31-36 --t-sim 10000 --out D/ref01_t10000
+    for s in 201 202 203 204 205 206 207 208; do
+      python run.py --n-scale 0.05 --k-scale 0.1 --method sqrt-k --seed $s --t-sim 10000 --no-analysis --out D/half10_s$s
+    done
+
 and a second ensemble for held-out false alarms of the shipped prior (which is measured on
 the first; ``--write-prior`` rewrites it)::
 
@@ -32,6 +39,10 @@ then ``python benchmarks/compare_calibration.py D``. It prints (and writes
   change of one population (its rates x 1.1 and x 1.2 in a same-model seed), and the
   half-neuron runs against the 3 s ensemble (correlations about x2 by the 1/N law; with the
   prior of both ensembles, as shipped);
+* at 10 s (``ref01_t10000*`` and ``half10_s*``, with the shipped prior measured at 2 s): the
+  false alarms of each 10 s seed against every triplet of the other 10 s seeds, and the
+  half-neuron runs against every triplet of them (``compare`` refuses runs of unequal
+  duration: the ISI CV of a longer run is larger, as more long intervals fit in it);
 * the median minimum detectable effect of each statistic;
 * the check of ``t_needed_s``'s 1/T variance model: the standard deviation of each cell
   times sqrt(T) at 2 s and at 3 s (each seed against two others), whose ratio is 1 if the
@@ -81,6 +92,59 @@ def null_tables(test: dict, pool: list, prior: dict, rng, triplets: int, alpha: 
         yield verdict_cells(
             test, [pool[i] for i in trip], correlation_scale=1.0, alpha=alpha, prior=prior
         )
+
+
+def ten_seconds(data: Path, alpha: float) -> dict:
+    """False alarms and half-neuron power with 10 s runs on both sides (module docstring)."""
+    import itertools
+
+    from pynn_microcircuit.analysis.verdicts import measured_prior
+
+    dirs = sorted(d for e in sorted(data.glob("ref01_t10000*")) for d in e.glob("seed_*"))
+    halves = sorted(data.glob("half10_s*"))
+    if len(dirs) < 4:
+        return {}
+    runs = [study_statistics(d) for d in dirs]
+    prior = measured_prior()
+    fa, fw, n_tables = [0, 0], 0, 0
+    for i, test in enumerate(runs):
+        others = [r for j, r in enumerate(runs) if j != i]
+        for trip in itertools.combinations(others, 3):
+            cells = verdict_cells(test, list(trip), correlation_scale=1.0, alpha=alpha, prior=prior)
+            n_tables += 1
+            fw += any(c["verdict"] == "differs" for c in cells)
+            for c in cells:
+                if c.get("p_value") is not None and c["statistic"] != "correlation_rescaled":
+                    fa[0] += c["p_value"] < alpha
+                    fa[1] += 1
+    out = {"per_cell": fa[0] / fa[1], "family_wise": fw / n_tables, "half": {}}
+    print(
+        f"10 s, false alarms (each of {len(runs)} seeds against every triplet of the others): "
+        f"per cell {rate(*fa)}, family-wise {rate(fw, n_tables)}"
+    )
+    meta = read_run_json(dirs[0])
+    trips = list(itertools.combinations(runs, 3))
+    for h in halves:
+        st = run_statistics(load_run(h))
+        scale = correlation_rescale(read_run_json(h), meta)
+        raw, res = [], 0
+        for trip in trips:
+            cells = verdict_cells(st, list(trip), correlation_scale=scale, alpha=alpha, prior=prior)
+            raw.append(
+                sum(c["verdict"] == "differs" for c in cells if c["statistic"] == "correlation")
+            )
+            res += sum(
+                c["verdict"] == "differs" for c in cells if c["statistic"] == "correlation_rescaled"
+            )
+        out["half"][h.name] = {"raw_first_triplet": raw[0], "raw_mean": float(np.mean(raw)),
+                               "tables_with_6_of_8": float(np.mean(np.array(raw) >= 6)),
+                               "rescaled_differs": res / (8 * len(trips))}  # fmt: skip
+        print(
+            f"10 s {h.name}: raw correlation differs in {raw[0]}/8 (first triplet), "
+            f"{np.mean(raw):.2f}/8 on average over {len(trips)} triplets, >= 6/8 in "
+            f"{np.mean(np.array(raw) >= 6):.0%}; rescaled differs in {res / (8 * len(trips)):.1%}"
+        )
+    return out
 
 
 def rate(n, k):
@@ -265,6 +329,7 @@ def main() -> int:
             r = float(np.median(vals["3s"]) / np.median(vals["2s"]))
             out["sd_sqrt_t_ratio_3s_over_2s"][stat] = r
             print(f"sd x sqrt(T), 3 s over 2 s (1 if the variance falls as 1/T): {stat} {r:.2f}")
+    out["ten_seconds"] = ten_seconds(args.data, args.alpha)
     (args.data / "calibration.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
     return 0
 
