@@ -271,3 +271,29 @@ def test_fast_path_thalamus_connections_in_their_synapse_type():
     n_tc = int(sum(spec.thalamus["n_synapses"]))
     assert n_tc > 0
     assert len(nest.GetConnections(synapse_model="pd14_static_1")) == n_tc
+
+
+def test_stand_in_loads_the_real_module_and_keeps_the_csa_block():
+    """A stand-in's first attribute read removes every stand-in from ``sys.modules`` and
+    returns the real module's attribute; the csa block (None) stays, so a module loaded
+    while PyNN imports cannot let csa in."""
+    import sys
+
+    from pynn_microcircuit.platforms.nest import lean_import
+
+    name = "colorsys"
+    saved = {k: sys.modules.pop(k, None) for k in (name, "csa")}
+    installed: dict = {"csa": None}
+    installed[name] = lean_import._stand_in(name, installed)
+    installed["other"] = lean_import._stand_in("other", installed)
+    sys.modules.update(installed)
+    try:
+        stand_in = sys.modules[name]
+        assert stand_in.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+        assert sys.modules[name] is not stand_in and sys.modules[name].__file__.endswith(".py")
+        assert "other" not in sys.modules and sys.modules["csa"] is None
+        assert not hasattr(installed["other"], "__path__")  # from-imports: not a package
+    finally:
+        for k in (name, "csa", "other"):
+            sys.modules.pop(k, None)
+        sys.modules.update({k: v for k, v in saved.items() if v is not None})

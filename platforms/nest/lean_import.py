@@ -2,9 +2,9 @@
 
 Importing ``pyNN.nest`` after ``nest`` costs 42 MB of resident memory on this project's
 install (PyNN 0.13.0, neo 0.14.6, lazyarray 0.7.0, NumPy 2.4, SciPy 1.17; measured with
-/proc/self/status), held through the whole simulation; with the
-deferrals below it costs 4.9 MB. Most of the 42 MB is modules PyNN imports at module level but
-uses only in calls the NEST fast path makes after the simulation or never:
+/proc/self/status), held through the whole simulation; with the deferrals below it costs
+4.9 MB. Most of the 42 MB is modules PyNN imports at module level but uses only in calls the
+NEST fast path makes after the simulation or never:
 
 * ``csa`` (pyNN/connectors.py, pyNN/nest/connectors.py, for ``CSAConnector``; installed by
   sPyNNaker's requirements): imports matplotlib's pyplot, 15 MB. Blocked while PyNN loads
@@ -27,7 +27,7 @@ uses only in calls the NEST fast path makes after the simulation or never:
   are modules, never ufuncs, so lazyarray's namespace is the same).
 
 The stand-ins are in ``sys.modules`` only while PyNN loads, and all of them are removed as
-soon as one of them loads its real module: every other importer gets the real modules,
+soon as one of them loads its real module (the csa block stays until PyNN is loaded): every other importer gets the real modules,
 and PyNN's own references go through the stand-ins to the real module on first use.
 Nothing is deferred when PyNN or the module is already loaded.
 """
@@ -74,7 +74,7 @@ def _stand_in(name: str, installed: dict) -> types.ModuleType:
         if attr == "__path__" and not real:  # asked by every from-import: not a package
             raise AttributeError(attr)
         if not real:
-            _remove(installed)
+            _remove({k: m for k, m in installed.items() if m is not None})  # csa stays blocked
             real.append(importlib.import_module(name))
         return getattr(real[0], attr)
 
