@@ -94,6 +94,21 @@ def null_tables(test: dict, pool: list, prior: dict, rng, triplets: int, alpha: 
         )
 
 
+def tally_null(tables, alpha: float) -> tuple[int, int, int, int]:
+    """Over verdict tables with no true difference: (cells with p < alpha, cells with a p-value,
+    tables with any ``differs``, tables). The rescaled correlation cell is left out of the
+    cells: these tables are of one scale, where it repeats the correlation cell's test."""
+    k = n = fw = n_tables = 0
+    for cells in tables:
+        n_tables += 1
+        fw += any(c["verdict"] == "differs" for c in cells)
+        for c in cells:
+            if c.get("p_value") is not None and c["statistic"] != "correlation_rescaled":
+                k += c["p_value"] < alpha
+                n += 1
+    return k, n, fw, n_tables
+
+
 def ten_seconds(data: Path, alpha: float) -> dict:
     """False alarms and half-neuron power with 10 s runs on both sides (module docstring)."""
     import itertools
@@ -106,21 +121,18 @@ def ten_seconds(data: Path, alpha: float) -> dict:
         return {}
     runs = [study_statistics(d) for d in dirs]
     prior = measured_prior()
-    fa, fw, n_tables = [0, 0], 0, 0
-    for i, test in enumerate(runs):
-        others = [r for j, r in enumerate(runs) if j != i]
-        for trip in itertools.combinations(others, 3):
-            cells = verdict_cells(test, list(trip), correlation_scale=1.0, alpha=alpha, prior=prior)
-            n_tables += 1
-            fw += any(c["verdict"] == "differs" for c in cells)
-            for c in cells:
-                if c.get("p_value") is not None and c["statistic"] != "correlation_rescaled":
-                    fa[0] += c["p_value"] < alpha
-                    fa[1] += 1
-    out = {"per_cell": fa[0] / fa[1], "family_wise": fw / n_tables, "half": {}}
+    k, n, fw, n_tables = tally_null(
+        (
+            verdict_cells(test, list(trip), correlation_scale=1.0, alpha=alpha, prior=prior)
+            for i, test in enumerate(runs)
+            for trip in itertools.combinations([r for j, r in enumerate(runs) if j != i], 3)
+        ),
+        alpha,
+    )
+    out = {"per_cell": k / n, "family_wise": fw / n_tables, "half": {}}
     print(
         f"10 s, false alarms (each of {len(runs)} seeds against every triplet of the others): "
-        f"per cell {rate(*fa)}, family-wise {rate(fw, n_tables)}"
+        f"per cell {rate(k, n)}, family-wise {rate(fw, n_tables)}"
     )
     meta = read_run_json(dirs[0])
     trips = list(itertools.combinations(runs, 3))
@@ -136,13 +148,14 @@ def ten_seconds(data: Path, alpha: float) -> dict:
             res += sum(
                 c["verdict"] == "differs" for c in cells if c["statistic"] == "correlation_rescaled"
             )
-        out["half"][h.name] = {"raw_first_triplet": raw[0], "raw_mean": float(np.mean(raw)),
-                               "tables_with_6_of_8": float(np.mean(np.array(raw) >= 6)),
-                               "rescaled_differs": res / (8 * len(trips))}  # fmt: skip
+        row = {"raw_first_triplet": raw[0], "raw_mean": float(np.mean(raw)),
+               "tables_with_6_of_8": float(np.mean(np.array(raw) >= 6)),
+               "rescaled_differs": res / (8 * len(trips))}  # fmt: skip
+        out["half"][h.name] = row
         print(
             f"10 s {h.name}: raw correlation differs in {raw[0]}/8 (first triplet), "
-            f"{np.mean(raw):.2f}/8 on average over {len(trips)} triplets, >= 6/8 in "
-            f"{np.mean(np.array(raw) >= 6):.0%}; rescaled differs in {res / (8 * len(trips)):.1%}"
+            f"{row['raw_mean']:.2f}/8 on average over {len(trips)} triplets, >= 6/8 in "
+            f"{row['tables_with_6_of_8']:.0%}; rescaled differs in {row['rescaled_differs']:.1%}"
         )
     return out
 
@@ -216,22 +229,18 @@ def main() -> int:
     # also gave the prior (all 24 seeds but the test seed)
     pooled = {("a", k): v for k, v in ens_a.items()} | {("b", k): v for k, v in ens_b.items()}
     keys = sorted(pooled)
-    loo = [0, 0]
-    loo_fw = 0
-    for key in keys:
-        others = [pooled[o] for o in keys if o != key]
-        prior = ensemble_prior(others)
-        for cells in null_tables(pooled[key], others, prior, rng, args.triplets, args.alpha):
-            loo_fw += any(c["verdict"] == "differs" for c in cells)
-            for c in cells:  # the rescaled cell repeats the correlation cell at factor 1
-                if c.get("p_value") is not None and c["statistic"] != "correlation_rescaled":
-                    loo[0] += c["p_value"] < args.alpha
-                    loo[1] += 1
-    n_loo = len(keys) * args.triplets
-    out["false_alarm_leave_one_out"] = {"per_cell": loo[0] / loo[1], "family_wise": loo_fw / n_loo}
+
+    def loo_tables():
+        for key in keys:
+            others = [pooled[o] for o in keys if o != key]
+            prior = ensemble_prior(others)
+            yield from null_tables(pooled[key], others, prior, rng, args.triplets, args.alpha)
+
+    k, n, loo_fw, n_loo = tally_null(loo_tables(), args.alpha)
+    out["false_alarm_leave_one_out"] = {"per_cell": k / n, "family_wise": loo_fw / n_loo}
     print(
         f"false alarms as shipped (each of {len(keys)} seeds against triplets of the other "
-        f"{len(keys) - 1}, whose prior it uses): per cell {rate(*loo)}, family-wise "
+        f"{len(keys) - 1}, whose prior it uses): per cell {rate(k, n)}, family-wise "
         f"{rate(loo_fw, n_loo)}"
     )
     out["median_mde"] = {}
