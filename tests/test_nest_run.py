@@ -191,28 +191,13 @@ def test_run_releases_the_network(tmp_path):
     assert nest.GetKernelStatus("network_size") == 0
 
 
-def test_pynn_loads_without_csa_and_csa_still_imports():
-    """The NEST path imports PyNN without the optional csa package (15 MB with matplotlib's
-    pyplot, unused by the model); csa stays importable afterwards."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys; import pynn_microcircuit.platforms.nest.fastpath; "
-        "import pyNN.connectors as c; loaded = 'csa' in sys.modules; "
-        "import csa; print(c.haveCSA, loaded, 'matplotlib.pyplot' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split()[-3:] == ["False", "False", "True"]
-
-
 LEAN_IMPORT_CHECK = """
 import sys
 import numpy as np
 import pynn_microcircuit.platforms.nest.fastpath
-deferred = ["neo", "scipy.sparse", "numpy.f2py", "numpy.testing"]
+deferred = ["neo", "scipy.sparse", "numpy.f2py", "numpy.testing", "csa"]
 print("deferred", [m for m in deferred if m in sys.modules])
-import lazyarray, pyNN.network, pyNN.recording
+import lazyarray, pyNN.connectors, pyNN.network, pyNN.recording
 print("issparse_before", lazyarray.sparse.issparse(np.zeros(3)), "scipy.sparse" in sys.modules)
 from scipy import sparse
 print("issparse_after", lazyarray.sparse.issparse(sparse.csr_matrix(np.eye(2))))
@@ -228,15 +213,19 @@ import neo, quantities
 print("neo", isinstance(block, neo.Block), [len(st) for st in block.segments[0].spiketrains],
       block.segments[0].spiketrains[0].units == quantities.ms,
       type(pyNN.network.get_io("x.pkl")).__name__, pyNN.recording.neo.Block is neo.Block)
+import csa
+print("csa", pyNN.connectors.haveCSA, "matplotlib.pyplot" in sys.modules)
 """
 
 
 def test_pynn_loads_with_unused_modules_deferred_and_they_work_when_used():
     """PyNN is imported with neo, scipy.sparse and NumPy's lazy submodules deferred
-    (24 MB of resident memory, module docstring of ``lean_import``): none of them is
-    loaded by the NEST path's import, lazyarray still wraps every NumPy ufunc and recognises
-    sparse matrices once scipy.sparse exists, and PyNN's recording returns a real neo Block
-    (4 spike trains of 3 spikes in ms) and ``get_io`` the real neo IO."""
+    (24 MB of resident memory, module docstring of ``lean_import``) and without csa (15 MB
+    with matplotlib's pyplot, unused by the model): none of them is loaded by the NEST path's
+    import, lazyarray still wraps every NumPy ufunc and recognises sparse matrices once
+    scipy.sparse exists, PyNN's recording returns a real neo Block (4 spike trains of 3
+    spikes in ms) and ``get_io`` the real neo IO, and csa stays importable afterwards (only
+    PyNN's CSAConnector is off)."""
     import subprocess
     import sys
 
@@ -249,6 +238,7 @@ def test_pynn_loads_with_unused_modules_deferred_and_they_work_when_used():
     assert lines["issparse_after"] == "True"
     assert lines["ufuncs_missing"] == "[] True"
     assert lines["neo"] == "True [3, 3, 3, 3] True PickleIO True"
+    assert lines["csa"] == "False True"
 
 
 def test_fast_path_thalamus_connections_in_their_synapse_type():
