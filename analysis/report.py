@@ -138,16 +138,18 @@ def compare_runs(
     alpha: float = 0.05,
     margins: dict | None = None,
     detect: dict | None = None,
+    control: str = "fdr",
 ) -> tuple[Path, dict]:
     """Write ``RUN/comparison/`` (JSON, heat-map, distributions, report.html).
 
-    The verdicts are :func:`pynn_microcircuit.analysis.verdicts.verdict_cells` (family-wise ``alpha``, with
+    The verdicts are :func:`pynn_microcircuit.analysis.verdicts.verdict_cells` (error rate
+    ``alpha`` under ``control``: false discovery rate or family-wise, with
     the minimum detectable effect of each cell, equivalence within ``margins``); the
     distance ratios of :func:`pynn_microcircuit.analysis.compare.compare` are reported beside them. Returns
     the folder and the distance result."""
     from pynn_microcircuit.errors import UserError
 
-    from .verdicts import reference_prior, verdict_cells, verdict_html_table
+    from .verdicts import CONTROLS, rate_words, reference_prior, verdict_cells, verdict_html_table
 
     run = load_run(run_dir)
     reference_dirs = expand_references(reference_dirs)
@@ -183,7 +185,7 @@ def compare_runs(
     prior, prior_values = reference_prior(refs[0].populations, refs[0].meta)
     cells = verdict_cells(
         test_stats, ref_stats, scale, alpha=alpha, margins=margins, distances=result,
-        duration_s=run.duration_s, detect=detect, prior=prior_values,
+        duration_s=run.duration_s, detect=detect, prior=prior_values, control=control,
     )  # fmt: skip
     out = _fresh_dir(Path(run_dir) / "comparison")
     (out / "comparison.json").write_text(
@@ -195,6 +197,7 @@ def compare_runs(
                 "correlation_law": law,
                 "correlation_rescale": scale,
                 "alpha": alpha,
+                "control": f"{control} ({CONTROLS[control]})",
                 "margins": margins or {},
                 "duration_s": run.duration_s,
                 "overdispersion_prior": prior,
@@ -223,8 +226,9 @@ def compare_runs(
             ),
             (
                 "Verdicts",
-                f"<p>Each cell: verdict at a family-wise false-alarm rate of {alpha:g} (Holm), "
-                "the difference from the reference mean, its Holm-adjusted p-value, and the "
+                f"<p>Each cell: verdict at {rate_words(control, alpha)}, "
+                f"the difference from the reference mean, its {CONTROLS[control]}-adjusted "
+                "p-value, and the "
                 "smallest difference this comparison detects with probability 0.8, and the "
                 "simulated time (test and references alike) a given effect needs "
                 "(analysis/verdicts.py).</p>" + verdict_html_table(cells),

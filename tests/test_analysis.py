@@ -148,6 +148,8 @@ def test_analyse_and_compare_run_directories(tmp_path):
     cmp_dir, result = compare_runs(runs[1], runs[2:])
     saved = json.loads((cmp_dir / "comparison.json").read_text())
     assert saved["distances"] and saved["alpha"] == 0.05
+    assert saved["control"] == "fdr (Benjamini-Hochberg)"  # the default, named in the file
+    assert "false discovery rate of 0.05" in (cmp_dir / "report.html").read_text()
     assert saved["overdispersion_prior"] == "generic"  # 2 synthetic populations, not PD14
     flat = saved["cells"]  # machine readable: one object per population x statistic
     assert {(c["population"], c["statistic"]) for c in flat} == {
@@ -157,7 +159,7 @@ def test_analyse_and_compare_run_directories(tmp_path):
         if c["statistic"] == "correlation_rescaled":  # equal n: the law's factor is 1
             assert saved["correlation_rescale"] == 1.0
         assert c["verdict"] == "consistent", c
-        assert 0 <= c["p_value"] <= c["p_holm"] <= 1 and c["min_detectable_effect"] > 0
+        assert 0 <= c["p_value"] <= c["p_adjusted"] <= 1 and c["min_detectable_effect"] > 0
         if c["statistic"] == "synchrony":  # the time a given effect needs (correlations ~0)
             assert c["t_needed_s"] > 0 and c["detect_effect"] == 0.2
         if c["statistic"] in DISTRIBUTION_OF:  # KS computed once, by compare()

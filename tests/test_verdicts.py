@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pynn_microcircuit.analysis.verdicts import holm, parse_margins, verdict_cells
+from pynn_microcircuit.analysis.verdicts import adjust, holm, parse_margins, verdict_cells
 from pynn_microcircuit.errors import UserError
 
 
@@ -30,6 +30,16 @@ def test_holm_matches_its_definition():
     assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
 
 
+def test_benjamini_hochberg_matches_its_definition():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted 0.005, 0.01, 0.03, 0.04: x 4/1, 4/2, 4/3, 4/4 = 0.02, 0.02, 0.04, 0.04 (then the
+    # running minimum from the top, which changes nothing here)
+    assert adjust(p, "fdr") == pytest.approx([0.02, 0.04, 0.04, 0.02])
+    assert adjust([0.04, 0.01], "fdr") == pytest.approx([0.04, 0.02])
+    with pytest.raises(ValueError, match="fdr, fwer"):
+        adjust(p, "bonferroni")
+
+
 def test_same_model_consistent_and_a_large_change_differs():
     rng = np.random.default_rng(0)
     refs = [_stats(rng) for _ in range(3)]
@@ -39,7 +49,7 @@ def test_same_model_consistent_and_a_large_change_differs():
     rate = next(c for c in hot if c["statistic"] == "rate")
     assert rate["verdict"] == "differs" and rate["effect_size"] == pytest.approx(0.4, abs=0.06)
     assert rate["min_detectable_effect"] < 0.4  # what it could see, stated in the cell
-    assert 0 <= rate["p_value"] <= rate["p_holm"] < 0.05
+    assert 0 <= rate["p_value"] <= rate["p_adjusted"] < 0.05
 
 
 def test_no_law_and_one_sided_cells():
@@ -111,6 +121,7 @@ def test_correlation_change_on_log_scale_and_time_needed():
     res = next(c for c in cells if c["statistic"] == "correlation_rescaled")
     assert raw["log_scale"] and raw["verdict"] == "differs"
     assert raw["effect_size"] == pytest.approx(1.0, abs=1e-9)
+    assert raw["relative_difference"] == pytest.approx(1.0, abs=1e-9)  # not a log over a mean
     assert res["verdict"] == "consistent" and abs(res["effect_size"]) < 1e-9
     mde = raw["min_detectable_effect"]
     assert time_needed(raw, mde, 2.0) == pytest.approx(2.0)
@@ -133,13 +144,17 @@ def test_law_factor_one_counts_the_correlation_hypothesis_once():
     rng = np.random.default_rng(5)
     refs = [_stats(rng) for _ in range(3)]
     test = _stats(rng, rate=5.3)
-    one = {c["statistic"]: c for c in verdict_cells(test, refs, correlation_scale=1.0)}
-    assert one["correlation_rescaled"]["p_holm"] == one["correlation"]["p_holm"]
+    one = {c["statistic"]: c for c in verdict_cells(test, refs, 1.0, control="fwer")}
+    assert one["correlation_rescaled"]["p_adjusted"] == one["correlation"]["p_adjusted"]
     assert "counted once" in one["correlation_rescaled"]["note"]
     p_others = sorted(c["p_value"] for s, c in one.items() if s != "correlation_rescaled")
-    assert one["rate"]["p_holm"] == pytest.approx(holm(p_others)[p_others.index(
+    assert one["rate"]["p_adjusted"] == pytest.approx(holm(p_others)[p_others.index(
         one["rate"]["p_value"])])  # fmt: skip
-    two = {c["statistic"]: c for c in verdict_cells(test, refs, correlation_scale=2.0)}
+    two = {c["statistic"]: c for c in verdict_cells(test, refs, 2.0, control="fwer")}
     p_all = [c["p_value"] for c in two.values()]
-    assert two["rate"]["p_holm"] == pytest.approx(holm(p_all)[list(two).index("rate")])
+    assert two["rate"]["p_adjusted"] == pytest.approx(holm(p_all)[list(two).index("rate")])
     assert "note" not in two["correlation_rescaled"]
+    # the default control, Benjamini-Hochberg, over the same family: never above Holm's
+    fdr = {c["statistic"]: c for c in verdict_cells(test, refs, 2.0)}
+    assert [c["p_adjusted"] for c in fdr.values()] == pytest.approx(adjust(p_all, "fdr"))
+    assert all(fdr[s]["p_adjusted"] <= two[s]["p_adjusted"] + 1e-15 for s in two)

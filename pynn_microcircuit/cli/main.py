@@ -507,8 +507,9 @@ def cmd_analyse(argv) -> int:
 def cmd_compare(argv) -> int:
     ap = Parser(
         prog="run.py compare",
-        description="Compare a run with reference runs: verdicts at a stated family-wise "
-        "false-alarm rate, each with the smallest difference it could have detected.",
+        description="Compare a run with reference runs: verdicts at a stated error rate "
+        "(false discovery rate or family-wise), each with the smallest difference it could "
+        "have detected.",
     )
     ap.add_argument("run", help="run directory to test")
     ap.add_argument("--reference", nargs="+", required=True, help="reference run directories")
@@ -517,7 +518,17 @@ def cmd_compare(argv) -> int:
         "--alpha",
         type=float,
         default=0.05,
-        help="family-wise false-alarm rate of the verdict table (Holm; default 0.05)",
+        help="error rate of the verdict table (default 0.05): its false discovery rate, "
+        "which is also the chance of any 'differs' when the runs do not differ, or with "
+        "--control fwer its family-wise false-alarm rate",
+    )
+    ap.add_argument(
+        "--control",
+        choices=["fdr", "fwer"],
+        default="fdr",
+        help="multiple-comparison control: fdr (Benjamini-Hochberg, default) bounds the share "
+        "of false 'differs' among the table's; fwer (Holm) the chance of any, and so misses "
+        "more when several cells differ",
     )
     ap.add_argument(
         "--margin",
@@ -536,17 +547,18 @@ def cmd_compare(argv) -> int:
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
     from pynn_microcircuit.analysis.report import compare_runs
-    from pynn_microcircuit.analysis.verdicts import parse_margins, verdict_text_table
+    from pynn_microcircuit.analysis.verdicts import parse_margins, rate_words, verdict_text_table
 
     margins = parse_margins(args.margin)
     detect = parse_margins(args.detect, option="--detect")
     out, _ = compare_runs(
         args.run, args.reference, seed=args.seed, alpha=args.alpha, margins=margins,
-        detect=detect,
+        detect=detect, control=args.control,
     )  # fmt: skip
     import json
 
     cells = json.loads((out / "comparison.json").read_text())["cells"]
+    print(f"verdicts at {rate_words(args.control, args.alpha)}:")
     print(verdict_text_table(cells))
     print(f"report: {out / 'report.html'}")
     return 0
