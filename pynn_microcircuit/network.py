@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .scaling import ModelSpec
+from .seeds import seed_word
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,11 @@ def receptor_of(w_mean: float) -> str:
 
 
 def substream_seed(seed: int, *keys: int) -> int:
-    """A reproducible 31-bit seed for one random choice, derived from the run seed and keys."""
-    ss = np.random.SeedSequence([int(seed), *[int(k) for k in keys]])
-    return int(ss.generate_state(1)[0] % (2**31 - 1)) + 1
+    """A reproducible 31-bit seed (1 ... 2**31 - 1) for one random choice, derived from the run
+    seed and keys: NumPy's ``SeedSequence([seed, *keys])`` first state word modulo
+    2**31 - 1, plus 1, computed by :func:`pynn_microcircuit.seeds.seed_word` (the same
+    numbers without importing ``numpy.random``)."""
+    return seed_word([int(seed), *[int(k) for k in keys]]) % (2**31 - 1) + 1
 
 
 class PyNNBackend:

@@ -64,3 +64,23 @@ def test_load_params_bad_yaml_and_missing(tmp_path):
         load_params(f)
     with pytest.raises(UserError, match="not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+def test_seed_word_is_numpys_seed_sequence():
+    """The run's seeds are NumPy's SeedSequence output, computed without numpy.random: equal
+    for single and multi-word entropy (values >= 2**32 split into words), more than the pool's
+    4 words, and zero; negative entropy is refused as NumPy refuses it."""
+    import numpy as np
+
+    from pynn_microcircuit.network import substream_seed
+    from pynn_microcircuit.seeds import seed_word
+
+    rng = np.random.default_rng(3)
+    cases = [[0], [1, 0x4E57], [2**32], [2**64 + 5, 3, 7], [5, 6, 7, 8, 9, 10]]
+    cases += [rng.integers(0, 2**62, size=rng.integers(1, 7)).tolist() for _ in range(200)]
+    for entropy in cases:
+        assert seed_word(entropy) == int(np.random.SeedSequence(entropy).generate_state(1)[0])
+    ss = np.random.SeedSequence([7, 0x4E57])
+    assert substream_seed(7, 0x4E57) == int(ss.generate_state(1)[0] % (2**31 - 1)) + 1
+    with pytest.raises(ValueError, match="non-negative"):
+        seed_word([-1])
