@@ -96,3 +96,14 @@ def test_compat_modules_check_the_versions_they_were_written_for():
         require("PyNN", "0.12", "the NEST fast path")
     with pytest.raises(UserError, match="not installed"):
         require("no-such-simulator", "1.0", "a backend")
+    # the NEST path reads the modules' __version__ (no importlib.metadata): the same versions
+    import importlib.metadata
+
+    from pynn_microcircuit.platforms.compat_check import installed_version
+
+    for dist, module in (("PyNN", "pyNN"), ("nest-simulator", "nest")):
+        assert installed_version(dist, module) == importlib.metadata.version(dist)
+    with pytest.raises(UserError, match=r"written for PyNN 0\.12\.x .* found 0\.13"):
+        require("PyNN", "0.12", "the NEST fast path", module="pyNN")
+    with pytest.raises(UserError, match="no-such-simulator is not installed"):
+        require("no-such-simulator", "1.0", "a backend", module="no_such_simulator")

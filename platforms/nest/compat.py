@@ -21,8 +21,8 @@ from pynn_microcircuit.platforms.compat_check import require
 
 from .lean_import import import_pynn_nest
 
-PYNN_VERSION = require("PyNN", "0.13", "the NEST fast path")
-NEST_VERSION = require("nest-simulator", "3.10", "the NEST fast path")
+PYNN_VERSION = require("PyNN", "0.13", "the NEST fast path", module="pyNN")
+NEST_VERSION = require("nest-simulator", "3.10", "the NEST fast path", module="nest")
 
 
 import_pynn_nest()
