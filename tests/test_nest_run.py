@@ -103,8 +103,9 @@ def test_same_seed_same_spikes_different_seed_different(tmp_path):
 
 
 def test_chunked_nest_run_gives_the_same_spikes_as_one_simulate_per_chunk(tmp_path, monkeypatch):
-    """One NEST Prepare/Cleanup around Run per progress chunk is the same simulation as
-    PyNN's run (Simulate) per chunk: identical spikes, spike for spike."""
+    """One NEST Prepare/Cleanup around Run per progress chunk, spikes written to files, is the
+    same simulation as PyNN's run (Simulate) per chunk with spikes held in memory (files
+    would be reopened, truncated, at every Simulate): identical spikes, spike for spike."""
     import pynn_microcircuit.platforms.nest.run as nest_run
 
     fast = _spikes(_small_run(tmp_path, "fast", seed=11))
@@ -114,6 +115,7 @@ def test_chunked_nest_run_gives_the_same_spikes_as_one_simulate_per_chunk(tmp_pa
         yield sim.run
 
     monkeypatch.setattr(nest_run, "chunked_run", per_chunk_simulate)
+    monkeypatch.setattr(nest_run, "first_step_ms", lambda res: float("inf"))  # memory
     plain = _spikes(_small_run(tmp_path, "plain", seed=11))
     assert sum(v[0].size for v in fast.values()) > 100
     for p in fast:
@@ -195,8 +197,24 @@ LEAN_IMPORT_CHECK = """
 import sys
 import numpy as np
 import pynn_microcircuit.platforms.nest.fastpath
-deferred = ["neo", "scipy.sparse", "numpy.f2py", "numpy.testing", "csa"]
+deferred = ["neo", "scipy.sparse", "numpy.f2py", "numpy.testing", "csa", "quantities",
+            "numpy.random", "importlib.metadata"]
 print("deferred", [m for m in deferred if m in sys.modules])
+from pynn_microcircuit.params import Params
+from pynn_microcircuit.scaling import make_spec
+from pynn_microcircuit.network import build
+from pynn_microcircuit.platforms.nest import setup
+from pynn_microcircuit.platforms.nest.fastpath import NestBackend
+from pynn_microcircuit.platforms.nest.run import chunked_run
+spec = make_spec(Params(), 0.01, 0.05)
+sim = setup(0.1, 3, 1)
+net = build(sim, spec, 3, backend=NestBackend(sim, 3))
+with chunked_run(sim) as advance:
+    advance(100.0)
+    advance(100.0)
+n = sum(len(ids) for ids, _ in net.spikes().values())
+print("after_run", [m for m in deferred if m in sys.modules], n > 0,
+      next(iter(net.populations.values())).recorder._recording_start_time)
 import lazyarray, pyNN.connectors, pyNN.network, pyNN.recording
 print("issparse_before", lazyarray.sparse.issparse(np.zeros(3)), "scipy.sparse" in sys.modules)
 from scipy import sparse
@@ -234,6 +252,9 @@ def test_pynn_loads_with_unused_modules_deferred_and_they_work_when_used():
     )
     lines = {ln.split()[0]: ln.split(None, 1)[1] for ln in out.stdout.splitlines() if ln}
     assert lines["deferred"] == "[]"
+    # a fast-path build and run (spikes read back) load none of them either; a recorder's
+    # start time is still PyNN's quantity when asked for
+    assert lines["after_run"] == "[] True 0.0 ms"
     assert lines["issparse_before"] == "False False"
     assert lines["issparse_after"] == "True"
     assert lines["ufuncs_missing"] == "[] True"
@@ -287,3 +308,36 @@ def test_stand_in_loads_the_real_module_and_keeps_the_csa_block():
         for k in (name, "csa", "other"):
             sys.modules.pop(k, None)
         sys.modules.update({k: v for k, v in saved.items() if v is not None})
+
+
+def test_spikes_written_to_files_equal_those_held_in_memory(tmp_path):
+    """A run records its spikes with NEST's ASCII backend (files, read back after the network
+    is gone, so they never sit on top of it in memory); the same seed recorded in memory gives
+    the same spikes exactly, through several chunks (each NEST Prepare reopens the files), and
+    the files can be read after nest.ResetKernel."""
+    import nest
+
+    from pynn_microcircuit.network import build
+    from pynn_microcircuit.platforms.nest import setup
+    from pynn_microcircuit.platforms.nest.fastpath import NestBackend
+    from pynn_microcircuit.platforms.nest.run import chunked_run
+    from pynn_microcircuit.runner import simulate
+
+    spec = make_spec(Params(), 0.02, 0.05)
+    got = {}
+    for mode in ("files", "memory"):
+        sim = setup(spec.resolution_ms, 4, 2)
+        folder = tmp_path if mode == "files" else None
+        backend = NestBackend(sim, 4, spike_dir=folder)
+        net = build(sim, spec, 4, backend=backend, record_from_ms=20.0)
+        with chunked_run(sim) as advance:
+            simulate(sim, 200.0, 4, lambda *a: None, advance=advance)
+        if mode == "files":
+            nest.ResetKernel()
+        got[mode] = {k: backend.spikes_of(k) for k in net.populations}
+    assert sum(len(ids) for ids, _ in got["memory"].values()) > 100
+    for k, (ids, times) in got["memory"].items():
+        f_ids, f_times = got["files"][k]
+        assert np.array_equal(ids, f_ids) and np.array_equal(times, f_times), k
+        assert times.min() > 20.0
+    assert len(list(tmp_path.glob("*.dat"))) == 2 * len(spec.populations)  # one per thread

@@ -33,7 +33,10 @@ from .compat import build_nest_params, init_native_projection
 
 # isort: split
 import logging
+import warnings
 from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
 
 import nest
 import numpy as np
@@ -50,14 +53,37 @@ log = logging.getLogger(__name__)
 
 
 class LazyRecorder(pynest.Recorder):
-    """``pyNN.nest`` recorder that creates its NEST devices on first use, not at construction."""
+    """``pyNN.nest`` recorder that creates its NEST devices on first use, not at construction,
+    and keeps its start time in ms until it is read: PyNN's ``Recorder.__init__`` stores
+    ``state.t * pq.ms``, which would import ``quantities`` (2 MB, deferred by
+    :mod:`~pynn_microcircuit.platforms.nest.lean_import`) while the network is built."""
 
     def __init__(self, population, file=None):
         self.__mm = None
         self.__sd = None
         self.__interval = None
-        pynn_recording.Recorder.__init__(self, population, file)
+        self.__start = None
+        # the attributes pyNN.recording.Recorder.__init__ sets (PyNN 0.13.0), the start time
+        # as a float (ms) that _recording_start_time turns into a quantity when read
+        self.file = file
+        self.population = population
+        self.recorded = defaultdict(set)
+        self.cache = pynn_recording.DataCache()
+        self._simulator.state.recorders.add(self)
+        self.clear_flag = False
+        self.__start = float(self._simulator.state.t)
+        self.sampling_interval = self._simulator.state.dt
+        self.record_times = getattr(self._simulator.state, "record_sample_times", False)
         self.recorded_all = defaultdict(set)
+
+    @property
+    def _recording_start_time(self):
+        start = self.__start
+        return start * pynn_recording.pq.ms if isinstance(start, float) else start
+
+    @_recording_start_time.setter
+    def _recording_start_time(self, value):  # PyNN's reset assigns quantities
+        self.__start = value
 
     @property
     def sampling_interval(self):
@@ -248,15 +274,27 @@ class NestBackend(PyNNBackend):
         Source population label -> NEST synapse model
         (:func:`pynn_microcircuit.platforms.nest.setup.synapse_types`); unnamed sources use
         ``static_synapse``. Copies are made here, before any neuron exists.
+    spike_dir : path, optional
+        An existing folder: spikes are written there by NEST's ASCII recording backend
+        (``<population>-<recorder id>-<virtual process>.dat``, as NEST's own PD14 example
+        records) instead of being held in memory, and :meth:`spikes` reads them back, also
+        after ``nest.ResetKernel``. Default: NEST's memory backend.
     """
 
     name = "nest-native"
 
-    def __init__(self, sim, seed: int, synapse_types: dict | None = None):
+    def __init__(self, sim, seed: int, synapse_types: dict | None = None, spike_dir=None):
         super().__init__(sim, seed)
         self._recorders: dict = {}
         self._first_id: dict = {}
         self._synapse_types = dict(synapse_types or {})
+        self.spike_dir = None if spike_dir is None else Path(spike_dir)
+        if self.spike_dir is not None:
+            # overwrite: each Prepare reopens the files (the first, one-step run's are empty:
+            # :func:`pynn_microcircuit.platforms.nest.run.chunked_run`)
+            nest.SetKernelStatus(
+                {"data_path": str(self.spike_dir), "data_prefix": "", "overwrite_files": True}
+            )
         for model in sorted(set(self._synapse_types.values())):
             if model not in nest.synapse_models:
                 nest.CopyModel("static_synapse", model)
@@ -306,18 +344,57 @@ class NestBackend(PyNNBackend):
         return _NodeGroup(pop, "TC")
 
     def record_spikes(self, pop, n_record, start_ms):
-        rec = nest.Create("spike_recorder", params={"start": float(start_ms)})
+        params = {"start": float(start_ms)}
+        self._decimals = ascii_precision(self.sim.get_time_step())
+        if self.spike_dir is not None:
+            params.update(record_to="ascii", label=pop.label, precision=self._decimals)
+        rec = nest.Create("spike_recorder", params=params)
         nodes = pop.node_collection if n_record >= pop.size else pop.node_collection[:n_record]
         nest.Connect(nodes, rec)
-        self._recorders[pop.label] = rec
+        self._recorders[pop.label] = rec if self.spike_dir is None else int(rec.global_id)
         self._first_id[pop.label] = int(pop.first_id)
 
     def spikes(self, pop):
-        ev = self._recorders[pop.label].get("events")
-        ids = np.asarray(ev["senders"], dtype=np.int64) - self._first_id[pop.label]
-        times = np.asarray(ev["times"], dtype=float)
+        return self.spikes_of(pop.label)
+
+    def spikes_of(self, label: str) -> tuple[np.ndarray, np.ndarray]:
+        """(0-based neuron index, time in ms) of ``label``'s recorded spikes, in time order
+        (ties by index). The times are the grid's decimal values, from either backend: the
+        memory backend's (step x resolution, off by up to 3e-14 ms) are rounded to the
+        decimals the files carry, so both give the same numbers (tested)."""
+        if self.spike_dir is None:
+            ev = self._recorders[label].get("events")
+            senders, times = ev["senders"], np.round(ev["times"], self._decimals)
+        else:
+            senders, times = read_ascii_spikes(
+                sorted(self.spike_dir.glob(f"{label}-{self._recorders[label]}-*.dat"))
+            )
+        ids = np.asarray(senders, dtype=np.int64) - self._first_id[label]
+        times = np.asarray(times, dtype=float)
         order = np.lexsort((ids, times))
         return ids[order], times[order]
+
+
+def read_ascii_spikes(files) -> tuple[np.ndarray, np.ndarray]:
+    """Senders (NEST node ids) and times (ms) in the files of NEST's ASCII recording backend
+    (NEST 3.x, ``RecordingBackendASCII`` version 2: ``#`` lines, the header
+    ``sender<TAB>time_ms``, then one spike per line). NumPy's C parser; the times are the
+    decimal numbers NEST printed with :func:`ascii_precision` digits)."""
+    parts = [np.empty((0, 2))]
+    with warnings.catch_warnings():  # a file without spikes: "input contained no data"
+        warnings.simplefilter("ignore", UserWarning)
+        for f in files:
+            rows = np.loadtxt(f, comments=("#", "sender"), ndmin=2, dtype=float)
+            parts.append(rows.reshape(-1, 2))
+    data = np.concatenate(parts)
+    return data[:, 0].astype(np.int64), data[:, 1]
+
+
+def ascii_precision(resolution_ms: float) -> int:
+    """Decimal places NEST's ASCII backend must print for spike times on a grid of
+    ``resolution_ms`` to be read back exactly: those of the resolution itself (every multiple
+    has no more), at least NEST's default 3."""
+    return max(3, -Decimal(repr(float(resolution_ms))).as_tuple().exponent)
 
 
 class _NodeGroup:

@@ -3,7 +3,7 @@
 Importing ``pyNN.nest`` after ``nest`` costs 42 MB of resident memory on this project's
 install (PyNN 0.13.0, neo 0.14.6, lazyarray 0.7.0, NumPy 2.4, SciPy 1.17; measured with
 /proc/self/status), held through the whole simulation; with the deferrals below it costs
-4.9 MB. Most of the 42 MB is modules PyNN imports at module level but uses only in calls the
+2.7 MB. Most of the 42 MB is modules PyNN imports at module level but uses only in calls the
 NEST fast path makes after the simulation or never:
 
 * ``csa`` (pyNN/connectors.py, pyNN/nest/connectors.py, for ``CSAConnector``; installed by
@@ -13,8 +13,12 @@ NEST fast path makes after the simulation or never:
 * ``neo`` (pyNN/recording/__init__.py, pyNN/standardmodels/base.py, ``from neo.io import
   get_io`` in pyNN/network.py): 12.5 MB. Used by ``get_data``, ``write_data`` and
   current-source recording; PyNN gets stand-ins that import the real module at the first
-  attribute read (PEP 562 module ``__getattr__``). ``quantities`` (2 MB) is not deferred:
-  PyNN's ``Recorder.__init__`` multiplies by ``pq.ms`` for every population built.
+  attribute read (PEP 562 module ``__getattr__``).
+* ``quantities`` (pyNN/recording/__init__.py, pyNN/standardmodels/base.py): 2.2 MB. Used for
+  the units of recorded data and of a recorder's start time, which PyNN's
+  ``Recorder.__init__`` computes as ``state.t * pq.ms`` for every population; the fast
+  path's recorder (:class:`~pynn_microcircuit.platforms.nest.fastpath.LazyRecorder`) keeps
+  it in ms until it is read, so nothing touches ``pq`` before the spikes are read.
 * ``scipy.sparse`` (lazyarray.py, ``from scipy import sparse``): 9 MB. lazyarray uses it only
   as ``sparse.issparse(value)``; the stand-in answers False while ``scipy.sparse`` has not
   been imported (no sparse matrix can exist before its module is) and asks the real module
@@ -40,7 +44,7 @@ import sys
 import types
 
 #: Modules PyNN imports at module level and a NEST run uses only after the simulation.
-DEFERRED = ("neo", "neo.io", "scipy.sparse")
+DEFERRED = ("neo", "neo.io", "scipy.sparse", "quantities")
 
 
 def _issparse(value) -> bool:

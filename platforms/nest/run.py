@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -27,14 +28,22 @@ from .setup import choose_threads, largest_synapse_type, setup, synapse_types
 
 log = logging.getLogger(__name__)
 
+#: Folder inside the run directory for NEST's spike files while the run lasts (removed once
+#: they are in spikes.h5).
+SPIKE_FILES_DIR = "nest_spikes"
+
 
 @contextlib.contextmanager
 def chunked_run(sim):
     """An ``advance(ms)`` for :func:`pynn_microcircuit.runner.simulate` that costs one NEST
-    Prepare/Cleanup cycle instead of one per chunk: the first chunk goes through PyNN's
-    ``run`` (its bookkeeping: recording devices, the extra min_delay it simulates), the
-    others through ``nest.Run`` between one ``nest.Prepare`` and one ``nest.Cleanup``
-    (NEST's documented way to run in steps; ``nest.Simulate`` is Prepare + Run + Cleanup)."""
+    Prepare/Cleanup cycle instead of one per chunk: PyNN's ``run`` advances the first time
+    step (its bookkeeping: recording devices, the extra step it simulates on the first run),
+    everything else goes through ``nest.Run`` between one ``nest.Prepare`` and one
+    ``nest.Cleanup`` (NEST's documented way to run in steps; ``nest.Simulate`` is Prepare +
+    Run + Cleanup). Only one step before the Prepare, because NEST's ASCII recording
+    backend opens its files anew (truncated) at every Prepare: spikes recorded during PyNN's
+    ``run`` would be lost, and one step (two with PyNN's extra one) is before any recorder's
+    start (:func:`first_step_ms`)."""
     import nest
 
     prepared = False
@@ -42,8 +51,11 @@ def chunked_run(sim):
     def advance(ms: float) -> None:
         nonlocal prepared
         if not sim.state.running:
-            sim.run(ms)
-            return
+            first = min(ms, sim.get_time_step())
+            sim.run(first)
+            ms -= first
+            if ms <= 1e-9:
+                return
         if not prepared:
             nest.Prepare()
             prepared = True
@@ -54,6 +66,13 @@ def chunked_run(sim):
     finally:
         if prepared:
             nest.Cleanup()
+
+
+def first_step_ms(resolution_ms: float) -> float:
+    """Model time (ms) that :func:`chunked_run` simulates before its ``nest.Prepare``: one
+    step and the extra step PyNN's first ``run`` adds. A recorder writing files (ASCII
+    backend) must start at or after it."""
+    return 2.0 * resolution_ms
 
 
 def release_nest_memory() -> None:
@@ -105,9 +124,16 @@ def run_nest(
     if comm.is_root:
         log.info("run directory %s", run_dir)
 
+    # one process: spikes to files (NEST's ASCII backend), read after the network is gone
+    spike_dir = None
+    if comm.size == 1 and opts.t_presim_ms >= first_step_ms(spec.resolution_ms):
+        spike_dir = run_dir / SPIKE_FILES_DIR
+        spike_dir.mkdir()
     t_build0 = time.perf_counter()
     sim = setup(spec.resolution_ms, opts.seed, threads)
-    backend = NestBackend(sim, opts.seed, synapse_types(spec, threads * comm.size))
+    backend = NestBackend(
+        sim, opts.seed, synapse_types(spec, threads * comm.size), spike_dir=spike_dir
+    )
     net = build_for_run(sim, spec, opts, backend)
     emulated = None
     # SpiNNaker's weight resolution (pynn_microcircuit.platforms.nest.emulation)
@@ -138,18 +164,23 @@ def run_nest(
     t_simulate = time.perf_counter() - t_sim0
 
     t_end = opts.t_presim_ms + opts.t_sim_ms
-    # PyNN lets NEST run one min_delay past the requested time to deliver the last spikes;
-    # spikes stamped after t_end fall outside the run and are not stored
-    local = {
-        k: (ids[times <= t_end + 1e-9], times[times <= t_end + 1e-9])
-        for k, (ids, times) in net.spikes().items()
-    }
-    parts = comm.gather(local)  # every rank recorded its own neurons
+
+    def kept(ids, times):
+        # PyNN lets NEST run one min_delay past the requested time to deliver the last
+        # spikes; spikes stamped after t_end fall outside the run and are not stored
+        return ids[times <= t_end + 1e-9], times[times <= t_end + 1e-9]
+
+    names = list(net.populations)
+    local = None if spike_dir else {k: kept(*v) for k, v in net.spikes().items()}
     # num_connections counts this rank's connections only
     n_syn_nest = int(comm.allreduce_sum(nest.GetKernelStatus("num_connections")))
     n_recorded, build_phases = net.n_recorded, net.build_phases_s
     del net
     release_nest_memory()
+    if spike_dir is not None:  # read with the network gone: not on top of its memory
+        local = {k: kept(*backend.spikes_of(k)) for k in names}
+        shutil.rmtree(spike_dir)
+    parts = comm.gather(local)  # every rank recorded its own neurons
     peak_rss = [int(x) for x in (comm.gather(peak_rss_bytes()) or [])]
     if not comm.is_root:
         return run_dir
