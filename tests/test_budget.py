@@ -213,6 +213,7 @@ def test_option_errors_are_short():
         (["--threads", "x"], "invalid int value: 'x'"),
         (["--bogus"], "unrecognized arguments: --bogus"),
         (["compare"], "required: run, --reference"),
+        (["compare", "r", "--reference", "a", "--control", "bh"], "invalid choice: 'bh'"),
         (["plan", "--budget", "cores=10", "--platform", "fpga"], "invalid choice: 'fpga'"),
         (["submit", "--scheduler", "pbs", "run"], "invalid choice: 'pbs'"),
         (["--out", f"{__file__}/run"], "is not a writable directory"),  # before NEST starts
