@@ -114,11 +114,11 @@ RELATIVE = {"rate", "correlation", "correlation_rescaled", "synchrony"}
 #: Statistics tested on a log scale (module docstring, "Log scale").
 LOG_SCALE = {"correlation", "correlation_rescaled"}
 POWER = 0.8
-#: Default effects whose required simulated time each cell states (``compare --detect``):
-#: relative for the statistics of :data:`RELATIVE`, absolute for cv_isi.
 #: Multiple-comparison control of the table (module docstring): the expected share of false
 #: ``differs`` (Benjamini-Hochberg) or the probability of any (Holm).
 CONTROLS = {"fdr": "Benjamini-Hochberg", "fwer": "Holm"}
+#: Default effects whose required simulated time each cell states (``compare --detect``):
+#: relative for the statistics of :data:`RELATIVE`, absolute for cv_isi.
 DETECT_DEFAULT = {"rate": 0.10, "correlation": 0.5, "correlation_rescaled": 0.5,
                   "synchrony": 0.2}  # fmt: skip
 

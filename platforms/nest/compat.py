@@ -10,6 +10,11 @@ import; another version stops with one line naming it).
   ``pyNN.nest.Projection`` reads: ``nest_synapse_label``, ``_sources``, ``_connections``,
   ``_common_synapse_properties``, ``_common_synapse_property_names``
   (pyNN/nest/projections.py, 0.13.0).
+* ``pyNN.recording.Recorder.__init__`` is skipped by the fast path's recorder
+  (:class:`~pynn_microcircuit.platforms.nest.fastpath.LazyRecorder`), which sets the
+  attributes it would set (``file``, ``population``, ``recorded``, ``cache``,
+  ``clear_flag``, ``_recording_start_time``, ``sampling_interval``, ``record_times``;
+  pyNN/recording/__init__.py, 0.13.0) and registers itself in ``state.recorders``.
 
 PyNN is imported here without the optional ``csa`` package and with neo, scipy.sparse and
 NumPy's lazy submodules deferred to their first use (:func:`import_pynn_nest`).

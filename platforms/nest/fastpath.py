@@ -24,6 +24,9 @@ Why each piece exists (measured on PyNN 0.13 / NEST 3.10 with ``benchmarks/nest_
   one generator per population replaces PyNN's generator + relay neuron per cell.
 * Spike recording - one ``spike_recorder`` per population, created after all neurons, started
   at the end of the warm-up; spikes are read back as flat arrays (no Neo object per neuron).
+  Given a folder (``spike_dir``, one-process runs), NEST writes them to files with its ASCII
+  backend and they are read after the network is freed, so neither NEST's in-memory store
+  (16 bytes per spike) nor the readout arrays add to the run's peak memory.
 """
 
 from __future__ import annotations
@@ -62,7 +65,6 @@ class LazyRecorder(pynest.Recorder):
         self.__mm = None
         self.__sd = None
         self.__interval = None
-        self.__start = None
         # the attributes pyNN.recording.Recorder.__init__ sets (PyNN 0.13.0), the start time
         # as a float (ms) that _recording_start_time turns into a quantity when read
         self.file = file
