@@ -24,23 +24,8 @@ import numpy as np
 
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.params import Params
-from pynn_microcircuit.rundir import new_run_dir, write_spikes
+from pynn_microcircuit.rundir import new_run_dir, read_nest_spike_files, write_spikes
 from pynn_microcircuit.runrecord import RunRecord
-
-
-def _read_spike_file(path: str) -> np.ndarray:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line or line.startswith("#") or line[0].isalpha():
-                continue
-            parts = line.split()
-            try:
-                rows.append((float(parts[0]), float(parts[1])))
-            except (IndexError, ValueError):
-                raise UserError(f"'{path}': line '{line[:40]}' is not 'sender time_ms'") from None
-    return np.asarray(rows, dtype=float).reshape(-1, 2)
 
 
 def import_inm6(
@@ -84,18 +69,17 @@ def import_inm6(
         raise UserError(f"'{ids_file}' must have {len(p.populations)} lines 'first last'")
     sizes = bounds[:, 1] - bounds[:, 0] + 1
     n_scale = float(np.median(sizes / np.asarray(p.n_full)))
-    spikes = np.concatenate([_read_spike_file(f) for f in files])
+    senders, times = read_nest_spike_files(files)
     t_end = t_presim_ms + t_sim_ms
-    keep = (spikes[:, 1] >= t_presim_ms) & (spikes[:, 1] < t_end)
-    spikes = spikes[keep]
-    senders = spikes[:, 0].astype(np.int64)
+    keep = (times >= t_presim_ms) & (times < t_end)
+    senders, times = senders[keep], times[keep]
     out_spikes, pops = {}, {}
     for i, name in enumerate(p.populations):
         sel = (senders >= bounds[i, 0]) & (senders <= bounds[i, 1])
         ids = senders[sel] - bounds[i, 0]
-        times = spikes[sel, 1]
-        order = np.lexsort((ids, times))
-        out_spikes[name] = (ids[order], times[order])
+        t = times[sel]
+        order = np.lexsort((ids, t))
+        out_spikes[name] = (ids[order], t[order])
         pops[name] = {
             "n_neurons": int(sizes[i]),
             "n_recorded": int(sizes[i]),

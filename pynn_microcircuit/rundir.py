@@ -94,6 +94,37 @@ def write_spikes(path: str | Path, spikes: dict, n_neurons: dict) -> None:
     os.replace(tmp, path)
 
 
+def read_nest_spike_files(files) -> tuple[np.ndarray, np.ndarray]:
+    """Senders (NEST node ids) and times (ms) in the files of NEST's ASCII recording backend
+    (NEST 3.x ``RecordingBackendASCII``: ``#`` lines, a header ``sender<TAB>time_ms``, then one
+    spike per line; lines that start with a letter are headers), concatenated in file order.
+    NumPy's C parser. Used for this package's own NEST runs and for imported ones
+    (:func:`pynn_microcircuit.analysis.importers.import_inm6`).
+
+    Raises
+    ------
+    UserError
+        A file holds a line that is not ``sender time_ms``.
+    """
+    import warnings
+
+    parts = [np.empty((0, 2))]
+    for path in files:
+        with open(path, encoding="utf-8") as fh, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a file without spikes: "no data"
+            lines = (ln for ln in fh if not ln.lstrip()[:1].isalpha())
+            try:
+                rows = np.loadtxt(lines, comments="#", usecols=(0, 1), ndmin=2, dtype=float)
+            except (ValueError, IndexError):
+                raise UserError(
+                    f"'{path}' has a line that is not 'sender time_ms'; it is not a spike file "
+                    "of NEST's ASCII recording backend"
+                ) from None
+        parts.append(rows.reshape(-1, 2))
+    data = np.concatenate(parts)
+    return data[:, 0].astype(np.int64), data[:, 1]
+
+
 def versions() -> dict:
     """Versions of Python and the packages that shape a run."""
     from importlib import metadata

@@ -300,6 +300,11 @@ def test_import_inm6_output(tmp_path):
         )
     with pytest.raises(UserError, match="not an INM-6 PD14 output folder"):
         import_inm6(tmp_path, None, 500.0, 1000.0)
+    with open(src / "spike_recorder-77170-0.dat", "a") as fh:  # a corrupt spike file
+        fh.write("12\tnot-a-time\n")
+    with pytest.raises(UserError, match="spike_recorder-77170-0.dat' has a line that is not"):
+        import_inm6(src, tmp_path / "again", 500.0, 1000.0)
+    assert not (tmp_path / "again").exists()
 
 
 def test_run_record_round_trip_and_one_line_errors(tmp_path):

@@ -36,7 +36,6 @@ from .compat import build_nest_params, init_native_projection
 
 # isort: split
 import logging
-import warnings
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -51,6 +50,7 @@ from pyNN.nest.recording import Multimeter, SpikeDetector
 from pyNN.space import Space
 
 from pynn_microcircuit.network import PyNNBackend, receptor_of, sign_bounds
+from pynn_microcircuit.rundir import read_nest_spike_files
 
 log = logging.getLogger(__name__)
 
@@ -291,6 +291,7 @@ class NestBackend(PyNNBackend):
         self._first_id: dict = {}
         self._synapse_types = dict(synapse_types or {})
         self.spike_dir = None if spike_dir is None else Path(spike_dir)
+        self._decimals = ascii_precision(sim.get_time_step())
         if self.spike_dir is not None:
             # overwrite: each Prepare reopens the files (the first, one-step run's are empty:
             # :func:`pynn_microcircuit.platforms.nest.run.chunked_run`)
@@ -347,7 +348,6 @@ class NestBackend(PyNNBackend):
 
     def record_spikes(self, pop, n_record, start_ms):
         params = {"start": float(start_ms)}
-        self._decimals = ascii_precision(self.sim.get_time_step())
         if self.spike_dir is not None:
             params.update(record_to="ascii", label=pop.label, precision=self._decimals)
         rec = nest.Create("spike_recorder", params=params)
@@ -368,28 +368,13 @@ class NestBackend(PyNNBackend):
             ev = self._recorders[label].get("events")
             senders, times = ev["senders"], np.round(ev["times"], self._decimals)
         else:
-            senders, times = read_ascii_spikes(
+            senders, times = read_nest_spike_files(
                 sorted(self.spike_dir.glob(f"{label}-{self._recorders[label]}-*.dat"))
             )
         ids = np.asarray(senders, dtype=np.int64) - self._first_id[label]
         times = np.asarray(times, dtype=float)
         order = np.lexsort((ids, times))
         return ids[order], times[order]
-
-
-def read_ascii_spikes(files) -> tuple[np.ndarray, np.ndarray]:
-    """Senders (NEST node ids) and times (ms) in the files of NEST's ASCII recording backend
-    (NEST 3.x, ``RecordingBackendASCII`` version 2: ``#`` lines, the header
-    ``sender<TAB>time_ms``, then one spike per line). NumPy's C parser; the times are the
-    decimal numbers NEST printed with :func:`ascii_precision` digits)."""
-    parts = [np.empty((0, 2))]
-    with warnings.catch_warnings():  # a file without spikes: "input contained no data"
-        warnings.simplefilter("ignore", UserWarning)
-        for f in files:
-            rows = np.loadtxt(f, comments=("#", "sender"), ndmin=2, dtype=float)
-            parts.append(rows.reshape(-1, 2))
-    data = np.concatenate(parts)
-    return data[:, 0].astype(np.int64), data[:, 1]
 
 
 def ascii_precision(resolution_ms: float) -> int:
