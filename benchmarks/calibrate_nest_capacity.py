@@ -6,7 +6,9 @@ script prints a least-squares fit ``peak = a + b N + c S`` (bytes; N neurons, S 
 power laws ``build = b S^beta`` (s) and ``sim per s = c E^gamma`` (E = synaptic events per
 simulated second, from the measured rates), then predicted vs measured for every point.
 
-Usage: ``python benchmarks/calibrate_nest_capacity.py [--t-sim 500] [--points ...] [--json F]``
+Usage: ``python benchmarks/calibrate_nest_capacity.py [--synapses full|compact] [--t-sim 500]
+[--points ...] [--extra-run RUN_DIR ...] [--json F]`` (one fit per synapse storage: the
+capacity model's ``MEMORY_COEF`` and ``COMPACT_MEMORY_COEF``).
 """
 
 import argparse
@@ -24,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_POINTS = ["0.05,0.05", "0.1,0.1", "0.2,0.2", "0.3,0.3", "0.1,1", "0.25,1"]
 
 
-def measure(n: float, k: float, t_sim: float, threads: int, tmp: Path) -> dict:
+def measure(n: float, k: float, t_sim: float, threads: int, tmp: Path, synapses: str) -> dict:
     out = tmp / f"n{n}_k{k}"
     cmd = [
         sys.executable,
@@ -39,6 +41,8 @@ def measure(n: float, k: float, t_sim: float, threads: int, tmp: Path) -> dict:
         "100",
         "--threads",
         str(threads),
+        "--synapses",
+        synapses,
         "-q",
         "--out",
         str(out),
@@ -103,6 +107,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--t-sim", type=float, default=500.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--synapses", choices=["full", "compact"], default="full", help="NEST synapse storage"
+    )
     ap.add_argument("--points", nargs="*", default=DEFAULT_POINTS, help="n,k pairs")
     ap.add_argument("--extra-run", nargs="*", default=[], help="existing run dirs to include")
     ap.add_argument("--json", default=None)
@@ -111,7 +118,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for item in args.points:
             n, k = (float(x) for x in item.split(","))
-            pts.append(measure(n, k, args.t_sim, args.threads, Path(tmp)))
+            pts.append(measure(n, k, args.t_sim, args.threads, Path(tmp), args.synapses))
             print(json.dumps(pts[-1]), flush=True)
     for d in args.extra_run:
         pts.append(run_record_point(json.loads((Path(d) / "run.json").read_text())))

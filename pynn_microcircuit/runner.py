@@ -21,9 +21,18 @@ DEFAULT_T_PRESIM_MS = 500.0
 DEFAULT_T_SIM_MS = 1000.0
 
 
+#: NEST connection storage (``--synapses``): ``full`` (plain ``static_synapse``: fastest
+#: simulation), ``compact`` (``static_synapse_hpc``: about a third less memory at full scale,
+#: simulation 15-20 % slower), ``auto`` (full unless it would not fit this machine's memory;
+#: ``pynn_microcircuit.platforms.nest.capacity.uses_compact``).
+SYNAPSE_CHOICES = ("auto", "full", "compact")
+
+
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: times in ms, seed, threads (None: all cores), recording fraction."""
+    """How to run: times in ms, seed, threads (None: all cores), recording fraction, and
+    (NEST) the synapse storage: ``auto``, ``full`` or ``compact``
+    (``pynn_microcircuit.platforms.nest.capacity.uses_compact``)."""
 
     t_presim_ms: float = DEFAULT_T_PRESIM_MS
     t_sim_ms: float = DEFAULT_T_SIM_MS
@@ -31,6 +40,7 @@ class RunOptions:
     threads: int | None = None
     record_fraction: float = 1.0
     progress_chunks: int = 10
+    synapses: str = "auto"
 
 
 def build_for_run(sim, spec, opts: RunOptions, backend):

@@ -262,7 +262,8 @@ def _cap_nest(spec, budget):
 
 
 def test_synapse_types_as_few_as_the_limit_allows(monkeypatch):
-    """One plain static_synapse whenever the model fits (as plain PyNEST); full scale on 2
+    """One synapse type whenever the model fits (static_synapse as plain PyNEST, or compact
+    static_synapse_hpc where no thread holds more than 65,534 nodes); full scale on 2
     threads needs more, and no (thread, type) pair then exceeds NEST's limit."""
     from pynn_microcircuit.platforms.nest.setup import (
         MAX_CONNECTIONS_PER_THREAD,
@@ -272,15 +273,35 @@ def test_synapse_types_as_few_as_the_limit_allows(monkeypatch):
 
     half = make_spec(Params(), 0.5, 0.5)
     assert set(synapse_types(half, 2).values()) == {"static_synapse"}
+    assert set(synapse_types(half, 2, compact=True).values()) == {"static_synapse_hpc"}
     full = make_spec(Params(), 1.0, 1.0)
-    for vps, n_types in ((1, 3), (2, 2), (3, 1)):
-        types = synapse_types(full, vps)
+    # compact (hpc) synapses need <= 65,534 nodes per thread: full scale's 77,169 neurons
+    # fit on 2 threads, not on 1
+    for vps, n_types, model in (
+        (1, 3, "static_synapse"),
+        (2, 2, "static_synapse_hpc"),
+        (3, 1, "static_synapse_hpc"),
+        (3, 1, "static_synapse"),
+    ):
+        types = synapse_types(full, vps, compact=model.endswith("hpc"))
+        assert model in types.values()
         load = {}
         for src, n in connections_per_source(full).items():
             load[types[src]] = load.get(types[src], 0) + n
         load["static_synapse"] = load.get("static_synapse", 0) + 2 * full.total_neurons
         assert max(load.values()) * 1.05 <= vps * MAX_CONNECTIONS_PER_THREAD
-        assert len(load) == n_types
+        assert len(load) == n_types + (model == "static_synapse_hpc")  # + the devices' type
+    assert set(synapse_types(full, 1).values()) == {
+        "static_synapse",
+        "pd14_static_1",
+        "pd14_static_2",
+    }
+    assert set(synapse_types(full, 2, compact=True).values()) == {
+        "static_synapse_hpc",
+        "pd14_hpc_1",
+    }
+    with pytest.raises(ValueError, match="at most 65,534 nodes per thread"):
+        synapse_types(full, 1, compact=True)
     import importlib
 
     # the package's ``setup`` function hides the module of the same name
@@ -290,3 +311,33 @@ def test_synapse_types_as_few_as_the_limit_allows(monkeypatch):
         ValueError, match="L23E's 93,358,495 connections .* run on at least 2 threads"
     ):
         synapse_types(full, 1)
+
+
+def test_compact_synapses_when_plain_ones_do_not_fit_the_machine(monkeypatch):
+    """``--synapses auto`` keeps plain static_synapse (faster simulation) while the run fits
+    the machine's memory and switches to compact static_synapse_hpc when only that fits;
+    ``compact`` where NEST cannot name the nodes is a one-line error; the capacity model
+    predicts less memory for compact synapses and says which it assumed."""
+    from pynn_microcircuit.machine import ENV_MEMORY
+    from pynn_microcircuit.platforms.nest.capacity import uses_compact
+
+    full = make_spec(Params(), 1.0, 1.0)
+    monkeypatch.setenv(ENV_MEMORY, "24GiB")
+    assert not uses_compact(full, 2)
+    plain = predict(full, threads=2, synapses="full")
+    compact = predict(full, threads=2, synapses="compact")
+    assert (plain["settings"], compact["settings"]) == (
+        {"synapses": "full"},
+        {"synapses": "compact"},
+    )
+    assert compact["memory"] < 0.75 * plain["memory"]
+    assert predict(full, threads=2)["settings"] == {"synapses": "full"}
+    # a 16 GiB machine: 0.9 x 16 GiB = 14.4 GiB is too little for plain synapses at full scale
+    monkeypatch.setenv(ENV_MEMORY, "16GiB")
+    assert uses_compact(full, 2) and not uses_compact(full, 2, "full")
+    assert predict(full, threads=2)["settings"] == {"synapses": "compact"}
+    assert not uses_compact(full, 1)  # 77,169 neurons on one thread: compact cannot name them
+    with pytest.raises(UserError, match=r"^--synapses compact: .* at most 65,534 nodes per thread"):
+        uses_compact(full, 1, "compact")
+    with pytest.raises(UserError, match="--synapses must be one of auto, full, compact"):
+        uses_compact(full, 2, "tiny")

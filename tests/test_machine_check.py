@@ -26,9 +26,16 @@ def test_a_run_too_big_for_the_machine_stops_before_building(tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
-    assert "needs ~4." in lines[0] and "this machine has 921.60 MiB" in lines[0]
+    # --synapses auto: plain synapses would need ~4.1 GiB, compact ones ~3.3
+    assert "needs ~3.3" in lines[0] and "this machine has 921.60 MiB" in lines[0]
     assert "largest model that fits is n = 0.1" in lines[0] and "--force" in lines[0]
     assert not (tmp_path / "big").exists()  # nothing was built or written
+    proc = _run(
+        tmp_path, "--n-scale", "0.5", "--synapses", "full", "--out", str(tmp_path / "big"),
+        memory="1GiB",
+    )  # fmt: skip
+    assert proc.returncode == 2 and "needs ~4." in proc.stderr
+    assert not (tmp_path / "big").exists()
 
 
 @pytest.mark.nest

@@ -70,6 +70,7 @@ def test_run_json_and_sonata_layout(run01):
         assert key in rec
     assert rec["n_synapses"] == 2_988_686
     assert rec["n_connections_nest"] == rec["n_synapses"] + 7717 + 7717  # + Poisson + recorder
+    assert rec["nest_synapse_models"] == ["static_synapse"]  # auto: plain ones fit memory
     assert set(rec["versions"]) >= {"python", "nest", "pyNN", "pynn_microcircuit"}
     spikes = _spikes(run01)
     assert list(spikes) == sorted(rec["populations"])
@@ -282,6 +283,40 @@ def test_fast_path_thalamus_connections_in_their_synapse_type():
     n_tc = int(sum(spec.thalamus["n_synapses"]))
     assert n_tc > 0
     assert len(nest.GetConnections(synapse_model="pd14_static_1")) == n_tc
+
+
+def test_compact_synapses_are_the_same_simulation_as_full_ones():
+    """NEST's compact ``static_synapse_hpc`` (the default where it fits) holds every recurrent
+    and thalamic connection, the devices keep ``static_synapse``, and the run is the one
+    plain ``static_synapse`` gives: identical spikes, spike for spike, thalamic burst
+    included; memory per connection is lower."""
+    import dataclasses
+
+    import nest
+
+    from pynn_microcircuit.network import build
+    from pynn_microcircuit.platforms.nest import setup
+    from pynn_microcircuit.platforms.nest.fastpath import NestBackend
+    from pynn_microcircuit.platforms.nest.setup import synapse_types
+
+    p = Params()
+    th = dataclasses.replace(p.thalamus, enabled=True, start_ms=150.0, duration_ms=20.0)
+    spec = make_spec(dataclasses.replace(p, thalamus=th), 0.02, 0.1)
+    n_rec = spec.total_synapses + int(sum(spec.thalamus["n_synapses"]))
+    runs = {}
+    for compact in (True, False):
+        types = synapse_types(spec, 2, compact=compact)
+        assert set(types.values()) == {"static_synapse_hpc" if compact else "static_synapse"}
+        sim = setup(spec.resolution_ms, 4, 2)
+        net = build(sim, spec, 4, backend=NestBackend(sim, 4, types), record_fraction=1.0)
+        n_hpc = len(nest.GetConnections(synapse_model="static_synapse_hpc"))
+        assert n_hpc == (n_rec if compact else 0)
+        sim.run(300.0)
+        runs[compact] = net.spikes()
+    assert sum(v[0].size for v in runs[True].values()) > 100
+    for pop, (ids, times) in runs[False].items():
+        np.testing.assert_array_equal(runs[True][pop][0], ids)
+        np.testing.assert_array_equal(runs[True][pop][1], times)
 
 
 def test_stand_in_loads_the_real_module_and_keeps_the_csa_block():

@@ -25,6 +25,7 @@ from pynn_microcircuit.network import build
 from pynn_microcircuit.runner import peak_rss_bytes, simulate
 from pynn_microcircuit.scaling import ModelSpec
 
+from .capacity import uses_compact
 from .fastpath import NestBackend
 from .run import chunked_run
 from .setup import choose_threads, largest_synapse_type, setup, synapse_types
@@ -46,6 +47,7 @@ def run_benchmark(
     t_sim_ms: float = 10_000.0,
     out: str | Path | None = None,
     progress=None,
+    synapses: str = "auto",
 ) -> tuple[Path, dict]:
     """Build ``spec`` on the NEST fast path without recording, simulate the warm-up, then
     time ``t_sim_ms`` of model time; write ``benchmark.json`` into a new directory.
@@ -61,7 +63,8 @@ def run_benchmark(
     run_dir = rundir.new_run_dir(out, stem)
     t0 = time.perf_counter()
     sim = setup(spec.resolution_ms, seed, threads)
-    backend = NestBackend(sim, seed, synapse_types(spec, threads))
+    compact = uses_compact(spec, threads, synapses, t_presim_ms, 0.0)  # nothing recorded
+    backend = NestBackend(sim, seed, synapse_types(spec, threads, compact=compact))
     build(sim, spec, seed, backend=backend, record_fraction=0.0)
     t_build = time.perf_counter() - t0
     with chunked_run(sim) as advance:
@@ -92,6 +95,7 @@ def run_benchmark(
         "threads": threads,
         "neurons": spec.total_neurons,
         "synapses": spec.total_synapses,
+        "synapse_storage": "compact" if compact else "full",
         "t_presim_ms": t_presim_ms,
         "t_sim_ms": t_sim_ms,
         "build_s": t_build,

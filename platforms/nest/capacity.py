@@ -4,7 +4,9 @@ Linear models calibrated with ``benchmarks/calibrate_nest_capacity.py`` on the p
 runs (2 cores, 2 threads, NEST 3.10 from PyPI, PyNN 0.13):
 
 * peak memory ``a + b N + c S + 48 B x expected spikes`` (N neurons, S synapses; spikes kept
-  in NEST's memory recorder and copied once when read back);
+  in NEST's memory recorder and copied once when read back); c is 40 bytes for plain
+  ``static_synapse``, 24 for compact ``static_synapse_hpc`` (fitted separately, as are
+  build and simulation factors: :meth:`NestCapacity.for_synapses`);
 * build time ``b S^beta`` (s; S synapses);
 * simulation wall time per simulated second ``c E^gamma``, E the synaptic events per
   simulated second (recurrent synapses x source rate + external Poisson events): a power law,
@@ -27,13 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pynn_microcircuit.runner import DEFAULT_T_PRESIM_MS, DEFAULT_T_SIM_MS
+from pynn_microcircuit.errors import UserError
+from pynn_microcircuit.runner import DEFAULT_T_PRESIM_MS, DEFAULT_T_SIM_MS, SYNAPSE_CHOICES
 from pynn_microcircuit.scaling import ModelSpec
 
-from .setup import largest_synapse_type, min_threads
+from .setup import compact_synapses_fit, largest_synapse_type, min_threads
 
 #: Fitted 2026-11-28 on 7 runs (n = k = 0.05, 0.1, 0.2, 0.3; n = 0.1, 0.25 with k = 1; full
 #: scale), ``benchmarks/calibrate_nest_capacity.py``: memory within 0.1 % at every point.
+#: Plain ``static_synapse`` connections (``--synapses full``).
 MEMORY_COEF = (1.588e8, 3.932e4, 40.08)  # bytes, bytes/neuron, bytes/synapse
 #: Wall-time terms refitted 2026-11-29 (log-log least squares, ``calibrate_nest_capacity.py
 #: --extra-run``) on 21 idle 2-thread runs of this machine: 12 at n = k = 0.1, 3 at 0.17, 0.29,
@@ -41,6 +45,15 @@ MEMORY_COEF = (1.588e8, 3.932e4, 40.08)  # bytes, bytes/neuron, bytes/synapse
 #: build within -8 % .. +28 % (-8 % .. +3 % above 20 s).
 BUILD_COEF = (2.535e-7, 1.0455)  # s, exponent of S (2 threads)
 SIM_COEF = (8.977e-6, 0.7778)  # s per simulated s, exponent of E (2 threads)
+#: Compact ``static_synapse_hpc`` connections (``--synapses compact``): memory fitted
+#: 2026-11-29 on the same 6 points (``calibrate_nest_capacity.py --synapses compact``) and
+#: 2 full-scale runs (``benchmarks/project_nest.py 1.0 1000 2``): within 0.2 % at every point.
+COMPACT_MEMORY_COEF = (1.508e8, 3.910e4, 24.00)  # bytes, bytes/neuron, bytes/synapse
+#: Compact against plain synapses at full scale, 2 threads, the same session (2 runs each):
+#: build 123.3, 138.6 s against 167.2, 172.9 s (0.77x); simulation 294.8, 297.2 s against
+#: 213.8, 240.6 s (1.30x; at n = k = 0.2 the two simulate alike, 8 runs each, so this
+#: over-predicts small compact runs).
+COMPACT_BUILD_FACTOR, COMPACT_SIM_FACTOR = 0.77, 1.30
 #: Process overhead: 2.4-2.8 s measured with /usr/bin/time beyond build + simulate for runs
 #: with up to 0.1 M spikes, 5.6 s with 0.4 M (n = 0.82, 1.5 s).
 PROCESS_COEF = (2.5, 8e-6)  # s, s/spike
@@ -62,6 +75,15 @@ class NestCapacity:
     memory_coef: tuple = MEMORY_COEF
     build_coef: tuple = BUILD_COEF
     sim_coef: tuple = SIM_COEF
+
+    @classmethod
+    def for_synapses(cls, compact: bool) -> NestCapacity:
+        """The fitted model of runs with compact (``static_synapse_hpc``) or plain
+        ``static_synapse`` connections."""
+        if not compact:
+            return cls()
+        build = (BUILD_COEF[0] * COMPACT_BUILD_FACTOR, BUILD_COEF[1])
+        return cls(COMPACT_MEMORY_COEF, build, (SIM_COEF[0] * COMPACT_SIM_FACTOR, SIM_COEF[1]))
 
     def memory_bytes(self, neurons: float, synapses: float, spikes: float) -> float:
         a, b, c = self.memory_coef
@@ -109,6 +131,46 @@ def expected_activity(spec: ModelSpec, rates_hz=None) -> tuple[float, float]:
     return spikes, events
 
 
+def uses_compact(
+    spec: ModelSpec,
+    threads: int,
+    synapses: str = "auto",
+    t_presim_ms: float = DEFAULT_T_PRESIM_MS,
+    t_sim_ms: float = DEFAULT_T_SIM_MS,
+) -> bool:
+    """Whether a NEST run of ``spec`` on ``threads`` virtual processes stores its connections
+    as compact ``static_synapse_hpc`` (:func:`pynn_microcircuit.platforms.nest.setup.synapse_types`).
+
+    ``auto`` keeps plain ``static_synapse`` (the faster simulation) unless the run is
+    predicted to need more memory with it than this machine offers a run
+    (:func:`pynn_microcircuit.machine.fits_memory`) and compact synapses fit
+    (:func:`pynn_microcircuit.platforms.nest.setup.compact_synapses_fit`).
+
+    Raises
+    ------
+    UserError
+        ``compact`` asked for where NEST cannot hold it, or an unknown choice.
+    """
+    from pynn_microcircuit.machine import fits_memory
+
+    if synapses not in SYNAPSE_CHOICES:
+        raise UserError(f"--synapses must be one of {', '.join(SYNAPSE_CHOICES)}, not {synapses!r}")
+    fits = compact_synapses_fit(spec, threads)
+    if synapses == "compact" and not fits:
+        raise UserError(
+            f"--synapses compact: NEST's compact synapses name at most 65,534 nodes per thread, "
+            f"and {spec.total_neurons:,} neurons on {threads} thread(s) are more; use more "
+            "threads or --synapses full"
+        )
+    if synapses != "auto" or not fits:
+        return synapses == "compact"
+    spikes_s, _ = expected_activity(spec)
+    full = NestCapacity.for_synapses(False).memory_bytes(
+        spec.total_neurons, spec.total_synapses, spikes_s * t_sim_ms * 1e-3
+    )
+    return not fits_memory(full)
+
+
 def predict(
     spec: ModelSpec,
     threads: int | None = None,
@@ -117,11 +179,14 @@ def predict(
     model: NestCapacity | None = None,
     analysis: bool = False,
     record_fraction: float = 1.0,
+    synapses: str = "auto",
 ) -> dict:
     """Predicted ``memory`` (bytes), ``threads`` (at least NEST's minimum) and ``walltime`` (s,
-    the whole process; with ``analysis`` the report at the end included)."""
-    model = model or NestCapacity()
+    the whole process; with ``analysis`` the report at the end included), and under
+    ``settings`` the synapse storage they assume (:func:`uses_compact`)."""
     th = max(threads or (os.cpu_count() or 1), min_threads(largest_synapse_type(spec)))
+    compact = uses_compact(spec, th, synapses, t_presim_ms, t_sim_ms)
+    model = model or NestCapacity.for_synapses(compact)
     spikes_s, events_s = expected_activity(spec)
     spikes = spikes_s * t_sim_ms * 1e-3
     t_total = (t_presim_ms + t_sim_ms) * 1e-3
@@ -136,4 +201,5 @@ def predict(
             spikes=spikes * record_fraction,
             recorded=spec.total_neurons * record_fraction if analysis else None,
         ),  # fmt: skip
+        "settings": {"synapses": "compact" if compact else "full"},
     }

@@ -11,12 +11,14 @@ Why each piece exists (measured on PyNN 0.13 / NEST 3.10 with ``benchmarks/nest_
   made only when asked for.
 * :class:`NativeProjection` - PyNN's ``FixedTotalNumberConnector`` draws each synapse in Python
   and reads every connection back. Here one ``nest.Connect`` with rule ``fixed_total_number``
-  and NEST random parameters (redrawn normals) per projection, with plain ``static_synapse``
-  (PyNN's labelled ``static_synapse_lbl`` costs ~30 % connect time and 8 bytes/synapse) or,
-  when the model is too large for one type on the threads at hand, copies of it for groups
-  of source populations (:func:`pynn_microcircuit.platforms.nest.setup.synapse_types`): NEST's
-  limit of 134,217,726 connections holds per thread and synapse type, so spreading the types
-  lets full scale (299 M synapses) run on 2 threads instead of 3; look-ups go by
+  and NEST random parameters (redrawn normals) per projection, with NEST's compact
+  ``static_synapse_hpc`` where no thread holds more than 65,534 nodes (16 bytes a synapse
+  instead of 32; plain ``static_synapse`` otherwise; PyNN's labelled ``static_synapse_lbl``
+  costs ~30 % connect time and 8 bytes/synapse more) or, when the model is too large for one
+  type on the threads at hand, copies of it for groups of source populations
+  (:func:`pynn_microcircuit.platforms.nest.setup.synapse_types`): NEST's limit of
+  134,217,726 connections holds per thread and synapse type, so spreading the types lets
+  full scale (299 M synapses) run on 2 threads instead of 3; look-ups go by
   (pre, post, model), which is unique with one projection per population pair.
 * :class:`FastPopulation` builds PyNN's per-neuron ``ID`` objects (``all_cells``) only when
   something asks for them (18 MB kept at full scale otherwise; the fast path itself never does).
@@ -51,6 +53,8 @@ from pyNN.space import Space
 
 from pynn_microcircuit.network import PyNNBackend, receptor_of, sign_bounds
 from pynn_microcircuit.rundir import read_nest_spike_files
+
+from .setup import copied_model
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +279,8 @@ class NestBackend(PyNNBackend):
     synapse_types : dict, optional
         Source population label -> NEST synapse model
         (:func:`pynn_microcircuit.platforms.nest.setup.synapse_types`); unnamed sources use
-        ``static_synapse``. Copies are made here, before any neuron exists.
+        ``static_synapse``. Copies (of ``static_synapse_hpc`` for ``pd14_hpc_*``, of
+        ``static_synapse`` otherwise) are made here, before any neuron exists.
     spike_dir : path, optional
         An existing folder: spikes are written there by NEST's ASCII recording backend
         (``<population>-<recorder id>-<virtual process>.dat``, as NEST's own PD14 example
@@ -300,7 +305,7 @@ class NestBackend(PyNNBackend):
             )
         for model in sorted(set(self._synapse_types.values())):
             if model not in nest.synapse_models:
-                nest.CopyModel("static_synapse", model)
+                nest.CopyModel(copied_model(model), model)
 
     def synapse_model(self, source_label: str) -> str:
         """The NEST synapse model of ``source_label``'s outgoing connections."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserError
-from ..runner import DEFAULT_T_PRESIM_MS
+from ..runner import DEFAULT_T_PRESIM_MS, SYNAPSE_CHOICES
 from ..scaling import METHODS
 from .args import Parser
 from .main import _positive_float, _Progress, _scale, _setup_logging
@@ -23,6 +23,8 @@ def cmd_benchmark(argv) -> int:
                     help="timed model time, ms (default 10000)")  # fmt: skip
     ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=DEFAULT_T_PRESIM_MS)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--synapses", choices=SYNAPSE_CHOICES, default="auto",
+                    help="NEST connection storage (as for run)")  # fmt: skip
     ap.add_argument("--seed", type=int, default=12345)
     ap.add_argument("--out", default=None, help="new directory for benchmark.json")
     ap.add_argument("-q", "--quiet", action="store_true")
@@ -43,7 +45,9 @@ def cmd_benchmark(argv) -> int:
     from pynn_microcircuit.platforms.nest.capacity import predict
 
     def capacity(s, budget):  # no spikes are kept: the recording term is zero
-        return predict(s, threads=budget.get("threads", args.threads), t_sim_ms=0.0)
+        return predict(
+            s, threads=budget.get("threads", args.threads), t_sim_ms=0.0, synapses=args.synapses
+        )
 
     check_fits(spec, capacity(spec, {})["memory"], capacity, params)
 
@@ -51,8 +55,9 @@ def cmd_benchmark(argv) -> int:
 
     progress = None if args.quiet else _Progress()
     out, r = run_benchmark(
-        spec, args.seed, args.threads, args.t_presim, args.t_sim, args.out, progress
-    )
+        spec, args.seed, args.threads, args.t_presim, args.t_sim, args.out, progress,
+        synapses=args.synapses,
+    )  # fmt: skip
     print(
         f"n = {r['n_scale']:g}, k = {r['k_scale']:g}: {r['neurons']:,} neurons, "
         f"{r['synapses']:,} synapses, {r['threads']} threads\n"
