@@ -23,7 +23,7 @@ DEFAULT_T_SIM_MS = 1000.0
 
 #: NEST connection storage (``--synapses``): ``full`` (plain ``static_synapse``: fastest
 #: simulation), ``compact`` (``static_synapse_hpc``: about a third less memory at full scale,
-#: simulation 15-20 % slower), ``auto`` (full unless it would not fit this machine's memory;
+#: simulation 1.3x slower there), ``auto`` (full unless it would not fit this machine's memory;
 #: ``pynn_microcircuit.platforms.nest.capacity.uses_compact``).
 SYNAPSE_CHOICES = ("auto", "full", "compact")
 

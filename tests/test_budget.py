@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -332,6 +333,14 @@ def test_compact_synapses_when_plain_ones_do_not_fit_the_machine(monkeypatch):
     )
     assert compact["memory"] < 0.75 * plain["memory"]
     assert predict(full, threads=2)["settings"] == {"synapses": "full"}
+    # a memory budget below plain synapses' need: compact, and the plan says so
+    assert predict(full, threads=2, memory_budget=12 * 2**30)["settings"] == {"synapses": "compact"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "plan", "--budget", "memory=12GiB,threads=2"],
+        capture_output=True, text=True, env={**os.environ, ENV_MEMORY: "24GiB"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "--n-scale 1 --k-scale 1 --method n --synapses compact" in proc.stdout
     # a 16 GiB machine: 0.9 x 16 GiB = 14.4 GiB is too little for plain synapses at full scale
     monkeypatch.setenv(ENV_MEMORY, "16GiB")
     assert uses_compact(full, 2) and not uses_compact(full, 2, "full")

@@ -33,7 +33,12 @@ from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.runner import DEFAULT_T_PRESIM_MS, DEFAULT_T_SIM_MS, SYNAPSE_CHOICES
 from pynn_microcircuit.scaling import ModelSpec
 
-from .setup import compact_synapses_fit, largest_synapse_type, min_threads
+from .setup import (
+    MAX_COMPACT_NODES_PER_THREAD,
+    compact_synapses_fit,
+    largest_synapse_type,
+    min_threads,
+)
 
 #: Fitted 2026-11-28 on 7 runs (n = k = 0.05, 0.1, 0.2, 0.3; n = 0.1, 0.25 with k = 1; full
 #: scale), ``benchmarks/calibrate_nest_capacity.py``: memory within 0.1 % at every point.
@@ -137,13 +142,15 @@ def uses_compact(
     synapses: str = "auto",
     t_presim_ms: float = DEFAULT_T_PRESIM_MS,
     t_sim_ms: float = DEFAULT_T_SIM_MS,
+    memory_budget: float | None = None,
 ) -> bool:
     """Whether a NEST run of ``spec`` on ``threads`` virtual processes stores its connections
     as compact ``static_synapse_hpc`` (:func:`pynn_microcircuit.platforms.nest.setup.synapse_types`).
 
     ``auto`` keeps plain ``static_synapse`` (the faster simulation) unless the run is
     predicted to need more memory with it than this machine offers a run
-    (:func:`pynn_microcircuit.machine.fits_memory`) and compact synapses fit
+    (:func:`pynn_microcircuit.machine.fits_memory`) or than ``memory_budget`` (bytes, with
+    the planner's margin) allows, and compact synapses fit
     (:func:`pynn_microcircuit.platforms.nest.setup.compact_synapses_fit`).
 
     Raises
@@ -151,24 +158,27 @@ def uses_compact(
     UserError
         ``compact`` asked for where NEST cannot hold it, or an unknown choice.
     """
+    from pynn_microcircuit.budget import fits
     from pynn_microcircuit.machine import fits_memory
 
     if synapses not in SYNAPSE_CHOICES:
         raise UserError(f"--synapses must be one of {', '.join(SYNAPSE_CHOICES)}, not {synapses!r}")
-    fits = compact_synapses_fit(spec, threads)
-    if synapses == "compact" and not fits:
+    compact_fits = compact_synapses_fit(spec, threads)
+    if synapses == "compact" and not compact_fits:
         raise UserError(
-            f"--synapses compact: NEST's compact synapses name at most 65,534 nodes per thread, "
+            f"--synapses compact: NEST's compact synapses name at most "
+            f"{MAX_COMPACT_NODES_PER_THREAD:,} nodes per thread, "
             f"and {spec.total_neurons:,} neurons on {threads} thread(s) are more; use more "
             "threads or --synapses full"
         )
-    if synapses != "auto" or not fits:
+    if synapses != "auto" or not compact_fits:
         return synapses == "compact"
     spikes_s, _ = expected_activity(spec)
     full = NestCapacity.for_synapses(False).memory_bytes(
         spec.total_neurons, spec.total_synapses, spikes_s * t_sim_ms * 1e-3
     )
-    return not fits_memory(full)
+    within_budget = memory_budget is None or fits({"memory": full}, {"memory": memory_budget})
+    return not (fits_memory(full) and within_budget)
 
 
 def predict(
@@ -180,12 +190,14 @@ def predict(
     analysis: bool = False,
     record_fraction: float = 1.0,
     synapses: str = "auto",
+    memory_budget: float | None = None,
 ) -> dict:
     """Predicted ``memory`` (bytes), ``threads`` (at least NEST's minimum) and ``walltime`` (s,
     the whole process; with ``analysis`` the report at the end included), and under
-    ``settings`` the synapse storage they assume (:func:`uses_compact`)."""
+    ``settings`` the synapse storage they assume (:func:`uses_compact`; ``memory_budget``,
+    bytes, is the budget's memory limit, which ``auto`` also respects)."""
     th = max(threads or (os.cpu_count() or 1), min_threads(largest_synapse_type(spec)))
-    compact = uses_compact(spec, th, synapses, t_presim_ms, t_sim_ms)
+    compact = uses_compact(spec, th, synapses, t_presim_ms, t_sim_ms, memory_budget)
     model = model or NestCapacity.for_synapses(compact)
     spikes_s, events_s = expected_activity(spec)
     spikes = spikes_s * t_sim_ms * 1e-3

@@ -11,11 +11,11 @@ Why each piece exists (measured on PyNN 0.13 / NEST 3.10 with ``benchmarks/nest_
   made only when asked for.
 * :class:`NativeProjection` - PyNN's ``FixedTotalNumberConnector`` draws each synapse in Python
   and reads every connection back. Here one ``nest.Connect`` with rule ``fixed_total_number``
-  and NEST random parameters (redrawn normals) per projection, with NEST's compact
-  ``static_synapse_hpc`` where no thread holds more than 65,534 nodes (16 bytes a synapse
-  instead of 32; plain ``static_synapse`` otherwise; PyNN's labelled ``static_synapse_lbl``
-  costs ~30 % connect time and 8 bytes/synapse more) or, when the model is too large for one
-  type on the threads at hand, copies of it for groups of source populations
+  and NEST random parameters (redrawn normals) per projection, with plain ``static_synapse``
+  (PyNN's labelled ``static_synapse_lbl`` costs ~30 % connect time and 8 bytes/synapse) or,
+  asked for or where only it fits the machine, NEST's compact ``static_synapse_hpc`` (16 bytes
+  a synapse instead of 32, slower to simulate at full scale), and, when the model is too large
+  for one type on the threads at hand, copies of it for groups of source populations
   (:func:`pynn_microcircuit.platforms.nest.setup.synapse_types`): NEST's limit of
   134,217,726 connections holds per thread and synapse type, so spreading the types lets
   full scale (299 M synapses) run on 2 threads instead of 3; look-ups go by

@@ -137,7 +137,7 @@ def run_nest(
     if compact and opts.synapses == "auto" and comm.is_root:
         log.warning(
             "compact synapses (static_synapse_hpc): plain ones would not fit this machine's "
-            "memory; about a third less memory at full scale, simulation 15-20 %% slower"
+            "memory (a third less memory at full scale; simulation there 1.3x slower)"
         )
     types = synapse_types(spec, vps, compact=compact)
     backend = NestBackend(sim, opts.seed, types, spike_dir=spike_dir)

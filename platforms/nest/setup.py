@@ -80,10 +80,12 @@ def synapse_types(
     the target thread's nodes instead of a pointer and a port, so it is stored in 16 bytes
     instead of 32. Measured here: 23 instead of 38 bytes per connection in all (10 M
     connections, 2 threads); at full scale on 2 threads peak memory 10.32 GB instead of
-    15.10, build 17 % faster, but simulation 15-20 % slower (the index costs a look-up in
-    the thread's node array per synaptic event). It needs
-    :func:`compact_synapses_fit`. Otherwise plain ``static_synapse``, as plain PyNEST; the
-    Poisson drive and the recorders always use it.
+    15.10, build 0.77x, but simulation 1.30x (2 runs each; alike at n = k = 0.2, 8 runs
+    each; presumably the look-up of the index in the thread's node array at every
+    synaptic event, cached in small networks only: not profiled at full scale). It needs
+    :func:`compact_synapses_fit`.
+    Otherwise plain ``static_synapse``, as plain PyNEST; the Poisson drive and the
+    recorders always use it.
     When one type would exceed the limit, source populations are packed first-fit
     decreasing into copies (``pd14_static_1``, ... or ``pd14_hpc_1``, ...; made with
     ``nest.CopyModel`` by :class:`pynn_microcircuit.platforms.nest.fastpath.NestBackend`

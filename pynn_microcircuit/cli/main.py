@@ -138,7 +138,7 @@ def build_run_parser() -> argparse.ArgumentParser:
         choices=SYNAPSE_CHOICES,
         default="auto",
         help="NEST connection storage: full (static_synapse, fastest), compact "
-        "(static_synapse_hpc: about a third less memory, simulation 15-20%% slower), auto "
+        "(static_synapse_hpc: a third less memory at full scale, simulation 1.3x slower there), auto "
         "(full unless it would not fit this machine's memory)",
     )
     ap.add_argument(
@@ -313,6 +313,7 @@ def _capacity(args):
             analysis=not getattr(args, "no_analysis", False),
             record_fraction=getattr(args, "record_fraction", 1.0),
             synapses=getattr(args, "synapses", "auto"),
+            memory_budget=budget.get("memory"),
         )
 
     return capacity
@@ -454,7 +455,10 @@ def cmd_run(argv) -> int:
         seed=args.seed,
         threads=args.threads,
         record_fraction=args.record_fraction,
-        synapses=args.synapses,
+        # a plan made for a memory budget may need compact synapses
+        synapses=(the_plan.predicted.get(SETTINGS) or {}).get("synapses", args.synapses)
+        if the_plan and args.synapses == "auto"
+        else args.synapses,
     )
     quanta = emulation = None
     if args.emulate == "spinnaker" and comm.is_root:
@@ -632,6 +636,8 @@ def build_plan_parser() -> argparse.ArgumentParser:
     ap.add_argument("--t-sim", type=_positive_float("--t-sim"), default=DEFAULT_T_SIM_MS)
     ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=DEFAULT_T_PRESIM_MS)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--synapses", choices=SYNAPSE_CHOICES, default="auto",
+                    help="NEST connection storage (as for run)")  # fmt: skip
     ap.add_argument("--config", default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     return ap
@@ -658,7 +664,9 @@ def cmd_plan(argv) -> int:
         print("\n".join(lines))
         knobs = the_plan.predicted.get(SETTINGS) or {}
         extra = ""
-        if knobs:
+        if args.platform == "nest":
+            extra = f" --synapses {knobs['synapses']}"
+        elif knobs:
             extra = (
                 f" --neurons-per-core {knobs['neurons_per_core']} --time-scale-factor "
                 f"{knobs['time_scale_factor']} --planning-rate {knobs['spikes_per_second']:g}"
