@@ -348,5 +348,12 @@ def test_compact_synapses_when_plain_ones_do_not_fit_the_machine(monkeypatch):
     assert not uses_compact(full, 1)  # 77,169 neurons on one thread: compact cannot name them
     with pytest.raises(UserError, match=r"^--synapses compact: .* at most 65,534 nodes per thread"):
         uses_compact(full, 1, "compact")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--platform", "spinnaker", "--synapses", "compact"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: --synapses chooses NEST's connection storage; drop it for SpiNNaker"
+    ]
     with pytest.raises(UserError, match="--synapses must be one of auto, full, compact"):
         uses_compact(full, 2, "tiny")

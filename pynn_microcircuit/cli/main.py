@@ -138,8 +138,8 @@ def build_run_parser() -> argparse.ArgumentParser:
         choices=SYNAPSE_CHOICES,
         default="auto",
         help="NEST connection storage: full (static_synapse, fastest), compact "
-        "(static_synapse_hpc: a third less memory at full scale, simulation 1.3x slower there), auto "
-        "(full unless it would not fit this machine's memory)",
+        "(static_synapse_hpc: a third less memory at full scale, simulation 1.3x slower "
+        "there), auto (full unless it would not fit this machine's memory or the --budget)",
     )
     ap.add_argument(
         "--record-fraction",
@@ -424,6 +424,9 @@ def cmd_run(argv) -> int:
             log.info("plan: %s", line)
     if args.platform == "spinnaker":
         from .spinnaker import run_on_spinnaker
+
+        if args.synapses != "auto":
+            raise UserError("--synapses chooses NEST's connection storage; drop it for SpiNNaker")
 
         return run_on_spinnaker(args, argv, params, spec, the_plan)
     for note in spec.notes:
