@@ -319,6 +319,35 @@ def test_compact_synapses_are_the_same_simulation_as_full_ones():
         np.testing.assert_array_equal(runs[True][pop][1], times)
 
 
+CLI_IMPORTS_AT_BUILD = """
+import sys
+import pynn_microcircuit.platforms.nest.run as nest_run
+def stop(*args, **kwargs):
+    print(sorted(m for m in ("scipy.optimize", "scipy.integrate", "scipy.special",
+                             "scipy.sparse", "neo") if m in sys.modules))
+    raise SystemExit(0)
+nest_run.run_nest = stop
+from pynn_microcircuit.cli.main import cmd_run
+cmd_run(["--n-scale", "1", "--k-scale", "1", "--threads", "2", "-q", "--out", sys.argv[1]])
+"""
+
+
+def test_the_command_line_builds_without_scipy_s_solvers(tmp_path):
+    """``python run.py`` reaches the NEST build without scipy's solvers (the mean-field
+    theory imports them when it is used: 44 MB more under the network otherwise) or neo
+    (NEST itself imports matplotlib, as it does for plain PyNEST); nothing is written before
+    the build."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", CLI_IMPORTS_AT_BUILD, str(tmp_path / "run")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert not (tmp_path / "run").exists()
+
+
 def test_stand_in_loads_the_real_module_and_keeps_the_csa_block():
     """A stand-in's first attribute read removes every stand-in from ``sys.modules`` and
     returns the real module's attribute; the csa block (None) stays, so a module loaded
