@@ -63,7 +63,7 @@ def run_benchmark(
     run_dir = rundir.new_run_dir(out, stem)
     t0 = time.perf_counter()
     sim = setup(spec.resolution_ms, seed, threads)
-    compact = uses_compact(spec, threads, synapses, t_presim_ms, 0.0)  # nothing recorded
+    compact = uses_compact(spec, threads, synapses, 0.0)  # nothing recorded
     backend = NestBackend(sim, seed, synapse_types(spec, threads, compact=compact))
     build(sim, spec, seed, backend=backend, record_fraction=0.0)
     t_build = time.perf_counter() - t0

@@ -140,7 +140,6 @@ def uses_compact(
     spec: ModelSpec,
     threads: int,
     synapses: str = "auto",
-    t_presim_ms: float = DEFAULT_T_PRESIM_MS,
     t_sim_ms: float = DEFAULT_T_SIM_MS,
     memory_budget: float | None = None,
 ) -> bool:
@@ -151,7 +150,8 @@ def uses_compact(
     predicted to need more memory with it than this machine offers a run
     (:func:`pynn_microcircuit.machine.fits_memory`) or than ``memory_budget`` (bytes, with
     the planner's margin) allows, and compact synapses fit
-    (:func:`pynn_microcircuit.platforms.nest.setup.compact_synapses_fit`).
+    (:func:`pynn_microcircuit.platforms.nest.setup.compact_synapses_fit`). ``t_sim_ms``
+    (ms of recorded model time) sizes the prediction's spike term.
 
     Raises
     ------
@@ -197,7 +197,7 @@ def predict(
     ``settings`` the synapse storage they assume (:func:`uses_compact`; ``memory_budget``,
     bytes, is the budget's memory limit, which ``auto`` also respects)."""
     th = max(threads or (os.cpu_count() or 1), min_threads(largest_synapse_type(spec)))
-    compact = uses_compact(spec, th, synapses, t_presim_ms, t_sim_ms, memory_budget)
+    compact = uses_compact(spec, th, synapses, t_sim_ms, memory_budget)
     model = model or NestCapacity.for_synapses(compact)
     spikes_s, events_s = expected_activity(spec)
     spikes = spikes_s * t_sim_ms * 1e-3

@@ -133,7 +133,7 @@ def run_nest(
     t_build0 = time.perf_counter()
     sim = setup(spec.resolution_ms, opts.seed, threads)
     vps = threads * comm.size
-    compact = uses_compact(spec, vps, opts.synapses, opts.t_presim_ms, opts.t_sim_ms)
+    compact = uses_compact(spec, vps, opts.synapses, opts.t_sim_ms)
     if compact and opts.synapses == "auto" and comm.is_root:
         log.warning(
             "compact synapses (static_synapse_hpc): plain ones would not fit this machine's "
