@@ -33,12 +33,7 @@ from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.runner import DEFAULT_T_PRESIM_MS, DEFAULT_T_SIM_MS, SYNAPSE_CHOICES
 from pynn_microcircuit.scaling import ModelSpec
 
-from .setup import (
-    MAX_COMPACT_NODES_PER_THREAD,
-    compact_synapses_fit,
-    largest_synapse_type,
-    min_threads,
-)
+from .setup import compact_misfit, largest_synapse_type, min_threads
 
 #: Fitted 2026-11-28 on 7 runs (n = k = 0.05, 0.1, 0.2, 0.3; n = 0.1, 0.25 with k = 1; full
 #: scale), ``benchmarks/calibrate_nest_capacity.py``: memory within 0.1 % at every point.
@@ -150,7 +145,7 @@ def uses_compact(
     predicted to need more memory with it than this machine offers a run
     (:func:`pynn_microcircuit.machine.fits_memory`) or than ``memory_budget`` (bytes, with
     the planner's margin) allows, and compact synapses fit
-    (:func:`pynn_microcircuit.platforms.nest.setup.compact_synapses_fit`). ``t_sim_ms``
+    (:func:`pynn_microcircuit.platforms.nest.setup.compact_misfit`). ``t_sim_ms``
     (ms of recorded model time) sizes the prediction's spike term.
 
     Raises
@@ -163,15 +158,10 @@ def uses_compact(
 
     if synapses not in SYNAPSE_CHOICES:
         raise UserError(f"--synapses must be one of {', '.join(SYNAPSE_CHOICES)}, not {synapses!r}")
-    compact_fits = compact_synapses_fit(spec, threads)
-    if synapses == "compact" and not compact_fits:
-        raise UserError(
-            f"--synapses compact: NEST's compact synapses name at most "
-            f"{MAX_COMPACT_NODES_PER_THREAD:,} nodes per thread, "
-            f"and {spec.total_neurons:,} neurons on {threads} thread(s) are more; use more "
-            "threads or --synapses full"
-        )
-    if synapses != "auto" or not compact_fits:
+    misfit = compact_misfit(spec, threads)
+    if synapses == "compact" and misfit:
+        raise UserError(f"--synapses compact: {misfit}")
+    if synapses != "auto" or misfit:
         return synapses == "compact"
     spikes_s, _ = expected_activity(spec)
     full = NestCapacity.for_synapses(False).memory_bytes(

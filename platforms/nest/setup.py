@@ -26,8 +26,11 @@ MAX_COMPACT_NODES_PER_THREAD = 65_534
 #: Nodes a thread holds besides its share of the neurons: devices (generators, recorders)
 #: exist once per thread; the model has 8 + 8 + 1 of them, the rest is margin.
 DEVICE_NODES_PER_THREAD = 64
-#: The NEST models the fast path's synapse types copy: compact where the model allows it.
+#: The NEST models the fast path's synapse types are or copy: compact where the model
+#: allows it.
 COMPACT_SYNAPSE, FULL_SYNAPSE = "static_synapse_hpc", "static_synapse"
+#: Name stem of the copies (``pd14_hpc_1``, ``pd14_static_1``, ...) of each model.
+COPY_STEMS = {COMPACT_SYNAPSE: "pd14_hpc", FULL_SYNAPSE: "pd14_static"}
 
 
 def connections_per_source(spec) -> dict[str, int]:
@@ -53,18 +56,27 @@ def largest_synapse_type(spec) -> int:
     return max([*per_source, DEVICE_CONNECTIONS_PER_NEURON * spec.total_neurons])
 
 
-def compact_synapses_fit(spec, vps: int) -> bool:
-    """Whether NEST's compact ``static_synapse_hpc`` can hold ``spec``'s connections on
-    ``vps`` virtual processes: neurons (thalamic relay cells included) are dealt round-robin
-    over virtual processes, so each thread holds about ``N / vps`` of them plus the devices
-    (:data:`MAX_COMPACT_NODES_PER_THREAD`)."""
+def compact_misfit(spec, vps: int) -> str:
+    """Why NEST's compact ``static_synapse_hpc`` cannot hold ``spec``'s connections on ``vps``
+    virtual processes, or ``""`` when it can: neurons (thalamic relay cells included) are
+    dealt round-robin over virtual processes, so each thread holds about ``N / vps`` of them
+    plus the devices (:data:`MAX_COMPACT_NODES_PER_THREAD`)."""
     nodes = spec.total_neurons + (int(spec.thalamus["n_neurons"]) if spec.thalamus else 0)
-    return math.ceil(nodes / vps) + DEVICE_NODES_PER_THREAD <= MAX_COMPACT_NODES_PER_THREAD
+    if math.ceil(nodes / vps) + DEVICE_NODES_PER_THREAD <= MAX_COMPACT_NODES_PER_THREAD:
+        return ""
+    return (
+        f"NEST's compact synapses name at most {MAX_COMPACT_NODES_PER_THREAD:,} nodes per "
+        f"thread, and {nodes:,} neurons on {vps} thread(s) are more; use more threads or "
+        "--synapses full"
+    )
 
 
 def copied_model(model: str) -> str:
     """The NEST model a synapse type of :func:`synapse_types` is (or is a copy of)."""
-    return COMPACT_SYNAPSE if model.startswith(("pd14_hpc", COMPACT_SYNAPSE)) else FULL_SYNAPSE
+    for base, stem in COPY_STEMS.items():
+        if model == base or model.startswith(stem):
+            return base
+    return FULL_SYNAPSE
 
 
 def synapse_types(
@@ -83,7 +95,7 @@ def synapse_types(
     15.10, build 0.77x, but simulation 1.30x (2 runs each; alike at n = k = 0.2, 8 runs
     each; presumably the look-up of the index in the thread's node array at every
     synaptic event, cached in small networks only: not profiled at full scale). It needs
-    :func:`compact_synapses_fit`.
+    :func:`compact_misfit` to be empty.
     Otherwise plain ``static_synapse``, as plain PyNEST; the Poisson drive and the
     recorders always use it.
     When one type would exceed the limit, source populations are packed first-fit
@@ -109,17 +121,14 @@ def synapse_types(
     dict
         Source population label -> NEST synapse model name.
     """
-    if compact and not compact_synapses_fit(spec, vps):
-        raise ValueError(
-            f"compact synapses name at most {MAX_COMPACT_NODES_PER_THREAD:,} nodes per thread; "
-            f"{spec.total_neurons:,} neurons on {vps} virtual process(es) are more: use more "
-            "threads or --synapses full"
-        )
+    misfit = compact_misfit(spec, vps) if compact else ""
+    if misfit:
+        raise ValueError(misfit)
     cap = vps * MAX_CONNECTIONS_PER_THREAD / headroom
-    names = [COMPACT_SYNAPSE if compact else FULL_SYNAPSE]
+    base = COMPACT_SYNAPSE if compact else FULL_SYNAPSE
+    names = [base]
     # the devices' connections share plain static_synapse's limit
     loads = [0 if compact else DEVICE_CONNECTIONS_PER_NEURON * spec.total_neurons]
-    copies = "pd14_hpc" if compact else "pd14_static"
     out = {}
     for label, n in sorted(connections_per_source(spec).items(), key=lambda kv: -kv[1]):
         if n > cap:
@@ -130,7 +139,7 @@ def synapse_types(
         k = next((i for i, load in enumerate(loads) if load + n <= cap), None)
         if k is None:
             k = len(names)
-            names.append(f"{copies}_{k}")
+            names.append(f"{COPY_STEMS[base]}_{k}")
             loads.append(0)
         loads[k] += n
         out[label] = names[k]
