@@ -32,3 +32,4 @@ def test_benchmark_counts_the_spikes_a_recorded_run_records(tmp_path):
     events = b["spikes"] * b["synapses"] / b["neurons"]
     assert b["synaptic_events"] > events  # plus the external Poisson events
     assert b["synaptic_events_per_s"] == pytest.approx(b["synaptic_events"] / b["simulate_s"])
+    assert 0 < b["prepare_s"] < b["presim_s"]  # NEST's preparation: in the warm-up, not timed

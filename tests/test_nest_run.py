@@ -71,6 +71,8 @@ def test_run_json_and_sonata_layout(run01):
     assert rec["n_synapses"] == 2_988_686
     assert rec["n_connections_nest"] == rec["n_synapses"] + 7717 + 7717  # + Poisson + recorder
     assert rec["nest_synapse_models"] == ["static_synapse"]  # auto: plain ones fit memory
+    # NEST's one-off preparation (delivery tables) is timed apart, inside the simulation
+    assert 0 < rec["timings_s"]["prepare"] < rec["timings_s"]["simulate"]
     assert set(rec["versions"]) >= {"python", "nest", "pyNN", "pynn_microcircuit"}
     spikes = _spikes(run01)
     assert list(spikes) == sorted(rec["populations"])
@@ -111,9 +113,18 @@ def test_chunked_nest_run_gives_the_same_spikes_as_one_simulate_per_chunk(tmp_pa
 
     fast = _spikes(_small_run(tmp_path, "fast", seed=11))
 
+    class PerChunk:  # PyNN's run (a NEST Simulate) per chunk
+        setup_s = 0.0
+
+        def __init__(self, sim):
+            self.sim = sim
+
+        def __call__(self, ms):
+            self.sim.run(ms)
+
     @contextlib.contextmanager
-    def per_chunk_simulate(sim):
-        yield sim.run
+    def per_chunk_simulate(sim, announce=True):
+        yield PerChunk(sim)
 
     monkeypatch.setattr(nest_run, "chunked_run", per_chunk_simulate)
     monkeypatch.setattr(nest_run, "first_step_ms", lambda res: float("inf"))  # memory
@@ -122,6 +133,35 @@ def test_chunked_nest_run_gives_the_same_spikes_as_one_simulate_per_chunk(tmp_pa
     for p in fast:
         np.testing.assert_array_equal(fast[p][0], plain[p][0])
         np.testing.assert_array_equal(fast[p][1], plain[p][1])
+
+
+def test_the_run_says_what_nest_prepares_and_how_long_it_took(tmp_path, caplog):
+    """The pause between the last connection and the first progress line is NEST sorting
+    every connection: the log names it with the connection count NEST holds, and its time."""
+    with caplog.at_level("INFO", logger="pynn_microcircuit.platforms.nest.run"):
+        rec = json.loads((_small_run(tmp_path, "log", seed=3) / "run.json").read_text())
+    said = [r.getMessage() for r in caplog.records]
+    assert (
+        f"NEST prepares its delivery tables ({rec['n_connections_nest']} connections sorted "
+        "by source)" in said
+    )
+    assert f"prepared in {rec['timings_s']['prepare']:.1f} s" in said
+
+
+def test_progress_estimates_the_time_left_from_the_latest_chunk():
+    """The first chunk carries NEST's preparation; the estimate of the time left follows the
+    pace of the latest chunk, not the average that includes it."""
+    import io
+
+    from pynn_microcircuit.cli.main import _Progress
+
+    out = io.StringIO()
+    progress = _Progress(out)
+    progress(100.0, 1000.0, 30.0)  # 20 s preparation + 10 s for 100 ms
+    progress(200.0, 1000.0, 40.0)  # 10 s per 100 ms -> 80 s for the 800 ms left
+    first, second = out.getvalue().splitlines()
+    assert first.endswith("(300.0x real time, ~270 s left)")
+    assert second.endswith("(200.0x real time, ~80 s left)")
 
 
 def test_existing_directory_is_never_overwritten(tmp_path):

@@ -100,6 +100,7 @@ def run_benchmark(
         "t_sim_ms": t_sim_ms,
         "build_s": t_build,
         "presim_s": t_presim,
+        "prepare_s": advance.setup_s,  # NEST's delivery tables, part of presim_s
         "simulate_s": t_sim,
         "real_time_factor": t_sim / model_s,
         "spikes": spikes,

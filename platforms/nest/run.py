@@ -34,38 +34,62 @@ log = logging.getLogger(__name__)
 SPIKE_FILES_DIR = "nest_spikes"
 
 
+class ChunkedAdvance:
+    """The ``advance(ms)`` :func:`chunked_run` yields; ``setup_s`` is the wall time (s) of its
+    first call's PyNN ``run`` and ``nest.Prepare``, where NEST sorts every connection by its
+    source and builds its spike-delivery tables, so runs can report it apart from the
+    stepping. ``announce``: log the preparation (one MPI rank does)."""
+
+    def __init__(self, sim, announce: bool = True):
+        self.sim = sim
+        self.announce = announce
+        self.prepared = False
+        self.setup_s = 0.0
+
+    def __call__(self, ms: float) -> None:
+        import nest
+
+        if not self.prepared:
+            t0 = time.perf_counter()
+            if not self.sim.state.running:
+                n_conn = nest.GetKernelStatus("num_connections")  # on every rank alike
+                if self.announce:
+                    log.info(
+                        "NEST prepares its delivery tables (%d connections sorted by source)",
+                        n_conn,
+                    )
+                first = min(ms, self.sim.get_time_step())
+                self.sim.run(first)
+                ms -= first
+            if ms > 1e-9:
+                nest.Prepare()
+                self.prepared = True
+            self.setup_s += time.perf_counter() - t0
+            if self.prepared and self.announce:
+                log.info("prepared in %.1f s", self.setup_s)
+        if ms > 1e-9:
+            nest.Run(ms)
+
+
 @contextlib.contextmanager
-def chunked_run(sim):
-    """An ``advance(ms)`` for :func:`pynn_microcircuit.runner.simulate` that costs one NEST
-    Prepare/Cleanup cycle instead of one per chunk: PyNN's ``run`` advances the first time
-    step (its bookkeeping: recording devices, the extra step it simulates on the first run),
-    everything else goes through ``nest.Run`` between one ``nest.Prepare`` and one
-    ``nest.Cleanup`` (NEST's documented way to run in steps; ``nest.Simulate`` is Prepare +
-    Run + Cleanup). Only one step before the Prepare, because NEST's ASCII recording
-    backend opens its files anew (truncated) at every Prepare: spikes recorded during PyNN's
-    ``run`` would be lost, and one step (two with PyNN's extra one) is before any recorder's
-    start (:func:`first_step_ms`)."""
+def chunked_run(sim, announce: bool = True):
+    """An ``advance(ms)`` (:class:`ChunkedAdvance`) for
+    :func:`pynn_microcircuit.runner.simulate` that costs one NEST Prepare/Cleanup cycle
+    instead of one per chunk: PyNN's ``run`` advances the first time step (its bookkeeping:
+    recording devices, the extra step it simulates on the first run), everything else goes
+    through ``nest.Run`` between one ``nest.Prepare`` and one ``nest.Cleanup`` (NEST's
+    documented way to run in steps; ``nest.Simulate`` is Prepare + Run + Cleanup). Only one
+    step before the Prepare, because NEST's ASCII recording backend opens its files anew
+    (truncated) at every Prepare: spikes recorded during PyNN's ``run`` would be lost, and
+    one step (two with PyNN's extra one) is before any recorder's start
+    (:func:`first_step_ms`)."""
     import nest
 
-    prepared = False
-
-    def advance(ms: float) -> None:
-        nonlocal prepared
-        if not sim.state.running:
-            first = min(ms, sim.get_time_step())
-            sim.run(first)
-            ms -= first
-            if ms <= 1e-9:
-                return
-        if not prepared:
-            nest.Prepare()
-            prepared = True
-        nest.Run(ms)
-
+    advance = ChunkedAdvance(sim, announce)
     try:
         yield advance
     finally:
-        if prepared:
+        if advance.prepared:
             nest.Cleanup()
 
 
@@ -160,7 +184,7 @@ def run_nest(
 
     t_total = opts.t_presim_ms + opts.t_sim_ms
     t_sim0 = time.perf_counter()
-    with chunked_run(sim) as advance:
+    with chunked_run(sim, announce=comm.is_root) as advance:
         simulate(
             sim,
             t_total,
@@ -169,6 +193,7 @@ def run_nest(
             advance=advance,
         )
     t_simulate = time.perf_counter() - t_sim0
+    t_prepare = advance.setup_s  # part of t_simulate, as in plain PyNEST's Simulate
 
     t_end = opts.t_presim_ms + opts.t_sim_ms
 
@@ -215,7 +240,12 @@ def run_nest(
         "nest", spec, opts,
         simulated=True,
         populations=populations,
-        timings_s={"build": t_build, "simulate": t_simulate, **build_phases},
+        timings_s={
+            "build": t_build,
+            "simulate": t_simulate,
+            "prepare": t_prepare,
+            **build_phases,
+        },
         peak_rss_bytes=max(peak_rss),
         versions=rundir.versions(),
         plan=plan,

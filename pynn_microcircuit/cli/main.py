@@ -273,17 +273,23 @@ def _add_spinnaker_args(ap: argparse.ArgumentParser) -> None:
 
 
 class _Progress:
-    """One self-updating line on stderr: simulated time, wall time, real-time factor."""
+    """One self-updating line on stderr: simulated time, wall time, real-time factor, and
+    the time left at the pace of the latest chunk (the first chunk also carries the
+    simulator's one-off preparation, which would inflate an average over all of them)."""
 
     def __init__(self, stream=sys.stderr):
         self.stream = stream
         self.tty = stream.isatty()
+        self._last = (0.0, 0.0)  # (simulated ms, wall s) at the previous report
 
     def __call__(self, t_done, t_total, wall):
         frac = t_done / t_total if t_total else 1.0
         bar = "#" * int(30 * frac)
         rtf = wall / (t_done * 1e-3) if t_done else 0.0
-        eta = wall * (1 - frac) / frac if frac else 0.0
+        t_prev, wall_prev = self._last if t_done > self._last[0] else (0.0, 0.0)
+        self._last = (t_done, wall)
+        pace = (wall - wall_prev) / (t_done - t_prev) if t_done > t_prev else 0.0
+        eta = pace * (t_total - t_done)
         line = (
             f"simulating [{bar:<30}] {t_done:8.1f}/{t_total:.0f} ms  {wall:6.1f} s  "
             f"({rtf:.1f}x real time, ~{eta:.0f} s left)"
