@@ -27,23 +27,29 @@ def memory_bytes() -> int:
     return int(psutil.virtual_memory().total)
 
 
+def _need_and_have(predicted_memory: float) -> tuple[float, float]:
+    """(need, have) in bytes: ``predicted_memory`` with the planner's safety margin, and
+    :data:`USABLE_FRACTION` of this machine's memory."""
+    from .budget import MARGINS
+
+    return predicted_memory * (1 + MARGINS["memory"]), USABLE_FRACTION * memory_bytes()
+
+
 def fits_memory(predicted_memory: float) -> bool:
     """Whether a run predicted to need ``predicted_memory`` bytes fits this machine: with the
     planner's safety margin, within :data:`USABLE_FRACTION` of its memory."""
-    from .budget import MARGINS
-
-    return predicted_memory * (1 + MARGINS["memory"]) <= USABLE_FRACTION * memory_bytes()
+    need, have = _need_and_have(predicted_memory)
+    return need <= have
 
 
 def check_fits(spec, predicted_memory: float, capacity, params) -> None:
     """Stop before building when ``spec`` is predicted to need more memory than this machine
     offers: one line with the need, what there is, and the largest model that fits."""
-    from .budget import MARGINS, format_bytes, plan
+    from .budget import format_bytes, plan
 
-    if fits_memory(predicted_memory):
+    need, have = _need_and_have(predicted_memory)
+    if need <= have:
         return
-    have = USABLE_FRACTION * memory_bytes()
-    need = predicted_memory * (1 + MARGINS["memory"])
     try:
         best = plan("nest", {"memory": int(have)}, capacity, params)
         fits = (
