@@ -92,9 +92,11 @@ def synapse_types(
     the target thread's nodes instead of a pointer and a port, so it is stored in 16 bytes
     instead of 32. Measured here: 23 instead of 38 bytes per connection in all (10 M
     connections, 2 threads); at full scale on 2 threads peak memory 10.32 GB instead of
-    15.10, build 0.77x, but simulation 1.30x (2 runs each; alike at n = k = 0.2, 8 runs
-    each; presumably the look-up of the index in the thread's node array at every
-    synaptic event, cached in small networks only: not profiled at full scale). It needs
+    15.10, build 0.77x, but simulation 1.30x (2 runs each; a later run 255.5 s against
+    206-244 s; alike at n = k = 0.2, 8 runs each). A cpu-clock profile at full scale puts
+    the extra time in the dispatch to the target (``SpikeEvent::operator()`` 16 % of the
+    samples against 10 % with plain synapses), which first looks the index up in the
+    thread's node table: one more dependent memory access per delivered spike. It needs
     :func:`compact_misfit` to be empty.
     Otherwise plain ``static_synapse``, as plain PyNEST; the Poisson drive and the
     recorders always use it.
