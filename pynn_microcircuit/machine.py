@@ -27,18 +27,24 @@ def memory_bytes() -> int:
     return int(psutil.virtual_memory().total)
 
 
-def _need_and_have(predicted_memory: float) -> tuple[float, float]:
+def _need_and_have(
+    predicted_memory: float, machine_memory: float | None = None
+) -> tuple[float, float]:
     """(need, have) in bytes: ``predicted_memory`` with the planner's safety margin, and
-    :data:`USABLE_FRACTION` of this machine's memory."""
+    :data:`USABLE_FRACTION` of the machine's memory (``machine_memory``, bytes; default this
+    machine's, :func:`memory_bytes`)."""
     from .budget import MARGINS
 
-    return predicted_memory * (1 + MARGINS["memory"]), USABLE_FRACTION * memory_bytes()
+    if machine_memory is None:
+        machine_memory = memory_bytes()
+    return predicted_memory * (1 + MARGINS["memory"]), USABLE_FRACTION * machine_memory
 
 
-def fits_memory(predicted_memory: float) -> bool:
-    """Whether a run predicted to need ``predicted_memory`` bytes fits this machine: with the
-    planner's safety margin, within :data:`USABLE_FRACTION` of its memory."""
-    need, have = _need_and_have(predicted_memory)
+def fits_memory(predicted_memory: float, machine_memory: float | None = None) -> bool:
+    """Whether a run predicted to need ``predicted_memory`` bytes fits the machine: with the
+    planner's safety margin, within :data:`USABLE_FRACTION` of its memory (``machine_memory``,
+    bytes; default this machine's)."""
+    need, have = _need_and_have(predicted_memory, machine_memory)
     return need <= have
 
 

@@ -195,9 +195,11 @@ def format_plan(plan: StudyPlan) -> str:
 
 
 def check_fits_machine(plan: StudyPlan, memory_bytes: float | None = None) -> None:
-    """Refuse a plan with a run predicted to need more memory than this machine offers a run
-    (:func:`pynn_microcircuit.machine.memory_bytes`, the same rule as a single run's check)."""
-    from .machine import USABLE_FRACTION
+    """Refuse a plan with a run that a single run's check would refuse
+    (:func:`pynn_microcircuit.machine.fits_memory`: the prediction with the planner's margin
+    against the usable share of ``memory_bytes``, default this machine's), before the first
+    run starts rather than when that run's turn comes."""
+    from .machine import fits_memory
     from .machine import memory_bytes as machine_memory
 
     if memory_bytes is None:
@@ -205,7 +207,7 @@ def check_fits_machine(plan: StudyPlan, memory_bytes: float | None = None) -> No
     big = [
         (c.name, plan.predictions[c.name]["memory"])
         for c, _ in plan.todo()
-        if plan.predictions.get(c.name, {}).get("memory", 0) > USABLE_FRACTION * memory_bytes
+        if not fits_memory(plan.predictions.get(c.name, {}).get("memory", 0), memory_bytes)
     ]
     if big:
         name, mem = max(big, key=lambda x: x[1])

@@ -204,3 +204,25 @@ def test_plan_that_does_not_fit_is_refused(tmp_path):
     with pytest.raises(UserError, match=r"needs 30.0 GiB.*submit --scheduler slurm"):
         check_fits_machine(plan, memory_bytes=24 * 2**30)
     check_fits_machine(plan, memory_bytes=64 * 2**30)  # fits a larger machine
+
+
+def test_study_refuses_what_a_single_run_would_refuse(tmp_path, monkeypatch):
+    """A run within 90 % of the memory but not with the planner's 3 % margin: the single
+    run's check (machine.check_fits) stops it, so the study must refuse it before starting."""
+    from pynn_microcircuit.machine import ENV_MEMORY, USABLE_FRACTION, fits_memory
+    from pynn_microcircuit.study import StudyPlan, check_fits_machine
+
+    machine = 24 * 2**30
+    monkeypatch.setenv(ENV_MEMORY, "24GiB")
+    cell = Cell("none", 1.0, 1.0, 0)
+    for share, fits in ((0.99, False), (0.96, True)):
+        need = share * USABLE_FRACTION * machine
+        plan = StudyPlan(
+            [(cell, tmp_path / "c")], predictions={cell.name: {"memory": need, "walltime": 1}}
+        )
+        assert fits_memory(need) is fits
+        if fits:
+            check_fits_machine(plan, memory_bytes=machine)
+        else:
+            with pytest.raises(UserError, match="would not fit this machine's 24 GiB"):
+                check_fits_machine(plan, memory_bytes=machine)
