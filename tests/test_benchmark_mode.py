@@ -22,7 +22,9 @@ def test_benchmark_counts_the_spikes_a_recorded_run_records(tmp_path):
     """Same seed and threads: the kernel's spike count over the timed part equals the spikes a
     normal (recording) run stores after the same warm-up - exactly."""
     _run("benchmark", *SMALL, "--threads", "2", "--out", str(tmp_path / "b"))
-    _run(*SMALL, "--threads", "2", "--no-analysis", "--out", str(tmp_path / "r"))
+    proc = _run(*SMALL, "--threads", "2", "--no-analysis", "--out", str(tmp_path / "r"))
+    # -q: the result only, no NEST start-up banner ahead of it
+    assert proc.stdout.startswith("population") and "N E S T" not in proc.stdout + proc.stderr
     b = json.loads((tmp_path / "b" / "benchmark.json").read_text())
     r = json.loads((tmp_path / "r" / "run.json").read_text())
     assert b["spikes"] == sum(p["n_spikes"] for p in r["populations"].values()) > 0

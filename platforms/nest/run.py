@@ -147,7 +147,7 @@ def run_nest(
     stem = f"nest_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
     run_dir = Path(root_decides(comm, lambda: str(rundir.new_run_dir(out, stem))))
     if comm.is_root:
-        log.info("run directory %s", run_dir)
+        log.info("run directory %s (NEST %s)", run_dir, nest.__version__)
 
     # one process: spikes to files (NEST's ASCII backend), read after the network is gone
     spike_dir = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -766,6 +767,10 @@ COMMANDS.update(
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # NEST's 13-line start-up banner (printed by every MPI rank, and even with -q) would bury
+    # the progress lines; PyNEST leaves it out when PYNEST_QUIET is set (nest/ll_api.py). The
+    # NEST version is logged with the run directory and recorded in run.json.
+    os.environ.setdefault("PYNEST_QUIET", "1")
     try:
         if argv and argv[0] in COMMANDS:
             return COMMANDS[argv[0]](argv[1:])
@@ -777,7 +782,5 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. '| head': the reader has gone; say nothing more
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
