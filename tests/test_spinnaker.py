@@ -3,6 +3,7 @@ on a virtual board (no hardware exists here; the virtual board runs the real PAC
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,12 +118,13 @@ def test_planner_budgets():
         plan("spinnaker", parse_budget("cores=10", "spinnaker"), budget_capacity, p)
 
 
-def _dry_run(tmp_path, *args):
+def _dry_run(tmp_path, *args, quiet=True):
     env = dict(os.environ, HOME=str(tmp_path / "home"))
     env.pop("XDG_CONFIG_HOME", None)
     (tmp_path / "home").mkdir(exist_ok=True)
+    q = ["-q"] if quiet else []
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), "--platform", "spinnaker", "-q", *args],
+        [sys.executable, str(ROOT / "run.py"), "--platform", "spinnaker", *q, *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -159,6 +161,26 @@ def test_virtual_board_mapping_matches_model(tmp_path, scale, npc, ext):
     assert wq["max_input_mean_rel_error"] < 1e-3 and wq["max_input_variance_rel_error"] < 1e-3
     job = tmp_path / "jobs" / "run" / "job.yaml"
     assert "--ebrains-job" in job.read_text()
+    # -q: sPyNNaker's INFO lines and progress bars are in the run's log, not on the console
+    assert "INFO" not in proc.stderr and "|0%" not in proc.stderr, proc.stderr[-2000:]
+    log_text = (out / "spinnaker.log").read_text()
+    assert "Read configs files" in log_text and "Placing Vertices" in log_text
+
+
+def test_spinnaker_log_kept_apart_from_the_progress(tmp_path):
+    """Without -q the console shows our progress in our format and sPyNNaker's progress bars,
+    not sPyNNaker's ~100 INFO lines (which its cfg loading would otherwise also impose its
+    timestamped format on); those go whole to RUN/spinnaker.log."""
+    pytest.importorskip("spynnaker")
+    out = tmp_path / "run"
+    proc = _dry_run(tmp_path, "--n-scale", "0.01", "--out", str(out), quiet=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stderr.splitlines()
+    assert "INFO connected L23E (6/55 projections" in proc.stderr
+    assert not [x for x in lines if re.match(r"\d{4}-\d\d-\d\d .*INFO", x)], lines[:20]
+    assert "Placing Vertices" in proc.stderr  # sPyNNaker's own progress stays visible
+    log_text = (out / "spinnaker.log").read_text()
+    assert log_text.count("skipped as virtual_board") >= 10
 
 
 def test_budget_dry_run_and_errors(tmp_path):

@@ -34,6 +34,7 @@ from pynn_microcircuit.scaling import ModelSpec
 from .backend import SpinnakerBackend
 from .capacity import Knobs, predict_mapping
 from .compat import synapses_generated_on_machine
+from .logs import spinnaker_logs
 from .provenance import copy_logs, copy_provenance, summary, verdict
 from .quantisation import quantisation_record
 from .setup import (
@@ -132,9 +133,10 @@ def run_spinnaker(
     t0 = time.perf_counter()
     spikes = None
     simulated = machine.mode in ("host", "spalloc")
-    with run_environment(run_dir, machine, knobs):
+    with spinnaker_logs(run_dir) as logs, run_environment(run_dir, machine, knobs):
         try:
             setup(sim, spec.resolution_ms, knobs, machine)
+            logs.after_setup()
             simulated = not on_virtual_board()  # an EBRAINS job's cfg decides
             backend = SpinnakerBackend(sim, opts.seed, knobs, spec.resolution_ms)
             net = build_for_run(sim, spec, opts, backend)
@@ -162,7 +164,8 @@ def run_spinnaker(
             first = str(exc).splitlines()[0] if str(exc) else ""
             raise UserError(
                 f"sPyNNaker failed on the {machine.mode} machine '{where}': "
-                f"{type(exc).__name__}: {first} - {fix} (logs: {Path.cwd()}/reports)"
+                f"{type(exc).__name__}: {first} - {fix} (log: {logs.path}, reports: "
+                f"{Path.cwd()}/reports)"
             ) from exc
         finally:
             try:

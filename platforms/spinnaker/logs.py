@@ -1,0 +1,102 @@
+"""sPyNNaker's own log: kept whole in the run directory, on the console only its warnings.
+
+sPyNNaker 7.4.1 logs ~100 INFO lines for one mapping (every PACMAN algorithm and every report
+it skips) and, when its cfg is loaded in ``sim.setup``, gives every handler of the root logger
+its own formatter and filter (``spinn_utilities.config_holder.logging_parser``): our
+progress lines then came out in its format among its lines. While a SpiNNaker run lasts,
+:func:`spinnaker_logs` writes every record of sPyNNaker's packages (INFO and above) to
+``RUN/spinnaker.log``, lets only their warnings and errors reach the console, and gives the
+console back its own format after ``sim.setup``. With ``-q`` (the root logger above INFO)
+sPyNNaker's progress bars, which it prints to ``sys.stderr``
+(``spinn_utilities.progress_bar.ProgressBar``), go to the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+#: Top-level packages of sPyNNaker 7.4.1 and its stack whose loggers this module redirects.
+PACKAGES = frozenset(
+    {
+        "spinn_utilities",
+        "spinn_machine",
+        "spinnman",
+        "pacman",
+        "spinn_front_end_common",
+        "spynnaker",
+        "spalloc_client",
+        "data_specification",
+    }
+)
+#: File in the run directory that receives sPyNNaker's log.
+LOG_NAME = "spinnaker.log"
+
+
+class _ConsoleFilter(logging.Filter):
+    """Passes sPyNNaker's records from WARNING up, every other record unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.split(".")[0] not in PACKAGES
+
+
+class _OnlyPackages(logging.Filter):
+    """Passes sPyNNaker's records only (our own go to the console as before)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".")[0] in PACKAGES
+
+
+class SpinnakerLogs:
+    """What :func:`spinnaker_logs` yields: ``after_setup()`` undoes sPyNNaker's changes to
+    the root logger's handlers; ``path`` is the log file."""
+
+    def __init__(self, path: Path, handlers: list[logging.Handler]):
+        self.path = path
+        self._console = [(h, h.formatter, list(h.filters)) for h in handlers]
+
+    def after_setup(self) -> None:
+        """Give the handlers back their formatter and filters (sPyNNaker replaced the one and
+        added to the other when it loaded its cfg)."""
+        for handler, formatter, filters in self._console:
+            handler.setFormatter(formatter)
+            handler.filters[:] = filters
+
+
+@contextlib.contextmanager
+def spinnaker_logs(run_dir: Path):
+    """Route sPyNNaker's log to ``run_dir/spinnaker.log`` while the block runs (see the module
+    docstring); the console handlers and logger levels are as before afterwards."""
+    root = logging.getLogger()
+    quiet = root.getEffectiveLevel() > logging.INFO
+    path = Path(run_dir).resolve() / LOG_NAME
+    console = list(root.handlers)
+    console_filter = _ConsoleFilter()
+    for handler in console:
+        handler.addFilter(console_filter)
+    file_handler = logging.FileHandler(path, encoding="utf-8")
+    file_handler.setLevel(logging.INFO)
+    file_handler.addFilter(_OnlyPackages())
+    file_handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    )
+    levels = {name: logging.getLogger(name).level for name in PACKAGES}
+    for name in PACKAGES:  # INFO reaches the file even when the console shows warnings only
+        logging.getLogger(name).setLevel(logging.INFO)
+    root.addHandler(file_handler)
+    logs = SpinnakerLogs(path, [*console, file_handler])
+    try:
+        if quiet:
+            with contextlib.redirect_stderr(file_handler.stream):
+                yield logs
+        else:
+            yield logs
+    finally:
+        root.removeHandler(file_handler)
+        file_handler.close()
+        logs.after_setup()
+        for handler in console:
+            handler.removeFilter(console_filter)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
