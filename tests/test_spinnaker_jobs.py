@@ -245,3 +245,28 @@ def test_expired_token_is_one_line_and_never_prompts(tmp_path):
         rc, out = cli(["submit", str(job_dir)], tmp_path, home, token="expired", timeout=60)
     assert rc == 2 and "refused the access token" in out
     assert len(out.strip().splitlines()) == 1 and "Traceback" not in out
+
+
+def test_untracked_source_is_named_when_a_job_is_prepared(tmp_path, caplog):
+    """``git archive`` packs tracked files only: a new module not yet added would be missing
+    on the platform, so preparing the job names it (the archive indeed lacks it)."""
+    import tarfile
+
+    from pynn_microcircuit.platforms.spinnaker.code import ROOT
+    from pynn_microcircuit.platforms.spinnaker.jobs import ARCHIVE_NAME, prepare_job
+
+    if not (ROOT / ".git").exists():
+        pytest.skip("needs the git checkout")
+    probe = ROOT / "pynn_microcircuit" / f"_untracked_probe_{os.getpid()}.py"
+    probe.write_text("X = 1\n")
+    try:
+        model = {"fingerprint": "f" * 16, "run": {"seeds": [0]}}
+        with caplog.at_level("WARNING"):
+            job_dir, _ = prepare_job(tmp_path / "jobs", "probe", model, collab=None)
+    finally:
+        probe.unlink()
+    rel = probe.relative_to(ROOT).as_posix()
+    assert any(rel in r.getMessage() and "git add" in r.getMessage() for r in caplog.records)
+    with tarfile.open(job_dir / ARCHIVE_NAME) as tar:
+        names = tar.getnames()
+    assert "run.py" in names and rel not in names

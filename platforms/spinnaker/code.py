@@ -3,7 +3,7 @@
 ``git archive`` of the checked-out commit (with uncommitted changes of tracked files, of
 ``git stash create``: a commit object of the working tree, made without touching it; the job
 then says ``dirty: true`` and ``submit`` wants ``--allow-dirty``; untracked files are never
-included), plus the job's ``model.json`` and ``CODE_VERSION.json``
+included, and preparing a job names the untracked Python files it leaves out), plus the job's ``model.json`` and ``CODE_VERSION.json``
 (commit, dirty flag) at the archive's root. The platform's runner expands it into an empty
 working directory and runs ``python run.py ...`` there; a run without a git checkout reads
 its commit from ``CODE_VERSION.json``.
@@ -53,7 +53,9 @@ def build_archive(dest: Path, extra_files: dict[str, bytes]) -> dict:
 
     Uncommitted changes of tracked files are packed too (``git stash create``) and the
     returned description says ``dirty: True``; :func:`pynn_microcircuit.platforms.spinnaker.jobs.submit`
-    refuses such a job unless told otherwise.
+    refuses such a job unless told otherwise. Untracked Python files (not ignored) are listed
+    under ``untracked_sources``: they are not in the archive, so a job whose code imports one
+    fails on the platform.
     """
     code = describe_code()
     if code["source"] != "git":
@@ -63,7 +65,8 @@ def build_archive(dest: Path, extra_files: dict[str, bytes]) -> dict:
         )
     head, dirty = code["commit"], code["dirty"]
     tree = (_git("stash", "create") or head) if dirty else head
-    info = {"commit": head, "dirty": dirty, "archived_tree": tree}
+    untracked = _git("ls-files", "--others", "--exclude-standard", "--", "*.py").split()
+    info = {"commit": head, "dirty": dirty, "archived_tree": tree, "untracked_sources": untracked}
     raw = subprocess.run(
         ["git", "archive", "--format=tar", tree], cwd=ROOT, capture_output=True, check=True
     ).stdout

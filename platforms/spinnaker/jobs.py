@@ -97,6 +97,12 @@ def prepare_job(
         if not code_url:
             info = build_archive(tmp / ARCHIVE_NAME, {"model.json": model_text.encode()})
             code = ARCHIVE_NAME
+            if info["untracked_sources"]:
+                log.warning(
+                    "not in the job's code (untracked): %s - 'git add' what the code imports, "
+                    "then prepare the job again",
+                    ", ".join(info["untracked_sources"]),
+                )
         job = {
             "platform": "SpiNNaker",
             "code": code,
