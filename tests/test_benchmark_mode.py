@@ -23,8 +23,9 @@ def test_benchmark_counts_the_spikes_a_recorded_run_records(tmp_path):
     normal (recording) run stores after the same warm-up - exactly."""
     _run("benchmark", *SMALL, "--threads", "2", "--out", str(tmp_path / "b"))
     proc = _run(*SMALL, "--threads", "2", "--no-analysis", "--out", str(tmp_path / "r"))
-    # -q: the result only, no NEST start-up banner ahead of it
+    # -q: the result only, no NEST start-up banner ahead of it, no progress lines
     assert proc.stdout.startswith("population") and "N E S T" not in proc.stdout + proc.stderr
+    assert "simulating [" not in proc.stderr
     b = json.loads((tmp_path / "b" / "benchmark.json").read_text())
     r = json.loads((tmp_path / "r" / "run.json").read_text())
     assert b["spikes"] == sum(p["n_spikes"] for p in r["populations"].values()) > 0

@@ -154,7 +154,12 @@ def build_run_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the analysis and report at the end of the run",
     )
-    ap.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result")
+    ap.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="only warnings and the result (no progress lines)",
+    )
     ap.add_argument(
         "--force",
         action="store_true",
@@ -482,7 +487,7 @@ def cmd_run(argv) -> int:
         spec,
         opts,
         out=args.out,
-        progress=_Progress(),
+        progress=None if args.quiet else _Progress(),
         plan=the_plan.to_dict() if the_plan else None,
         extra={"params": params.to_dict(), "command": ["run.py", *argv]},
         weight_quanta=quanta,
