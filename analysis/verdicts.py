@@ -119,6 +119,9 @@ POWER = 0.8
 CONTROLS = {"fdr": "Benjamini-Hochberg", "fwer": "Holm"}
 #: Default effects whose required simulated time each cell states (``compare --detect``):
 #: relative for the statistics of :data:`RELATIVE`, absolute for cv_isi.
+#: Notes of ``correlation_rescaled`` cells: no law to rescale by; the correlation cell again.
+NOTE_NO_LAW = "no correlation law for these runs"
+NOTE_FACTOR_1 = "law factor 1: the correlation cell's test, counted once"
 DETECT_DEFAULT = {"rate": 0.10, "correlation": 0.5, "correlation_rescaled": 0.5,
                   "synchrony": 0.2}  # fmt: skip
 
@@ -459,7 +462,7 @@ def verdict_cells(
         for stat in STATISTICS:
             if stat == "correlation_rescaled" and correlation_scale is None:
                 cells.append({"population": pop, "statistic": stat, "verdict": "no data",
-                              "p_value": None, "note": "no correlation law for these runs"})  # fmt: skip
+                              "p_value": None, "note": NOTE_NO_LAW})  # fmt: skip
                 continue
             c = cell(t, rpops, stat, correlation_scale or 1.0, prior_for(stat, pop, prior))
             dist = distances[pop] if distances is not None else None
@@ -481,7 +484,7 @@ def verdict_cells(
         for c in cells:
             if c["statistic"] == "correlation_rescaled" and c["population"] in raw:
                 c["p_adjusted"] = raw[c["population"]]["p_adjusted"]
-                c["note"] = "law factor 1: the correlation cell's test, counted once"
+                c["note"] = NOTE_FACTOR_1
 
     def z_mde(df):  # two-sided level alpha / K, power POWER (t approximation)
         return stats.t.isf(alpha / (2 * k), df) + stats.t.ppf(POWER, df)
@@ -556,11 +559,36 @@ def parse_margins(text: str | None, option: str = "--margin") -> dict:
     return out
 
 
+#: What a table says instead of ``correlation_rescaled`` cells that add nothing to it (see
+#: :func:`shown_cells`), by the cells' note.
+_REPEATS = {
+    NOTE_FACTOR_1: "correlation_rescaled is the correlation cell at law factor 1 (runs of one scale)",
+    NOTE_NO_LAW: (
+        "correlation_rescaled: no correlation law for these runs (the scaling changes W = K J)"
+    ),
+}
+
+
+def shown_cells(cells: list[dict]) -> tuple[list[dict], str | None]:
+    """The cells a table shows, and a note for those it leaves out: the
+    ``correlation_rescaled`` cells when every one of them repeats the correlation cell (law
+    factor 1) or has no law to apply; ``comparison.json`` keeps them all."""
+    rescaled = [c for c in cells if c["statistic"] == "correlation_rescaled"]
+    notes = {c.get("note") for c in rescaled}
+    if not rescaled or len(notes) != 1 or next(iter(notes)) not in _REPEATS:
+        return cells, None
+    kept = [c for c in cells if c["statistic"] != "correlation_rescaled"]
+    return kept, _REPEATS[next(iter(notes))] + "; comparison.json keeps those cells"
+
+
 def verdict_text_table(cells: list[dict]) -> str:
     """Plain-text table, one line per cell: population, statistic, verdict, effect, MDE."""
+    cells, left_out = shown_cells(cells)
     lines = [f"{'population':<10} {'statistic':<22} verdict"]
     for c in cells:
         lines.append(f"{c['population']:<10} {c['statistic']:<22} {format_cell(c)}")
+    if left_out:
+        lines.append(left_out)
     return "\n".join(lines)
 
 
@@ -568,6 +596,7 @@ def verdict_html_table(cells: list[dict]) -> str:
     """Populations x statistics, each cell its verdict, effect, p and detectable effect."""
     import html
 
+    cells, left_out = shown_cells(cells)
     pops = list(dict.fromkeys(c["population"] for c in cells))
     stats_ = list(dict.fromkeys(c["statistic"] for c in cells))
     by = {(c["population"], c["statistic"]): c for c in cells}
@@ -581,7 +610,8 @@ def verdict_html_table(cells: list[dict]) -> str:
             cls = colour.get(c["verdict"], "") if c else ""
             tds.append(f'<td class="{cls}">{html.escape(format_cell(c)) if c else ""}</td>')
         rows.append(f"<tr><th>{html.escape(p)}</th>{''.join(tds)}</tr>")
-    return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+    note = f"<p>{html.escape(left_out)}.</p>" if left_out else ""
+    return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>{note}"
 
 
 def format_cell(c: dict) -> str:

@@ -158,3 +158,27 @@ def test_law_factor_one_counts_the_correlation_hypothesis_once():
     fdr = {c["statistic"]: c for c in verdict_cells(test, refs, 2.0)}
     assert [c["p_adjusted"] for c in fdr.values()] == pytest.approx(adjust(p_all, "fdr"))
     assert all(fdr[s]["p_adjusted"] <= two[s]["p_adjusted"] + 1e-15 for s in two)
+
+
+def test_tables_leave_out_rescaled_cells_that_repeat_or_have_no_law():
+    """Same scale: the printed and HTML tables show the correlation once and say why; across
+    scales (factor 2) the rescaled cell is a hypothesis of its own and is shown; without a
+    law (W changes) one line replaces the 'no data' rows."""
+    import re
+
+    from pynn_microcircuit.analysis.verdicts import verdict_html_table, verdict_text_table
+
+    rng = np.random.default_rng(5)
+    refs = [_stats(rng) for _ in range(3)]
+    test = _stats(rng, rate=5.3)
+    for scale, shown, said in ((1.0, False, "law factor 1"), (2.0, True, None),
+                               (None, False, "no correlation law")):  # fmt: skip
+        cells = verdict_cells(test, refs, scale)
+        text, page = verdict_text_table(cells), verdict_html_table(cells)
+        pops = {c["population"] for c in cells}
+        rows = [m[1] for m in re.findall(r"^(\S+) +(\S+) ", text, re.M) if m[0] in pops]
+        assert ("correlation_rescaled" in rows) is shown
+        assert ("<th>correlation_rescaled" in page) is shown
+        assert len(rows) == len(cells) - (0 if shown else 1)
+        if said:
+            assert said in text.splitlines()[-1] and said in page
