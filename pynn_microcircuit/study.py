@@ -172,7 +172,9 @@ def format_seconds(s: float) -> str:
 
 def format_plan(plan: StudyPlan) -> str:
     """The plan as a table: run, predicted memory and time, done or to do; then the total."""
-    lines = [f"{'run':<28}{'memory':>10}{'time':>10}  state"]
+    skipped = [(f"{method} at {scale:g}", why) for method, scale, why in plan.skipped]
+    w = max([28] + [len(c.name) + 2 for c, _ in plan.runs] + [len(s) + 2 for s, _ in skipped])
+    lines = [f"{'run':<{w}}{'memory':>10}{'time':>10}  state"]
     total = 0.0
     for cell, d in plan.runs:
         pr = plan.predictions.get(cell.name, {})
@@ -180,13 +182,11 @@ def format_plan(plan: StudyPlan) -> str:
         if not done:
             total += pr.get("walltime", 0.0)
         lines.append(
-            f"{cell.name:<28}{pr.get('memory', 0) / 2**30:>8.2f} G"
+            f"{cell.name:<{w}}{pr.get('memory', 0) / 2**30:>8.2f} G"
             f"{format_seconds(pr.get('walltime', 0)):>10}  {'done (reused)' if done else 'to run'}"
         )
-    for method, scale, why in plan.skipped:
-        lines.append(
-            f"{method + ' at ' + format(scale, 'g'):<28}{'':>20}  skipped: {why.split(': ')[0]}"
-        )
+    for what, why in skipped:
+        lines.append(f"{what:<{w}}{'':>20}  skipped: {why.split(': ')[0]}")
     lines.append(
         f"{len(plan.todo())} of {len(plan.runs)} runs to do, predicted {format_seconds(total)} "
         "(capacity model, +-30 %)"

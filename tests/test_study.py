@@ -69,6 +69,13 @@ def test_default_sweep_dry_run_shows_every_scaling_option(tmp_path):
     ):
         assert name in proc.stdout, name
     assert not (tmp_path / "runs").exists()  # a dry run claims nothing
+    # one column each: every row's memory ends where the header's 'memory' does
+    end = None
+    for line in proc.stdout.splitlines():
+        if line.startswith("run "):
+            end = line.index("memory") + len("memory")
+        elif line.endswith(("to run", "(reused)")):
+            assert line[end - 1] == "G", line
 
 
 def test_study_dir_refuses_other_options(tmp_path):
