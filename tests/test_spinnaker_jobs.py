@@ -270,3 +270,20 @@ def test_untracked_source_is_named_when_a_job_is_prepared(tmp_path, caplog):
     with tarfile.open(job_dir / ARCHIVE_NAME) as tar:
         names = tar.getnames()
     assert "run.py" in names and rel not in names
+
+
+def test_status_of_a_job_never_submitted_says_so(tmp_path):
+    """A prepared job has no collab yet; status and fetch say it was never submitted (and how
+    to submit) rather than asking for the collab."""
+    from pynn_microcircuit.errors import UserError
+    from pynn_microcircuit.platforms.spinnaker.jobs import fetch, prepare_job, status
+
+    model = {"fingerprint": "f" * 16, "run": {"seeds": [0]}}
+    job_dir, job = prepare_job(tmp_path / "jobs", "fresh", model, collab=None)
+    assert job["collab"] is None
+    for call in (status, lambda d: fetch(d, tmp_path / "runs")):
+        with pytest.raises(UserError, match=r"has not been submitted; run 'run.py submit .*fresh'"):
+            call(job_dir)
+    with pytest.raises(UserError, match="not a job directory"):
+        status(tmp_path / "jobs" / "nothing")
+    assert not (tmp_path / "runs").exists()

@@ -300,10 +300,17 @@ def _submission(job_dir: Path) -> dict:
     return json.loads(sub.read_text())
 
 
+def _submitted_job(job_dir: Path) -> tuple[dict, dict]:
+    """(job.yaml, submission) of a job that was submitted; a job never submitted is told
+    so before anything its job.yaml still lacks for submitting."""
+    sub = _submission(job_dir) if (job_dir / JOB_FILE).is_file() else {}
+    return read_job(job_dir), sub  # without job.yaml read_job says it is no job directory
+
+
 def status(job_dir: str | Path) -> dict:
     """``{"job_id", "status", "log_tail"}`` of a submitted job."""
     job_dir = Path(job_dir)
-    job, sub = read_job(job_dir), _submission(job_dir)
+    job, sub = _submitted_job(job_dir)
     info = client(job).get_job(sub["job_id"], with_log=True)
     log_lines = (info.get("log") or "").strip().splitlines()
     return {"job_id": sub["job_id"], "status": info.get("status"), "log_tail": log_lines[-5:]}
@@ -317,7 +324,7 @@ def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
     from pynn_microcircuit.rundir import new_run_dir, read_run_json
 
     job_dir = Path(job_dir)
-    job, sub = read_job(job_dir), _submission(job_dir)
+    job, sub = _submitted_job(job_dir)
     c = client(job)
     info = c.get_job(sub["job_id"], with_log=True)
     state = info.get("status")
