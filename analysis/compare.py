@@ -213,8 +213,9 @@ def compare(
     return out
 
 
-def verdict_table(result: dict) -> str:
-    """Plain-text table: populations x statistics, 'ok (ratio)' or 'differs xN.N'."""
+def distance_table(result: dict) -> str:
+    """Plain-text table: populations x statistics, distance / spread ('one side' where the
+    statistic exists in one run only, 'D=...' without a spread)."""
     stats_ = list(next(iter(result.values())).keys())
     head = f"{'population':<10}" + "".join(f"{s[:14]:>16}" for s in stats_)
     lines = [head]
@@ -222,10 +223,10 @@ def verdict_table(result: dict) -> str:
         cells = []
         for s in stats_:
             c = row[s]
-            if c["verdict"] == "consistent":
-                cells.append(f"ok ({c['ratio']:.2f})")
+            if c.get("ratio") is not None and np.isfinite(c["ratio"]):
+                cells.append(f"{c['ratio']:.2f}")
             elif c["verdict"] == "differs":
-                cells.append(f"differs x{c['ratio']:.1f}")
+                cells.append("one side")
             elif c["verdict"] == "no-data":
                 cells.append("no data")
             else:

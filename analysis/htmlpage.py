@@ -50,16 +50,15 @@ def summary_table(summ: dict, meta: dict) -> str:
     return "".join(rows) + "</table>"
 
 
-VERDICT_HELP = (
-    "<p>Each cell divides this run's distance to the reference runs by the reference "
-    "<i>spread</i>; up to 2 is <b>consistent</b>, above is <b>differs</b>. Distances: "
-    "Kolmogorov-Smirnov for the distributions over neurons (rate, ISI CV) and over pairs "
-    "(correlation), the absolute difference for synchrony, the mean |Δ log10 PSD| over "
-    "5-250 Hz for the spectrum. The spread is the largest distance between two reference "
-    "seeds, but never less than the distance sampling noise alone reaches in 5 % of cases "
-    "(estimated inside each run), so that two or three reference seeds suffice. The factor 2 "
-    "allows for the test being one more seed; p-values are not used, as thousands of "
-    "dependent samples make every small difference 'significant'.</p>"
+DISTANCE_HELP = (
+    "<p>A description, not a test: each cell divides this run's distance to the reference "
+    "runs by the references' <i>spread</i> (the largest distance between two reference seeds, "
+    "but never less than the distance sampling noise alone reaches in 5 % of cases). "
+    "Distances: Kolmogorov-Smirnov for the distributions over neurons (rate, ISI CV) and over "
+    "pairs (correlation), the absolute difference for synchrony, the mean |Δ log10 PSD| over "
+    "5-250 Hz for the spectrum. Values far above 2 mean a distribution lies outside what "
+    "another seed gives; its false-alarm rate is not calibrated, so the verdicts above, "
+    "which are, decide (the spectrum has no verdict).</p>"
 )
 
 

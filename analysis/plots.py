@@ -1,6 +1,6 @@
 """The figures of the run and comparison reports (matplotlib, Agg backend): raster, rate box
-plots, distributions with the verdicts, spectra, population-rate cross-correlations and the
-distance-verdict matrix. Each function writes one PNG and returns its path."""
+plots, distributions with the verdicts, spectra, population-rate cross-correlations, the
+verdict map and the distance matrix. Each function writes one PNG and returns its path."""
 
 from __future__ import annotations
 
@@ -218,8 +218,70 @@ def plot_cross_correlations(cc: dict, pops: list[str], path: Path) -> Path:
     return _savefig(fig, path)
 
 
-def plot_verdicts(result: dict, path: Path, tolerance: float = 2.0) -> Path:
-    """Heat-map populations x statistics of distance / spread (<= ``tolerance``: consistent)."""
+#: Fill colours of the verdict map, by verdict.
+VERDICT_COLOURS = {
+    "differs": "#d73027",
+    "consistent": "#a6d96a",
+    "equivalent": "#1a9850",
+    "no data": "#d9d9d9",
+}
+
+
+def _cell_label(c: dict) -> str:
+    """Two short lines for a verdict-map cell: the difference, then the smallest detectable."""
+    eff, mde = c.get("effect_size"), c.get("min_detectable_effect")
+    if c["verdict"] == "no data" or eff is None or mde is None:
+        return c["verdict"] if c["verdict"] != "differs" else "differs\n(one side only)"
+    if c.get("mde_units") == "relative":
+        return f"{100 * eff:+.0f} %\n≥ {100 * mde:.0f} %"
+    return f"{eff:+.2g}\n≥ {mde:.2g}"
+
+
+def plot_verdict_cells(cells: list[dict], path: Path, title: str, note: str | None = None) -> Path:
+    """Populations x statistics, each cell coloured by its calibrated verdict
+    (:func:`pynn_microcircuit.analysis.verdicts.verdict_cells`) and labelled with the
+    difference from the references' mean and, below it, the smallest difference the cell
+    would have detected (probability 0.8)."""
+    from matplotlib.colors import ListedColormap
+
+    pops = list(dict.fromkeys(c["population"] for c in cells))
+    stats_ = list(dict.fromkeys(c["statistic"] for c in cells))
+    by = {(c["population"], c["statistic"]): c for c in cells}
+    kinds = list(VERDICT_COLOURS)
+    code = np.array(
+        [[kinds.index(by[p, s]["verdict"]) if (p, s) in by else 3 for s in stats_] for p in pops]
+    )
+    fig, ax = plt.subplots(figsize=(1.7 * len(stats_) + 1.5, 0.55 * len(pops) + 1.6))
+    ax.imshow(code, cmap=ListedColormap(list(VERDICT_COLOURS.values())), vmin=0,
+              vmax=len(kinds) - 1, aspect="auto")  # fmt: skip
+    for i, p in enumerate(pops):
+        for j, s in enumerate(stats_):
+            c = by.get((p, s))
+            if c is not None:
+                white = c["verdict"] in ("differs", "equivalent")
+                ax.text(j, i, _cell_label(c), ha="center", va="center", fontsize=7.5,
+                        color="white" if white else "black")  # fmt: skip
+    labels = {"rate": "firing rate", "cv_isi": "ISI CV", "correlation": "mean correlation",
+              "correlation_rescaled": "mean corr. × law", "synchrony": "synchrony"}  # fmt: skip
+    ax.set_xticks(range(len(stats_)), [labels.get(s, s) for s in stats_])
+    ax.set_yticks(range(len(pops)), pops)
+    ax.set_xticks(np.arange(len(stats_) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(pops) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", linewidth=2)
+    ax.tick_params(which="minor", length=0)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=VERDICT_COLOURS[k]) for k in kinds]
+    ax.legend(handles, kinds, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=4,
+              frameon=False, fontsize=8)  # fmt: skip
+    ax.set_title(title, fontsize=9)
+    if note:
+        fig.text(0.01, 0.005, note, fontsize=7, va="bottom")
+    return _savefig(fig, path)
+
+
+def plot_distances(result: dict, path: Path, tolerance: float = 2.0) -> Path:
+    """Heat-map populations x statistics of distribution distance / seed-to-seed spread
+    (:func:`pynn_microcircuit.analysis.compare.compare`): descriptive, not a test; one
+    colour scale (darker: farther), centred on ``tolerance``."""
     pops = list(result)
     stats_ = list(next(iter(result.values())))
     ratio = np.array(
@@ -228,7 +290,7 @@ def plot_verdicts(result: dict, path: Path, tolerance: float = 2.0) -> Path:
     fig, ax = plt.subplots(figsize=(1.6 * len(stats_) + 2, 0.45 * len(pops) + 1.5))
     im = ax.imshow(
         np.log2(np.clip(ratio / tolerance, 1 / 8, 8)),
-        cmap="RdYlGn_r",
+        cmap="YlOrBr",
         vmin=-3,
         vmax=3,
         aspect="auto",
@@ -236,7 +298,7 @@ def plot_verdicts(result: dict, path: Path, tolerance: float = 2.0) -> Path:
     for i in range(len(pops)):
         for j in range(len(stats_)):
             v = ratio[i, j]
-            dark = np.isfinite(v) and abs(np.log2(v / tolerance)) > 1.8
+            dark = np.isfinite(v) and np.log2(v / tolerance) > 1.5
             ax.text(
                 j,
                 i,
@@ -250,6 +312,10 @@ def plot_verdicts(result: dict, path: Path, tolerance: float = 2.0) -> Path:
     ax.set_yticks(range(len(pops)), pops)
     cb = fig.colorbar(im, ax=ax, ticks=[-3, -2, -1, 0, 1, 2, 3])
     cb.ax.set_yticklabels([f"{tolerance * 2.0**t:g}" for t in range(-3, 4)])
-    cb.set_label(f"distance / spread (≤ {tolerance:g}: consistent, green)")
-    ax.set_title("This run vs the reference ensemble, per population and statistic")
+    cb.set_label("distance / seed-to-seed spread")
+    ax.set_title(
+        "Distribution distances to the references, in units of their seed-to-seed spread\n"
+        "(descriptive, no error rate: the verdicts are in verdicts.png)",
+        fontsize=9,
+    )
     return _savefig(fig, path)

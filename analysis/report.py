@@ -15,10 +15,10 @@ from .compare import (
     compare,
     correlation_law_note,
     correlation_rescale,
-    verdict_table,
+    distance_table,
 )
 from .htmlpage import (
-    VERDICT_HELP,
+    DISTANCE_HELP,
     comparison_table,
     img,
     run_line,
@@ -29,11 +29,12 @@ from .htmlpage import (
 from .io import Run, load_run
 from .plots import (
     plot_cross_correlations,
+    plot_distances,
     plot_distributions,
     plot_raster,
     plot_rate_boxplot,
     plot_spectra,
-    plot_verdicts,
+    plot_verdict_cells,
 )
 from .runstats import cc_summary, cross_correlations, run_statistics, summary  # noqa: F401 - re-exported
 
@@ -140,7 +141,7 @@ def compare_runs(
     detect: dict | None = None,
     control: str = "fdr",
 ) -> tuple[Path, dict]:
-    """Write ``RUN/comparison/`` (JSON, heat-map, distributions, report.html).
+    """Write ``RUN/comparison/`` (JSON, verdict map, distributions, distance map, report.html).
 
     The verdicts are :func:`pynn_microcircuit.analysis.verdicts.verdict_cells` (error rate
     ``alpha`` under ``control``: false discovery rate or family-wise, with
@@ -149,7 +150,14 @@ def compare_runs(
     the folder and the distance result."""
     from pynn_microcircuit.errors import UserError
 
-    from .verdicts import CONTROLS, rate_words, reference_prior, verdict_cells, verdict_html_table
+    from .verdicts import (
+        CONTROLS,
+        rate_words,
+        reference_prior,
+        shown_cells,
+        verdict_cells,
+        verdict_html_table,
+    )
 
     run = load_run(run_dir)
     reference_dirs = expand_references(reference_dirs)
@@ -208,9 +216,18 @@ def compare_runs(
         )
         + "\n"
     )
+    shown, left_out = shown_cells(cells)
     figs = [
-        plot_verdicts(result, out / "verdicts.png"),
+        plot_verdict_cells(
+            shown,
+            out / "verdicts.png",
+            f"{run.path.name} vs {len(refs)} reference run(s): verdicts at "
+            f"{rate_words(control, alpha)}\ncell: difference from the references' mean; "
+            "≥: the smallest difference it would have detected (probability 0.8)",
+            left_out,
+        ),
         plot_distributions(test_stats, out / "distributions.png", ref_stats, run.duration_s, cells),
+        plot_distances(result, out / "distances.png"),
     ]
     write_html(
         out / "report.html",
@@ -231,15 +248,15 @@ def compare_runs(
                 "p-value, and the "
                 "smallest difference this comparison detects with probability 0.8, and the "
                 "simulated time (test and references alike) a given effect needs "
-                "(analysis/verdicts.py).</p>" + verdict_html_table(cells),
+                "(analysis/verdicts.py).</p>" + img(figs[0]) + verdict_html_table(cells),
             ),
             (
-                "Distances",
-                VERDICT_HELP
+                "Distribution distances",
+                DISTANCE_HELP
                 + f"<p>Rescaled mean correlation: {html.escape(law)}"
                 + (f" (test x {scale:.3g}).</p>" if scale is not None else "; not compared.</p>")
-                + img(figs[0])
-                + f"<pre>{html.escape(verdict_table(result))}</pre>",
+                + img(figs[2])
+                + f"<pre>{html.escape(distance_table(result))}</pre>",
             ),
             (
                 "Means",

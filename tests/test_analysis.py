@@ -369,3 +369,26 @@ def test_pooled_correlation_and_its_jackknife_error():
         values.append(pooled_correlation(ids, times, n, 0.0, t))
         sems.append(pooled_correlation_sem(ids, times, n, 0.0, t))
     assert np.mean(sems) == pytest.approx(np.std(values, ddof=1), rel=0.2)
+
+
+def test_verdict_map_shows_the_calibrated_verdicts(tmp_path):
+    """verdicts.png colours each cell by the verdict the table gives (not by the descriptive
+    distance ratio, which has no error rate): a run firing 30 % faster than its references
+    is red in its rate cells; the share of red among the cells' pixels is the share of
+    'differs' among the cells (3 of 8 here: 0.3752 measured)."""
+    import matplotlib.image as mpimg
+
+    runs = [make_run(tmp_path / f"r{s}", s) for s in range(3)]
+    fast = make_run(tmp_path / "fast", 7, rate=6.5)
+    cmp_dir, _ = compare_runs(fast, runs)
+    cells = json.loads((cmp_dir / "comparison.json").read_text())["cells"]
+    shown = [c for c in cells if c["statistic"] != "correlation_rescaled"]  # law factor 1
+    differs = {(c["population"], c["statistic"]) for c in shown if c["verdict"] == "differs"}
+    assert {("L23E", "rate"), ("L23I", "rate")} <= differs
+    img = (mpimg.imread(cmp_dir / "verdicts.png")[..., :3] * 255).round().astype(int)
+    red = np.all(img == (215, 48, 39), axis=-1).sum()  # VERDICT_COLOURS["differs"]
+    green = np.all(img == (166, 217, 106), axis=-1).sum()  # "consistent"
+    n_consistent = sum(c["verdict"] == "consistent" for c in shown)
+    assert n_consistent + len(differs) == len(shown) == 8
+    assert red / (red + green) == pytest.approx(len(differs) / len(shown), abs=0.03)
+    assert (cmp_dir / "distances.png").is_file()
