@@ -5,7 +5,10 @@ distance) between the test run's distribution and each reference run's; the refe
 ensemble's own seed-to-seed distances give the natural spread. A cell is ``consistent`` when
 the test's mean distance to the references does not exceed the spread (times ``tolerance``),
 else ``differs`` with the ratio to that spread. p-values are not the criterion: pairwise
-statistics have 10^4-10^5 dependent samples.
+statistics have 10^4-10^5 dependent samples. These labels are a description with no measured
+error rate; what a comparison decides are the calibrated verdicts of
+:mod:`pynn_microcircuit.analysis.verdicts` (``cells`` in comparison.json, ``verdicts.png``),
+which the report shows as the verdicts, these distances beside them (``distances.png``).
 
 The spread is the largest distance between two reference seeds. With few seeds (two give one
 pair) that maximum is itself a single noisy draw -- at n = k = 0.1 one L23E rate pair was 0.4x
