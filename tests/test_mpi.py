@@ -32,6 +32,22 @@ def test_single_process_comm_and_root_errors():
         root_decides(comm, lambda: (_ for _ in ()).throw(UserError("boom")))
 
 
+@pytest.mark.nest
+def test_only_rank_zero_reports(tmp_path):
+    """Under mpirun every rank runs the command line; a rank other than 0 (as the launcher's
+    environment says, before MPI starts) logs warnings only, so each line appears once."""
+    args = [sys.executable, str(ROOT / "run.py"), "--n-scale", "0.01", "--t-sim", "50",
+            "--t-presim", "10", "--no-analysis"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if "RANK" not in k and "SIZE" not in k}
+    for rank, informs in (("0", True), ("1", False)):
+        proc = subprocess.run(
+            [*args, "--out", str(tmp_path / rank)], env={**env, "OMPI_COMM_WORLD_RANK": rank},
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert ("INFO model: n=0.01" in proc.stderr) is informs, proc.stderr[-2000:]
+
+
 def _mpi_python():
     """A Python whose NEST has MPI: this one, or the venv the build script makes."""
     for py in (os.environ.get("MPI_NEST_PYTHON"), sys.executable):

@@ -26,6 +26,16 @@ def launched_size() -> int:
     return 1
 
 
+def launched_rank() -> int:
+    """This process's rank as the launcher set it (Open MPI, MPICH/Hydra, PMIx; 0 without a
+    launcher): known before MPI is initialised, so the other ranks can be quiet from the
+    first log line."""
+    for var in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"):
+        if os.environ.get(var):
+            return int(os.environ[var])
+    return 0
+
+
 class Comm:
     """The world communicator, or a single-process stand-in when there is no MPI."""
 

@@ -395,6 +395,10 @@ def _spec_from_args(args):
 def cmd_run(argv) -> int:
     args = build_run_parser().parse_args(argv)
     _setup_logging(args.quiet)
+    from pynn_microcircuit.platforms.nest.mpi import launched_rank
+
+    if launched_rank() > 0:  # under mpirun rank 0 reports; the others only warn
+        logging.getLogger().setLevel(logging.WARNING)
 
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be >= 1")
