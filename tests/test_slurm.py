@@ -42,16 +42,24 @@ def test_scripts_for_run_reference_and_sweep(tmp_path):
     # full scale, 10 s: 14.1 GiB + recorded spikes + a second rank, +30 % and 200 MiB
     assert 14 * 1024 * 1.3 < mem < 16 * 1024 * 1.3 + 200
     assert not (tmp_path / "jobs" / "one" / "submission.json").exists()
+    # the request is printed, and threads not given are said to be this machine's cores
+    cpus = re.search(r"--cpus-per-task=(\d+)", script).group(1)
+    wall = re.search(r"--time=(\S+)", script).group(1)
+    said = re.search(r"each task asks for (\d+) CPUs \((.*?)\), ([\d.]+) GiB and (\S+) ", out)
+    assert said and said[1] == cpus and said[4] == wall, out
+    assert float(said[3]) == pytest.approx(mem / 1024, abs=0.05)
+    assert "this machine's cores; pass --threads N" in said[2]
 
     rc, out = cli(
         ["submit", "--scheduler", "slurm", "--dry-run", "--name", "ref", "reference",
-         *TINY, "--seeds", "3-5", "--out", "refdir"],
+         *TINY, "--seeds", "3-5", "--out", "refdir", "--threads", "3"],
         tmp_path,
     )  # fmt: skip
     assert rc == 0, out
     job = tmp_path / "jobs" / "ref"
     script = (job / "run.sbatch").read_text()
-    assert "#SBATCH --array=0-2" in script
+    assert "#SBATCH --array=0-2" in script and "#SBATCH --cpus-per-task=3" in script
+    assert "each task asks for 3 CPUs (--threads)" in out
     for i, seed in enumerate((3, 4, 5)):
         assert re.search(rf"  {i}\) .*--seed {seed} .*--out refdir/seed_{seed} ;;", script)
     assert "-m pynn_microcircuit reference --n-scale 0.02" in (job / "finalize.sbatch").read_text()

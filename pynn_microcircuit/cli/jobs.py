@@ -108,6 +108,24 @@ def slurm_job(opts):
     return BatchJob(tasks=tasks, finalize=["sweep", *argv, "-q"], **common)
 
 
+def _resources_line(job_dir: Path, threads_given: bool) -> str:
+    """What each task asks SLURM for (from the job's job.yaml), and where the numbers come
+    from; says when the threads are this machine's core count rather than the user's."""
+    import yaml
+
+    meta = yaml.safe_load((job_dir / "job.yaml").read_text())
+    cpus = meta["cpus_per_task"]
+    whence = (
+        "--threads"
+        if threads_given
+        else "this machine's cores; pass --threads N (after the kind) to match your nodes"
+    )
+    return (
+        f"each task asks for {cpus} CPUs ({whence}), {meta['memory_mb'] / 1024:.1f} GiB and "
+        f"{meta['time']} (capacity model: memory +30 % and 200 MiB, time x2 + 10 min)"
+    )
+
+
 def cmd_submit(argv) -> int:
     if "--scheduler" not in argv:
         from .spinnaker import cmd_submit as submit_spinnaker
@@ -130,6 +148,7 @@ def cmd_submit(argv) -> int:
         + ")"
         + (", finalize.sbatch" if job.finalize else "")
     )
+    print(_resources_line(job_dir, "--threads" in opts.args))
     if opts.dry_run:
         then = (
             f"; after it succeeds: sbatch --dependency=afterok:<id> {job_dir}/finalize.sbatch"
