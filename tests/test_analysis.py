@@ -392,3 +392,16 @@ def test_verdict_map_shows_the_calibrated_verdicts(tmp_path):
     assert n_consistent + len(differs) == len(shown) == 8
     assert red / (red + green) == pytest.approx(len(differs) / len(shown), abs=0.03)
     assert (cmp_dir / "distances.png").is_file()
+
+
+def test_one_reference_gives_verdicts_and_says_what_they_cost(tmp_path, caplog):
+    """With one reference the verdicts exist (variance from the prior alone; measured
+    conservative by benchmarks/compare_few_references.py) and the warning says so, instead
+    of claiming that only distances are reported."""
+    a, b = make_run(tmp_path / "a", 1), make_run(tmp_path / "b", 2)
+    with caplog.at_level("WARNING"):
+        cmp_dir, _ = compare_runs(a, [b])
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "one reference run" in said and "prior alone" in said and "distances only" not in said
+    cells = json.loads((cmp_dir / "comparison.json").read_text())["cells"]
+    assert all(c["verdict"] == "consistent" and c["p_value"] is not None for c in cells)
