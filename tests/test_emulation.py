@@ -47,3 +47,53 @@ def test_emulated_quanta_equal_those_of_a_spinnaker_mapping(tmp_path):
             e["weight_quantum_pA"][tgt]["inhibitory"],
         )
         assert abs(proj["weight_second_moment_rel_change"]) < 1e-3
+
+
+@pytest.mark.nest
+def test_emulated_network_holds_rounded_weights_drawn_from_the_model():
+    """Every weight NEST holds (recurrent, thalamic, Poisson drive) is a multiple of its
+    target's quantum with the projection's sign, and the weights are the model's normal: the
+    rounded draws' mean within 4 standard errors of the truncated normal's (2 threads: the
+    rounded array is made before NEST connects, nothing is read back)."""
+    import dataclasses
+
+    import nest
+    from scipy import stats
+
+    from pynn_microcircuit.network import build
+    from pynn_microcircuit.params import Params
+    from pynn_microcircuit.platforms.nest import setup
+    from pynn_microcircuit.platforms.nest.emulation import WeightQuantiser
+    from pynn_microcircuit.platforms.nest.fastpath import NestBackend
+    from pynn_microcircuit.scaling import make_spec
+
+    p = Params()
+    spec = make_spec(
+        dataclasses.replace(p, thalamus=dataclasses.replace(p.thalamus, enabled=True)), 0.02, 0.05
+    )
+    quanta = {pop: {"excitatory": 1.7, "inhibitory": 6.1} for pop in spec.populations}
+    quantiser = WeightQuantiser(quanta, seed=6)
+    sim = setup(spec.resolution_ms, 6, 2)
+    net = build(sim, spec, 6, backend=NestBackend(sim, 6, quantiser=quantiser), record_fraction=0)
+    i, j = spec.populations.index("L4E"), spec.populations.index("L23I")
+    for (src, tgt), (a, b) in {("L23I", "L4E"): (i, j), ("L4E", "L4E"): (i, i)}.items():
+        w = np.asarray(
+            nest.GetConnections(
+                net.populations[src].node_collection, net.populations[tgt].node_collection
+            ).get("weight")
+        )
+        mean, sd = float(spec.weight_mean_pA[a, b]), float(spec.weight_sd_pA[a, b])
+        q = quanta[tgt]["excitatory" if mean > 0 else "inhibitory"]
+        assert w.size == spec.n_synapses[a, b] and np.all(np.sign(w) == np.sign(mean))
+        np.testing.assert_allclose(w / q, np.rint(w / q), atol=1e-9)
+        lo, hi = (0, np.inf) if mean > 0 else (-np.inf, 0)
+        tn = stats.truncnorm((lo - mean) / sd, (hi - mean) / sd, loc=mean, scale=sd)
+        assert abs(w.mean() - tn.mean()) < 4 * np.sqrt(tn.var() / w.size + q**2 / 12 / w.size)
+        assert f"{src}->{tgt}" in quantiser.projections
+    gens = nest.GetNodes({"model": "poisson_generator"})
+    drive = np.unique(nest.GetConnections(gens, net.populations["L4E"].node_collection).get(
+        "weight"))  # fmt: skip
+    assert drive.size == 1 and drive[0] / 1.7 == pytest.approx(round(drive[0] / 1.7))
+    assert drive[0] != spec.ext_weight_pA and abs(drive[0] - spec.ext_weight_pA) <= 1.7 / 2
+    assert quantiser.projections["poisson->L4E"]["connections"] == net.populations["L4E"].size
+    assert any(k.startswith("TC->") for k in quantiser.projections)

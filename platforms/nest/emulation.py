@@ -6,11 +6,22 @@ weight), per target population and synapse type (quanta from
 Covered: the weight resolution of the synaptic matrices, for the recurrent projections and
 the external Poisson drive. Not covered: the s16.15 neuron state and its precomputed decay
 factors, packet loss, real-time overruns (the provenance of a real run reports those).
+
+**How the weights are made.** An emulated run draws each projection's weights with NumPy
+(the same normal, redrawn until it keeps the sign of its mean, as the exact run's NEST
+parameter), rounds them, and hands NEST the array in ``Connect`` (:class:`WeightQuantiser`).
+Reading NEST's own draws back to round them cost ~12 us and ~3 kB per connection
+(``SynapseCollection.get`` builds a status dictionary per connection; measured with NEST
+3.10 on 1 M connections), i.e. about an hour and far more memory than the model at full
+scale. NEST 3.10 reads a ``fixed_total_number`` weight array from its start on every virtual
+process (12 weights 1..12 on 2 threads gave 1, 1, 2, 2, 3, 3, 4, ..., 9), so with T virtual
+processes up to T connections share one drawn value; every connection's weight is still a
+draw of the truncated normal, and the inputs of one neuron (all made by its own virtual
+process) are distinct draws.
 """
 
 from __future__ import annotations
 
-import nest
 import numpy as np
 
 MAX_WEIGHT_STEPS = 0xFFFF
@@ -21,13 +32,19 @@ def _quantise(w: np.ndarray, q: float) -> np.ndarray:
     return np.sign(w) * steps * q
 
 
-def _apply(conns, quanta_row: dict) -> dict:
-    w = np.asarray(conns.get("weight"), dtype=float)
-    if w.size == 0:
-        return {}
-    q = quanta_row["excitatory" if np.mean(w) >= 0 else "inhibitory"]
-    wq = _quantise(w, q)
-    conns.set(weight=wq.tolist())
+def _sign_truncated_normal(rng, mean: float, sd: float, n: int) -> np.ndarray:
+    """``n`` normal draws (pA), each redrawn until it has the sign of ``mean`` (as NEST's
+    ``nest.math.redraw(nest.random.normal(mean, sd), min=lo, max=hi)`` with the bounds of
+    :func:`pynn_microcircuit.network.sign_bounds`)."""
+    w = rng.normal(mean, sd, n)
+    bad = (w < 0) if mean >= 0 else (w > 0)
+    while bad.any():
+        w[bad] = rng.normal(mean, sd, int(bad.sum()))
+        bad = (w < 0) if mean >= 0 else (w > 0)
+    return w
+
+
+def _change(w: np.ndarray, wq: np.ndarray, q: float) -> dict:
     m1, m2 = float(np.mean(w)), float(np.mean(w**2))
     return {
         "weight_quantum_pA": q,
@@ -37,16 +54,44 @@ def _apply(conns, quanta_row: dict) -> dict:
     }
 
 
-def quantise_weights(net, quanta: dict) -> dict:
-    """Round every weight of ``net`` (a NEST fast-path network) to its quantum; returns per
-    projection (``"SRC->TGT"``, ``"poisson->TGT"``) the quantum used and the measured
-    relative change of the drawn weights' mean and second moment."""
-    out = {}
-    for (src, tgt), proj in net.projections.items():
-        out[f"{src}->{tgt}"] = _apply(proj.nest_connections, quanta[tgt])
-    generators = nest.GetNodes({"model": "poisson_generator"})
-    for tgt, pop in net.populations.items():
-        conns = nest.GetConnections(source=generators, target=pop.node_collection)
-        if len(conns):
-            out[f"poisson->{tgt}"] = _apply(conns, quanta[tgt])
-    return {k: v for k, v in out.items() if v}
+class WeightQuantiser:
+    """Rounded weights for an emulated run, and what rounding changed.
+
+    Parameters
+    ----------
+    quanta : dict
+        ``{target population: {"excitatory": pA, "inhibitory": pA}}``.
+    seed : int
+        The run's seed; each projection's draws come from ``numpy.random.default_rng((seed,
+        10, *key))`` with the builder's projection key.
+
+    Attributes
+    ----------
+    projections : dict
+        Per projection (``"SRC->TGT"``, ``"poisson->TGT"``) the quantum used and the relative
+        change of the drawn weights' mean and second moment (run.json ``emulation``).
+    """
+
+    def __init__(self, quanta: dict, seed: int):
+        self.quanta = quanta
+        self.seed = int(seed)
+        self.projections: dict = {}
+
+    def _quantum(self, target: str, mean: float) -> float:
+        return float(self.quanta[target]["excitatory" if mean >= 0 else "inhibitory"])
+
+    def weights(self, key: tuple, source: str, target: str, n: int, mean: float, sd: float):
+        """``n`` rounded weights (pA) of the projection ``source -> target``."""
+        rng = np.random.default_rng((self.seed, 10, *key))
+        w = _sign_truncated_normal(rng, mean, sd, n)
+        q = self._quantum(target, mean)
+        wq = _quantise(w, q)
+        self.projections[f"{source}->{target}"] = _change(w, wq, q)
+        return wq
+
+    def constant(self, target: str, weight: float, n: int) -> float:
+        """The rounded value of a constant weight (the Poisson drive of ``n`` neurons)."""
+        q = self._quantum(target, weight)
+        wq = float(_quantise(np.array([weight]), q)[0])
+        self.projections[f"poisson->{target}"] = _change(np.full(n, weight), np.full(n, wq), q)
+        return wq

@@ -210,21 +210,25 @@ class NativeFixedTotalNumber(Connector):
 
     Weight (pA) and delay (ms) are ``(mean, sd)`` normals, the weight redrawn until it keeps
     the sign of its mean, the delay redrawn below ``d_min`` (then NEST puts it on the grid).
+    ``weights``, an array of ``n`` values (pA), replaces the weight draws (the rounded weights
+    of :class:`pynn_microcircuit.platforms.nest.emulation.WeightQuantiser`).
     """
 
-    def __init__(self, n: int, weight: tuple, delay: tuple, d_min: float):
+    def __init__(self, n: int, weight: tuple, delay: tuple, d_min: float, weights=None):
         super().__init__(safe=False)
         self.n = int(n)
         self.weight = weight
         self.delay = delay
         self.d_min = d_min
+        self.weights = weights
 
     def connect(self, projection):
         w_mean, w_sd = self.weight
         lo, hi = sign_bounds(w_mean)
+        drawn = nest.math.redraw(nest.random.normal(mean=w_mean, std=w_sd), min=lo, max=hi)
         syn = {
             "synapse_model": projection.nest_synapse_model,
-            "weight": nest.math.redraw(nest.random.normal(mean=w_mean, std=w_sd), min=lo, max=hi),
+            "weight": drawn if self.weights is None else self.weights,
             "delay": nest.math.redraw(
                 nest.random.normal(mean=self.delay[0], std=self.delay[1]),
                 min=self.d_min,
@@ -290,8 +294,11 @@ class NestBackend(PyNNBackend):
 
     name = "nest-native"
 
-    def __init__(self, sim, seed: int, synapse_types: dict | None = None, spike_dir=None):
+    def __init__(
+        self, sim, seed: int, synapse_types: dict | None = None, spike_dir=None, quantiser=None
+    ):
         super().__init__(sim, seed)
+        self.quantiser = quantiser
         self._recorders: dict = {}
         self._first_id: dict = {}
         self._synapse_types = dict(synapse_types or {})
@@ -316,7 +323,9 @@ class NestBackend(PyNNBackend):
         return FastPopulation(int(size), self.sim.IF_curr_exp(**params), label=label, v_init=v_init)
 
     def connect(self, pre, post, key, n, w, d, d_min):
-        conn = NativeFixedTotalNumber(n, w, d, d_min)
+        q = self.quantiser
+        weights = None if q is None else q.weights(key, pre.label, post.label, n, *w)
+        conn = NativeFixedTotalNumber(n, w, d, d_min, weights)
         model = self.synapse_model(pre.label)
         if isinstance(pre, _NodeGroup):  # thalamic relay cells: plain NEST nodes
             conn.connect(_NativeEdge(pre, post, model))
@@ -325,6 +334,8 @@ class NestBackend(PyNNBackend):
         return NativeProjection(pre, post, conn, syn, receptor_of(w[0]), model)
 
     def poisson_drive(self, pop, index, rate_hz, weight_pA, delay_ms):
+        if self.quantiser is not None:
+            weight_pA = self.quantiser.constant(pop.label, float(weight_pA), pop.size)
         gen = nest.Create("poisson_generator", params={"rate": float(rate_hz)})
         nest.Connect(
             gen,

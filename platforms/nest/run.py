@@ -164,19 +164,23 @@ def run_nest(
             "memory (a third less memory at full scale; simulation there 1.3x slower)"
         )
     types = synapse_types(spec, vps, compact=compact)
-    backend = NestBackend(sim, opts.seed, types, spike_dir=spike_dir)
+    # SpiNNaker's weight resolution: rounded weights drawn at connection time
+    # (pynn_microcircuit.platforms.nest.emulation)
+    quantiser = None
+    if weight_quanta is not None:
+        from .emulation import WeightQuantiser
+
+        quantiser = WeightQuantiser(weight_quanta, opts.seed)
+    backend = NestBackend(sim, opts.seed, types, spike_dir=spike_dir, quantiser=quantiser)
     net = build_for_run(sim, spec, opts, backend)
     emulated = None
-    # SpiNNaker's weight resolution (pynn_microcircuit.platforms.nest.emulation)
-    if weight_quanta is not None:
+    if quantiser is not None:
         from pynn_microcircuit.quantisation import summary
-
-        from .emulation import quantise_weights
 
         emulated = {
             **(emulation or {}),
             **summary(spec, weight_quanta),
-            "projections": quantise_weights(net, weight_quanta),
+            "projections": quantiser.projections,
             "covers": "weights rounded as sPyNNaker stores them; not the s16.15 neuron state, "
             "decay factors, packet loss or real-time overruns",
         }
