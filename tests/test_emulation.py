@@ -97,3 +97,22 @@ def test_emulated_network_holds_rounded_weights_drawn_from_the_model():
     assert drive[0] != spec.ext_weight_pA and abs(drive[0] - spec.ext_weight_pA) <= 1.7 / 2
     assert quantiser.projections["poisson->L4E"]["connections"] == net.populations["L4E"].size
     assert any(k.startswith("TC->") for k in quantiser.projections)
+
+
+def test_quantiser_rounds_as_spynnaker_does():
+    """The in-place rounding of a projection equals _quantise (sPyNNaker's rule) value for
+    value, for both signs, and its recorded changes are those of the two arrays."""
+    from pynn_microcircuit.platforms.nest.emulation import WeightQuantiser
+
+    wq = WeightQuantiser({"B": {"excitatory": 0.3, "inhibitory": 1.1}}, seed=2)
+    for mean, sd in ((87.8, 8.8), (-351.2, 35.1)):
+        got = wq.weights((0, 1), "A", "B", 5000, mean, sd)
+        rng = np.random.default_rng((2, 10, 0, 1))
+        w = rng.normal(mean, sd, 5000)  # no redraw needed this far from zero
+        q = 0.3 if mean > 0 else 1.1
+        np.testing.assert_array_equal(got, _quantise(w, q))
+        rec = wq.projections["A->B"]
+        assert rec["weight_mean_rel_change"] == pytest.approx(got.mean() / w.mean() - 1)
+        assert rec["weight_second_moment_rel_change"] == pytest.approx(
+            np.mean(got**2) / np.mean(w**2) - 1
+        )
