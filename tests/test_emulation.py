@@ -97,6 +97,8 @@ def test_emulated_network_holds_rounded_weights_drawn_from_the_model():
     assert drive[0] != spec.ext_weight_pA and abs(drive[0] - spec.ext_weight_pA) <= 1.7 / 2
     assert quantiser.projections["poisson->L4E"]["connections"] == net.populations["L4E"].size
     assert any(k.startswith("TC->") for k in quantiser.projections)
+    # the arrays are NEST's once connected: none is kept for the run's whole length
+    assert all(getattr(p, "_connector", p).weights is None for p in net.projections.values())
 
 
 def test_quantiser_rounds_as_spynnaker_does():

@@ -241,6 +241,7 @@ class NativeFixedTotalNumber(Connector):
             {"rule": "fixed_total_number", "N": self.n},
             syn,
         )
+        self.weights = syn["weight"] = None  # NEST holds them now; the projection outlives this
 
 
 class NativeProjection(pynest.Projection):
