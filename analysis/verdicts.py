@@ -117,11 +117,11 @@ POWER = 0.8
 #: Multiple-comparison control of the table (module docstring): the expected share of false
 #: ``differs`` (Benjamini-Hochberg) or the probability of any (Holm).
 CONTROLS = {"fdr": "Benjamini-Hochberg", "fwer": "Holm"}
-#: Default effects whose required simulated time each cell states (``compare --detect``):
-#: relative for the statistics of :data:`RELATIVE`, absolute for cv_isi.
 #: Notes of ``correlation_rescaled`` cells: no law to rescale by; the correlation cell again.
 NOTE_NO_LAW = "no correlation law for these runs"
 NOTE_FACTOR_1 = "law factor 1: the correlation cell's test, counted once"
+#: Default effects whose required simulated time each cell states (``compare --detect``):
+#: relative for the statistics of :data:`RELATIVE`, absolute for cv_isi.
 DETECT_DEFAULT = {"rate": 0.10, "correlation": 0.5, "correlation_rescaled": 0.5,
                   "synchrony": 0.2}  # fmt: skip
 
