@@ -167,6 +167,22 @@ def test_virtual_board_mapping_matches_model(tmp_path, scale, npc, ext):
     assert "Read configs files" in log_text and "Placing Vertices" in log_text
 
 
+def test_unreachable_board_ends_in_one_line_with_the_log_kept(tmp_path):
+    """A board that cannot be reached (a name that cannot resolve: sPyNNaker's own transceiver
+    fails and retries 4 times): the console holds sPyNNaker's error lines without their
+    tracebacks and ends with our one-line error naming the fix and the log; the tracebacks
+    are in RUN/spinnaker.log, and sPyNNaker's repeat of its warnings at exit is left out."""
+    pytest.importorskip("spynnaker")
+    out = tmp_path / "run"
+    proc = _dry_run(tmp_path, "--n-scale", "0.01", "--machine", "board.invalid", "--out", str(out))
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: sPyNNaker failed on the host machine 'board.invalid'")
+    assert "check the machine is reachable" in lines[-1] and str(out / "spinnaker.log") in lines[-1]
+    assert "Traceback" not in proc.stderr and len(lines) < 20, lines
+    assert "Traceback" in (out / "spinnaker.log").read_text()
+
+
 def test_spinnaker_log_kept_apart_from_the_progress(tmp_path):
     """Without -q the console shows our progress in our format and sPyNNaker's progress bars,
     not sPyNNaker's ~100 INFO lines (which its cfg loading would otherwise also impose its
