@@ -102,8 +102,9 @@ def test_emulated_network_holds_rounded_weights_drawn_from_the_model():
 
 
 def test_quantiser_rounds_as_spynnaker_does():
-    """The in-place rounding of a projection equals _quantise (sPyNNaker's rule) value for
-    value, for both signs, and its recorded changes are those of the two arrays."""
+    """A projection's rounded weights are sPyNNaker's rule, written here as the plain
+    expression (sign x min(rint(|w| / q), 65535) x q), value for value, for both signs, and
+    its recorded changes are those of the two arrays."""
     from pynn_microcircuit.platforms.nest.emulation import WeightQuantiser
 
     wq = WeightQuantiser({"B": {"excitatory": 0.3, "inhibitory": 1.1}}, seed=2)
@@ -112,7 +113,8 @@ def test_quantiser_rounds_as_spynnaker_does():
         rng = np.random.default_rng((2, 10, 0, 1))
         w = rng.normal(mean, sd, 5000)  # no redraw needed this far from zero
         q = 0.3 if mean > 0 else 1.1
-        np.testing.assert_array_equal(got, _quantise(w, q))
+        rule = np.sign(w) * np.minimum(np.rint(np.abs(w) / q), MAX_WEIGHT_STEPS) * q
+        np.testing.assert_array_equal(got, rule)
         rec = wq.projections["A->B"]
         assert rec["weight_mean_rel_change"] == pytest.approx(got.mean() / w.mean() - 1)
         assert rec["weight_second_moment_rel_change"] == pytest.approx(

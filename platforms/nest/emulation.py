@@ -24,23 +24,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from pynn_microcircuit.network import receptor_of, sign_bounds
+
 MAX_WEIGHT_STEPS = 0xFFFF
 
 
 def _quantise(w: np.ndarray, q: float) -> np.ndarray:
-    steps = np.minimum(np.rint(np.abs(w) / q), MAX_WEIGHT_STEPS)
-    return np.sign(w) * steps * q
+    """``rint(|w| / q) q`` with the sign of ``w``, at most ``MAX_WEIGHT_STEPS`` q; one new
+    array (a full-scale projection's 45.5 M weights hold 364 MB each)."""
+    steps = np.abs(w)
+    steps /= q
+    np.rint(steps, out=steps)
+    np.minimum(steps, MAX_WEIGHT_STEPS, out=steps)
+    steps *= q
+    return np.copysign(steps, w, out=steps)
 
 
 def _sign_truncated_normal(rng, mean: float, sd: float, n: int) -> np.ndarray:
-    """``n`` normal draws (pA), each redrawn until it has the sign of ``mean`` (as NEST's
-    ``nest.math.redraw(nest.random.normal(mean, sd), min=lo, max=hi)`` with the bounds of
-    :func:`pynn_microcircuit.network.sign_bounds`)."""
+    """``n`` normal draws (pA), each redrawn until it lies in
+    :func:`pynn_microcircuit.network.sign_bounds` (as NEST's
+    ``nest.math.redraw(nest.random.normal(mean, sd), min=lo, max=hi)`` of the exact run)."""
+    lo, hi = sign_bounds(mean)
     w = rng.normal(mean, sd, n)
-    bad = (w < 0) if mean >= 0 else (w > 0)
-    while bad.any():
+    while (bad := (w < lo) | (w > hi)).any():
         w[bad] = rng.normal(mean, sd, int(bad.sum()))
-        bad = (w < 0) if mean >= 0 else (w > 0)
     return w
 
 
@@ -83,26 +90,21 @@ class WeightQuantiser:
         self.projections: dict = {}
 
     def _quantum(self, target: str, mean: float) -> float:
-        return float(self.quanta[target]["excitatory" if mean >= 0 else "inhibitory"])
+        return float(self.quanta[target][receptor_of(mean)])
 
     def weights(self, key: tuple, source: str, target: str, n: int, mean: float, sd: float):
         """``n`` rounded weights (pA) of the projection ``source -> target``."""
         rng = np.random.default_rng((self.seed, 10, *key))
         w = _sign_truncated_normal(rng, mean, sd, n)
         q = self._quantum(target, mean)
-        # _quantise for weights of one sign, in place: one array besides w (full scale's
-        # largest projection, 45.5 M weights, holds 364 MB each)
-        wq = np.abs(w)
-        wq /= q
-        np.rint(wq, out=wq)
-        np.minimum(wq, MAX_WEIGHT_STEPS, out=wq)
-        wq *= q if mean >= 0 else -q
+        wq = _quantise(w, q)
         self.projections[f"{source}->{target}"] = _change(w, wq, q)
         return wq
 
     def constant(self, target: str, weight: float, n: int) -> float:
         """The rounded value of a constant weight (the Poisson drive of ``n`` neurons)."""
         q = self._quantum(target, weight)
-        wq = float(_quantise(np.array([weight]), q)[0])
-        self.projections[f"poisson->{target}"] = _change(np.full(n, weight), np.full(n, wq), q)
-        return wq
+        w = np.array([weight])
+        wq = _quantise(w, q)
+        self.projections[f"poisson->{target}"] = {**_change(w, wq, q), "connections": int(n)}
+        return float(wq[0])

@@ -223,12 +223,14 @@ class NativeFixedTotalNumber(Connector):
         self.weights = weights
 
     def connect(self, projection):
-        w_mean, w_sd = self.weight
-        lo, hi = sign_bounds(w_mean)
-        drawn = nest.math.redraw(nest.random.normal(mean=w_mean, std=w_sd), min=lo, max=hi)
+        weight = self.weights
+        if weight is None:
+            w_mean, w_sd = self.weight
+            lo, hi = sign_bounds(w_mean)
+            weight = nest.math.redraw(nest.random.normal(mean=w_mean, std=w_sd), min=lo, max=hi)
         syn = {
             "synapse_model": projection.nest_synapse_model,
-            "weight": drawn if self.weights is None else self.weights,
+            "weight": weight,
             "delay": nest.math.redraw(
                 nest.random.normal(mean=self.delay[0], std=self.delay[1]),
                 min=self.d_min,
@@ -241,7 +243,7 @@ class NativeFixedTotalNumber(Connector):
             {"rule": "fixed_total_number", "N": self.n},
             syn,
         )
-        self.weights = syn["weight"] = None  # NEST holds them now; the projection outlives this
+        self.weights = None  # NEST holds them now; the connector outlives the build
 
 
 class NativeProjection(pynest.Projection):
