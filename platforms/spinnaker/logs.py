@@ -35,11 +35,16 @@ PACKAGES = frozenset(
 LOG_NAME = "spinnaker.log"
 
 
+def _from_spinnaker(record: logging.LogRecord) -> bool:
+    """Whether ``record`` comes from one of sPyNNaker's packages (:data:`PACKAGES`)."""
+    return record.name.split(".")[0] in PACKAGES
+
+
 class _ConsoleFilter(logging.Filter):
     """Passes sPyNNaker's records from WARNING up, every other record unchanged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or record.name.split(".")[0] not in PACKAGES
+        return record.levelno >= logging.WARNING or not _from_spinnaker(record)
 
 
 class _NoTraceback(logging.Formatter):
@@ -52,7 +57,7 @@ class _NoTraceback(logging.Formatter):
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
-        if record.exc_info is None or record.name.split(".")[0] not in PACKAGES:
+        if record.exc_info is None or not _from_spinnaker(record):
             return self.inner.format(record)
         saved = record.exc_info, record.exc_text
         record.exc_info = record.exc_text = None
@@ -78,7 +83,7 @@ class _OnlyPackages(logging.Filter):
     """Passes sPyNNaker's records only (our own go to the console as before)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.name.split(".")[0] in PACKAGES
+        return _from_spinnaker(record)
 
 
 class SpinnakerLogs:
