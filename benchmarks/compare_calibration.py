@@ -88,11 +88,14 @@ def verdicts(test, refs, scale=1.0, alpha=0.05, control="fdr"):
     )
 
 
-def null_tables(test: dict, pool: list, prior: dict, rng, triplets: int, alpha: float, control):
-    """The verdict cells of ``test`` against each of ``triplets`` random triplets of
-    same-model runs drawn from ``pool`` (no true difference: every ``differs`` is false)."""
+def null_tables(
+    test: dict, pool: list, prior: dict, rng, triplets: int, alpha: float, control, size: int = 3
+):
+    """The verdict cells of ``test`` against each of ``triplets`` random sets of ``size``
+    (default 3) same-model runs drawn from ``pool`` (no true difference: every ``differs`` is
+    false)."""
     for _ in range(triplets):
-        trip = rng.choice(len(pool), 3, replace=False)
+        trip = rng.choice(len(pool), size, replace=False)
         yield verdict_cells(
             test, [pool[i] for i in trip], 1.0, alpha=alpha, prior=prior, control=control
         )

@@ -28,13 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare_calibration import ensemble, rate, tally_null  # noqa: E402
+from compare_calibration import ensemble, null_tables, rate, tally_null  # noqa: E402
 
 from pynn_microcircuit.analysis.verdicts import (  # noqa: E402
     CONTROLS,
     STATISTICS,
     ensemble_prior,
-    verdict_cells,
 )
 
 
@@ -45,12 +44,7 @@ def tables(folds, m: int, draws: int, alpha: float, control: str, rng):
         seeds = sorted(fold)
         for s in seeds:
             others = [fold[o] for o in seeds if o != s]
-            for _ in range(draws):
-                pick = rng.choice(len(others), m, replace=False)
-                yield verdict_cells(
-                    fold[s], [others[i] for i in pick], 1.0, alpha=alpha, prior=prior,
-                    control=control,
-                )  # fmt: skip
+            yield from null_tables(fold[s], others, prior, rng, draws, alpha, control, size=m)
 
 
 def main() -> int:
