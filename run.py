@@ -1,14 +1,17 @@
 #!/usr/bin/env python
 """Run the PD14 microcircuit: ``python run.py --help``."""
 
-import os
 import sys
 import warnings
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 warnings.filterwarnings("ignore", category=UserWarning, module="nest")
 
-from pynn_microcircuit.cli import main  # noqa: E402
+try:
+    from pynn_microcircuit.cli import main
+except ModuleNotFoundError as exc:  # a checkout that was never installed
+    if not (exc.name or "").startswith("pynn_microcircuit"):
+        raise
+    sys.exit(f"error: {exc.name} is not importable: install the package first (pip install -e .)")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -25,12 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from pynn_microcircuit.params import Params
+from pynn_microcircuit.rundir import write_spikes
+from pynn_microcircuit.runrecord import RunRecord
 
-from pynn_microcircuit.params import Params  # noqa: E402
-from pynn_microcircuit.rundir import write_spikes  # noqa: E402
-from pynn_microcircuit.runrecord import RunRecord  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 T_PRESIM_MS = 500.0
 

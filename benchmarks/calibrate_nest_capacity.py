@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 DEFAULT_POINTS = ["0.05,0.05", "0.1,0.1", "0.2,0.2", "0.3,0.3", "0.1,1", "0.25,1"]
 

@@ -59,20 +59,18 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pynn_microcircuit.analysis.compare import correlation_rescale  # noqa: E402
-from pynn_microcircuit.analysis.io import load_run  # noqa: E402
-from pynn_microcircuit.analysis.report import run_statistics  # noqa: E402
-from pynn_microcircuit.analysis.study import study_statistics  # noqa: E402
-from pynn_microcircuit.analysis.verdicts import (  # noqa: E402
+from pynn_microcircuit.analysis.compare import correlation_rescale
+from pynn_microcircuit.analysis.io import load_run
+from pynn_microcircuit.analysis.report import run_statistics
+from pynn_microcircuit.analysis.study import study_statistics
+from pynn_microcircuit.analysis.verdicts import (
     CONTROLS,
     PRIOR_FILE,
     STATISTICS,
     ensemble_prior,
     verdict_cells,
 )
-from pynn_microcircuit.rundir import read_run_json  # noqa: E402
+from pynn_microcircuit.rundir import read_run_json
 
 
 def ensemble(ref: Path) -> dict:

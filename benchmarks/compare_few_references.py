@@ -25,12 +25,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from compare_calibration import ensemble, null_tables, rate, tally_null
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from compare_calibration import ensemble, null_tables, rate, tally_null  # noqa: E402
-
-from pynn_microcircuit.analysis.verdicts import (  # noqa: E402
+from pynn_microcircuit.analysis.verdicts import (
     CONTROLS,
     STATISTICS,
     ensemble_prior,

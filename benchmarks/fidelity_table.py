@@ -17,13 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pynn_microcircuit.analysis.study import scalar_summary, study_statistics  # noqa: E402
-from pynn_microcircuit.budget import fidelity  # noqa: E402
-from pynn_microcircuit.params import Params  # noqa: E402
-from pynn_microcircuit.scaling import make_spec  # noqa: E402
-from pynn_microcircuit.theory import self_consistent_rates  # noqa: E402
+from pynn_microcircuit.analysis.study import scalar_summary, study_statistics
+from pynn_microcircuit.budget import fidelity
+from pynn_microcircuit.params import Params
+from pynn_microcircuit.scaling import make_spec
+from pynn_microcircuit.theory import self_consistent_rates
 
 
 def main() -> int:

@@ -10,12 +10,9 @@ Usage: ``python benchmarks/plain_pynest.py SCALE T_SIM_MS THREADS SEED`` prints 
 """
 
 import json
-import os
 import resource
 import sys
 import time
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
 def main(scale: float, t_sim: float, threads: int, seed: int, t_presim: float = 500.0) -> dict:

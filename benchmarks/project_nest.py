@@ -6,10 +6,7 @@ line (timings as recorded by the run itself, in its run.json).
 
 import json
 import logging
-import os
 import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
 def main(scale: float, t_sim: float, threads: int, seed: int, out: str) -> dict:

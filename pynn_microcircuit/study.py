@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .entry import command, environment
+from .entry import command
 from .errors import UserError
 from .params import Params
 from .rundir import RUN_FILE, SPIKES_FILE, write_json_atomic
@@ -235,9 +235,7 @@ def run_cell(cell: Cell, run_dir: Path, common: list[str], log_file: Path | None
     t0 = time.perf_counter()
     out = open(log_file, "a") if log_file else subprocess.DEVNULL  # noqa: SIM115
     try:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=environment()
-        )
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
         try:
             _, err = proc.communicate()
         except BaseException:

@@ -7,18 +7,15 @@ each route in its own process, as NEST keeps one kernel per process).
 import json
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import nest
+import numpy as np
 
-import nest  # noqa: E402
-import numpy as np  # noqa: E402
-
-from pynn_microcircuit.network import PyNNBackend, build  # noqa: E402
-from pynn_microcircuit.params import Params  # noqa: E402
-from pynn_microcircuit.platforms.nest.fastpath import NestBackend  # noqa: E402
-from pynn_microcircuit.platforms.nest.setup import setup  # noqa: E402
-from pynn_microcircuit.scaling import make_spec  # noqa: E402
+from pynn_microcircuit.network import PyNNBackend, build
+from pynn_microcircuit.params import Params
+from pynn_microcircuit.platforms.nest.fastpath import NestBackend
+from pynn_microcircuit.platforms.nest.setup import setup
+from pynn_microcircuit.scaling import make_spec
 
 route, scale, t_ms, seed = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 spec = make_spec(Params(), scale, scale)

@@ -1,23 +1,46 @@
 """The package's layers: core <- platforms / analysis <- cli, no import cycles."""
 
+import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_import_contracts_kept():
+@pytest.fixture(scope="module")
+def installed_tree(tmp_path_factory):
+    """The working tree's package in its installed layout (analysis/ and platforms/ inside
+    pynn_microcircuit/, as pyproject.toml's package-dir installs them and a job archive holds
+    them), for the import-graph tools, which read a package's folder and not the mapping an
+    editable install adds."""
+    from pynn_microcircuit.platforms.spinnaker.code import job_path
+
+    dest = tmp_path_factory.mktemp("installed")
+    for path in sorted(ROOT.rglob("*")):
+        rel = path.relative_to(ROOT).as_posix()
+        target = job_path(rel)
+        if path.is_file() and target and "__pycache__" not in rel:
+            (dest / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest / target)
+    return dest
+
+
+def test_import_contracts_kept(installed_tree):
     """import-linter's contracts in pyproject.toml (core imports neither the CLI nor the
     platforms nor analysis; nothing imports the CLI), run as ``lint-imports`` would."""
     code = (
         "import sys; from importlinter.cli import lint_imports; "
         "sys.exit(lint_imports(no_cache=True, no_logo=True))"
     )
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", code], cwd=installed_tree, capture_output=True, text=True
+    )
     assert res.returncode == 0 and "0 broken" in res.stdout, res.stdout[-2000:] + res.stderr
 
 
@@ -53,9 +76,33 @@ def _cycles(graph, skip=frozenset()) -> list[set]:
     return out
 
 
-def test_no_import_cycles():
-    sys.path.insert(0, str(ROOT))
-    graph = grimp.build_graph("pynn_microcircuit", cache_dir=None)
+CYCLE_PROBE = """
+import json, grimp
+graph = grimp.build_graph("pynn_microcircuit", cache_dir=None)
+print(json.dumps({m: sorted(graph.find_modules_directly_imported_by(m)) for m in graph.modules}))
+"""
+
+
+class _Graph:
+    """The part of grimp's ImportGraph that :func:`_cycles` uses, from a JSON dump."""
+
+    def __init__(self, edges: dict):
+        self.modules = set(edges)
+        self.edges = {m: set(v) for m, v in edges.items()}
+
+    def find_modules_directly_imported_by(self, m):
+        return self.edges[m]
+
+    def find_children(self, m):
+        return {x for x in self.modules if x.rpartition(".")[0] == m}
+
+
+def test_no_import_cycles(installed_tree):
+    res = subprocess.run(
+        [sys.executable, "-c", CYCLE_PROBE], cwd=installed_tree, capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    graph = _Graph(json.loads(res.stdout))
     assert "pynn_microcircuit.analysis.verdicts" in graph.modules  # the layers are in it
     # a package's __init__ re-exporting its modules is not a cycle
     packages = frozenset(m for m in graph.modules if graph.find_children(m))
@@ -64,10 +111,10 @@ def test_no_import_cycles():
 
 def test_layers_install_under_the_package_namespace(tmp_path):
     """analysis/ and platforms/ stay top-level folders of the repository but are the
-    subpackages ``pynn_microcircuit.analysis`` and ``pynn_microcircuit.platforms`` (symlinks
-    in pynn_microcircuit/): outside the repository an installed package has no top-level
-    ``analysis`` or ``platforms`` to collide with another project's, and no module of ours
-    imports them under those names (which would load every module twice)."""
+    subpackages ``pynn_microcircuit.analysis`` and ``pynn_microcircuit.platforms``
+    (pyproject.toml's package-dir): outside the repository an installed package has no
+    top-level ``analysis`` or ``platforms`` to collide with another project's, and no module
+    of ours imports them under those names (which would load every module twice)."""
     probe = (
         "import importlib.util as u, pynn_microcircuit.analysis.verdicts, "
         "pynn_microcircuit.platforms.nest.capacity; "
@@ -107,3 +154,60 @@ def test_compat_modules_check_the_versions_they_were_written_for():
         require("PyNN", "0.12", "the NEST fast path", module="pyNN")
     with pytest.raises(UserError, match="no-such-simulator is not installed"):
         require("no-such-simulator", "1.0", "a backend", module="no_such_simulator")
+
+
+def test_no_links_and_no_path_edits():
+    """The repository tracks no symbolic link (the platform's unpacker, Windows checkouts and
+    several tools turn them into plain files), the job archive's layout is pyproject.toml's
+    package-dir, and nothing outside the tests' conftest edits ``sys.path``."""
+    import tomllib
+
+    from pynn_microcircuit.platforms.spinnaker.code import PACKAGE_FOLDERS
+
+    if not (ROOT / ".git").exists():
+        pytest.skip("needs the git checkout")
+    staged = subprocess.run(
+        ["git", "ls-files", "-s"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert [line for line in staged if line.startswith("120000")] == []
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    mapping = pyproject["tool"]["setuptools"]["package-dir"]
+    assert {f"{v}/": k.replace(".", "/") + "/" for k, v in mapping.items()} == PACKAGE_FOLDERS
+    edits = re.compile(r"sys\.path\.(insert|append)|PYTHONPATH")
+    sources = [p for d in ("pynn_microcircuit", "analysis", "platforms", "tests", "benchmarks")
+               for p in (ROOT / d).rglob("*.py")] + [ROOT / "run.py"]  # fmt: skip
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in sources
+        if edits.search(p.read_text()) and p.name not in ("conftest.py", "test_layers.py")
+    ]
+    assert offenders == []
+
+
+def test_a_plain_wheel_holds_the_subpackages(tmp_path):
+    """A wheel (not an editable install) carries pynn_microcircuit.analysis and .platforms
+    inside the package, and they import from it."""
+    import zipfile
+
+    res = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    wheel = next(tmp_path.glob("pynn_microcircuit-*.whl"))
+    unpacked = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        z.extractall(unpacked)
+    assert "pynn_microcircuit/analysis/overdispersion_prior.json" in names
+    assert not any(n.startswith(("analysis/", "platforms/")) for n in names)
+    probe = (
+        "import pynn_microcircuit.platforms.nest.capacity as c, "
+        "pynn_microcircuit.analysis.verdicts as v; print(c.__file__); print(v.__file__)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(unpacked)},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert all(line.startswith(str(unpacked)) for line in run.stdout.split())
