@@ -90,18 +90,32 @@ def write_model(path: str | Path, record: dict) -> Path:
     return path
 
 
-def _decode_inline(word: str) -> str:
-    """The JSON text of a ``b64:`` model word (base64 of gzipped JSON)."""
-    import base64
-    import binascii
-    import gzip
+def locate_model(name: str | Path, fingerprint: str, folders=(".", "..")) -> Path:
+    """The model file of a job: ``name`` if it exists, else the one JSON file in ``folders``
+    whose stored fingerprint is ``fingerprint``.
 
-    try:
-        return gzip.decompress(base64.urlsafe_b64decode(word[4:])).decode()
-    except (binascii.Error, OSError, UnicodeDecodeError):
-        raise UserError(
-            "the inline model (--model b64:...) is damaged; prepare the job again"
-        ) from None
+    A job cloned from git runs in ``<working dir>/<repository>`` while the platform's runner
+    saves the job's input files in ``<working dir>`` under a name taken from the download's
+    ``Content-Disposition`` header or the URL's last path segment
+    (JavaSpiNNaker ``SpiNNaker-nmpiexec/.../utils/FileDownloader.java``, ``getTargetFile``):
+    the name is not ours to choose, the fingerprint is.
+    """
+    path = Path(name)
+    if path.is_file():
+        return path
+    for folder in map(Path, folders):
+        for candidate in sorted(folder.glob("*")) if folder.is_dir() else ():
+            if not candidate.is_file() or candidate.stat().st_size > 2**20:
+                continue
+            try:
+                if json.loads(candidate.read_text()).get("fingerprint") == fingerprint:
+                    return candidate
+            except (ValueError, UnicodeDecodeError, AttributeError):
+                continue
+    raise UserError(
+        f"model file '{name}' not found, nor a file with fingerprint {fingerprint[:12]} in "
+        f"{', '.join(map(str, folders))}; prepare the job again"
+    )
 
 
 def read_model(path: str | Path) -> tuple[Params, ModelSpec, dict, dict, str]:
@@ -113,14 +127,10 @@ def read_model(path: str | Path) -> tuple[Params, ModelSpec, dict, dict, str]:
         One line when the file is missing, not JSON, incomplete, or its rebuilt model does
         not match its fingerprint.
     """
-    inline = str(path).startswith("b64:")
-    if inline:
-        text, path = _decode_inline(str(path)), "(inline model)"
-    else:
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"model file '{path}' not found; pass the job's {MODEL_FILE}")
-        text = path.read_text()
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file '{path}' not found; pass the job's {MODEL_FILE}")
+    text = path.read_text()
     try:
         rec = json.loads(text)
         params = params_with_overrides(rec["params"])

@@ -1,21 +1,47 @@
 """Replicas of the EBRAINS services a SpiNNaker job meets, for tests (none is reachable here).
 
-* :func:`run_like_platform` does what the Manchester SpiNNaker platform's job runner does, as
-  its public source documents it (SpiNNaker-nmpiexec: ``PyNNJobProcess`` and the
-  job-parameter factories; summarised in shared/spinnaker.md): download an http(s) ``code``
-  URL into an empty working directory and expand it (format detected from the content),
-  run the setup with every ``hardware_config`` entry as an environment variable, write the
-  machine into ``<working dir>/spynnaker.cfg`` -- here ``virtual_board = True`` and
-  ``version = 5`` stand in for the board the real runner names --, remember the files, run
-  ``python`` + the command split on spaces (``{system}`` -> ``spiNNaker``) in the working
-  directory, return every new file except ``*.pyc`` and those under directories named
-  ``reports`` or ``application_generated_data_files``, and zip ``reports/`` into
-  ``reports.zip``. Where it differs: the real setup pip-installs ``extra_pip_installs``; the
-  replica checks that they are installed (no downloads in tests).
+Each rule the replicas follow is the real code's, cited by file: JavaSpiNNaker
+(``SpiNNakerManchester/JavaSpiNNaker``, folder ``SpiNNaker-nmpiexec``, paths below
+``src/main/java/uk/ac/manchester/spinnaker/nmpiexec/``), commons-compress, and the job queue
+(``HumanBrainProject/ebrains-neuromorphic-job-queue-api``, ``api/simqueue/``).
+
+* :func:`run_like_platform` runs a job as the runner does:
+
+  - ``job_parameters/JobParametersFactory.java``: the factories Git, Zip, Direct in that
+    order; the first that accepts the job wins.
+  - Git (``GitPyNNJobParametersFactory.java``): an http(s) ``code`` is cloned (submodules
+    too) into ``<working dir>/<humanish name>`` (JGit's ``URIish.getHumanishName``: the last
+    path segment without ``.git``), and the job's working directory becomes that clone.
+    Here: real ``git clone``; a URL that is no repository fails and falls through, as there.
+  - Zip (``ZipPyNNJobParametersFactory.java``): the URL is downloaded into the working
+    directory (``utils/FileDownloader.java``: named by ``Content-Disposition``, else the
+    URL path's last segment) and expanded by commons-compress ``new Expander().expand(file,
+    dir)``. Here: the real library (Debian's ``libcommons-compress-java``, 1.22; the runner
+    builds with 1.28.0) through ``tests/java/Expand.java``; a .tar.gz fails there and the job
+    is refused, as there.
+  - ``jobprocessmanager/JobProcessManager.java`` (``getJobParameters``): every input URL is
+    downloaded into the *working directory the runner made* (for a git job: the clone's
+    parent), with the same naming.
+  - ``jobprocess/PyNNJobProcess.java``: the setup script runs with every ``hardware_config``
+    entry as an environment variable (strings as they are, anything else as JSON); the
+    machine is added to ``spynnaker.cfg`` in the job's working directory; the existing files
+    are remembered; ``python`` + the command split by ``ARGUMENT_FINDER``
+    (``([^"]\\S*|".+?")\\s*``, ``{system}`` -> ``spiNNaker``) runs there; ``reports/`` is
+    zipped to ``reports.zip``; the outputs are the new files, except ``*.pyc`` and anything
+    under directories named ``reports`` or ``application_generated_data_files``.
+  - ``JobProcessManager.processOutcome``: each output is uploaded under
+    ``output.getName()``, the file name alone (the server's ``JobManager.addOutput`` writes
+    it into one folder per job): outputs with the same name overwrite each other. Outputs
+    are uploaded after a failure too.
+
+  Where it differs: the setup script (``SpiNNaker-nmpiserv/execute_pynn.bash``) pip-installs
+  each ``extra_pip_installs`` entry; the replica checks each is installed (no downloads in
+  tests), and for ``-e.`` (the job's own checkout, installed in place) that the package of
+  the working directory's ``pyproject.toml`` is installed. The machine it writes is a
+  virtual board (``virtual_board = True``, ``version = 5``), where the real runner names a
+  real one (``machine_name`` + ``version``, or ``remote_spinnaker_url``).
 * :class:`DriveStandIn` speaks the part of the EBRAINS drive (Seafile) API that the
-  ``ebrains-drive`` client uses to upload a file and share it: token exchange, repository
-  list, directory listing, upload link and upload, file detail, shared link, and the public
-  download of a shared link (``?dl=1``).
+  ``ebrains-drive`` client uses to upload a file and share it.
 """
 
 from __future__ import annotations
@@ -23,69 +49,138 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
-import tarfile
+import tempfile
 import urllib.request
 import zipfile
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, urlparse
 
 from nmpi_standin import LocalServer
 
 IGNORED_DIRECTORIES = {"reports", "application_generated_data_files"}
+#: PyNNJobProcess.ARGUMENT_FINDER
+ARGUMENT_FINDER = re.compile(r'([^"]\S*|".+?")\s*')
+EXPANDER = Path(__file__).resolve().parent / "java" / "Expand.java"
+COMMONS_COMPRESS = Path("/usr/share/java/commons-compress.jar")
 
 
-def _gather(directory: Path) -> set[Path]:
-    out = set()
+def expander_available() -> bool:
+    """Whether the real commons-compress Expander can run here (java + the library)."""
+    return shutil.which("java") is not None and COMMONS_COMPRESS.is_file()
+
+
+def expand(archive: Path, dest: Path) -> subprocess.CompletedProcess:
+    """commons-compress ``new Expander().expand(archive, dest)`` (tests/java/Expand.java)."""
+    return subprocess.run(
+        ["java", "-cp", str(COMMONS_COMPRESS), str(EXPANDER), str(archive), str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _gather(directory: Path) -> list[Path]:
+    out = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = [d for d in dirs if d not in IGNORED_DIRECTORIES]
-        out.update(Path(root, f) for f in files if not f.endswith(".pyc"))
+        out.extend(Path(root, f) for f in files if not f.endswith(".pyc"))
     return out
 
 
-def _setup(hardware_config: dict) -> dict:
+def download(url: str, directory: Path) -> Path:
+    """FileDownloader.downloadFile with no default name: Content-Disposition's filename
+    (for ``attachment``/``form-data``), else the URL path's last segment, else a temp name."""
+    with urllib.request.urlopen(url) as resp:
+        data, disposition = resp.read(), resp.headers.get("Content-Disposition")
+    name = None
+    if disposition and disposition.lower().startswith(("attachment", "form-data")):
+        m = re.search(r'filename="?([^";]+)"?', disposition, re.IGNORECASE)
+        name = m.group(1) if m else None
+    if not name:
+        name = PurePosixPath(urlparse(url).path).name  # java.io.File(path).getName()
+    if not name:
+        fd, tmp = tempfile.mkstemp(prefix="download", suffix="file", dir=directory)
+        os.close(fd)
+        name = Path(tmp).name
+    target = directory / name
+    target.write_bytes(data)
+    return target
+
+
+def humanish_name(url: str) -> str:
+    """JGit URIish.getHumanishName: the last path segment, without ``.git``."""
+    segment = PurePosixPath(urlparse(url).path.rstrip("/")).name
+    if segment.endswith(".git"):
+        segment = segment[: -len(".git")]
+    return segment or "repo"
+
+
+def _job_directory(code: str, workdir: Path) -> tuple[Path, str]:
+    """The Git, then Zip factory: (the job's working directory, the factory that took it)."""
+    if not code.startswith(("http://", "https://")):
+        raise ValueError(
+            "the replica runs http(s) code only (the Direct factory is not replicated)"
+        )
+    clone_dir = workdir / humanish_name(code)
+    cloned = subprocess.run(
+        ["git", "clone", "--recurse-submodules", "-q", code, str(clone_dir)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )
+    if cloned.returncode == 0:
+        return clone_dir, "git"
+    shutil.rmtree(clone_dir, ignore_errors=True)  # JGit's clone cleans up after a failure
+    archive = download(code, workdir)
+    res = expand(archive, workdir)
+    if res.returncode != 0:
+        last = (res.stderr.strip().splitlines() or ["?"])[-1]
+        raise RuntimeError(f"Error with zip extraction: {last}")
+    return workdir, "zip"
+
+
+def _setup(hardware_config: dict, job_dir: Path) -> dict:
     """The setup step: ``hardware_config`` as environment; requirements checked."""
     from packaging.requirements import Requirement
 
-    env = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in hardware_config.items()}
+    env = {k: v if isinstance(v, str) else json.dumps(v) for k, v in hardware_config.items()}
     for req in hardware_config.get("extra_pip_installs", []):
+        if req == "-e.":  # the job's checkout itself: its project must be installed
+            import tomllib
+
+            name = tomllib.loads((job_dir / "pyproject.toml").read_text())["project"]["name"]
+            metadata.version(name)  # raises PackageNotFoundError: job fails
+            continue
         r = Requirement(req)
-        version = metadata.version(r.name)  # raises PackageNotFoundError: job fails
+        version = metadata.version(r.name)
         if version not in r.specifier:
             raise RuntimeError(f"{req} not satisfied by {version}")
     return env
 
 
-def run_like_platform(job: dict, workdir: Path, home: Path) -> tuple[int, str, list[str]]:
+def run_like_platform(job: dict, workdir: Path, home: Path) -> tuple[int, str, dict[str, Path]]:
     """Run ``job`` (the dict the nmpi client submitted) as the platform's runner would.
 
-    Returns (exit code, log, output paths relative to ``workdir``).
+    Returns (exit code, log, outputs): the outputs as the server stores them, file name ->
+    file (the last of equal names wins, as ``JobManager.addOutput`` overwrites).
     """
     workdir.mkdir(parents=True)
-    code = job["code"].strip()
-    if not code.startswith(("http://", "https://")):
-        raise ValueError("the replica runs archive jobs only")
-    archive = workdir / "download"
-    urllib.request.urlretrieve(code, archive)
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tar:
-            tar.extractall(workdir, filter="data")
-    elif zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(workdir)
-    else:
-        raise ValueError("code is neither a tar nor a zip archive")
-    env = {**os.environ, "HOME": str(home), **_setup(job.get("hardware_config") or {})}
+    job_dir, _factory = _job_directory(job["code"].strip(), workdir)
+    for item in job.get("input_data") or []:
+        download(item["url"], workdir)
+    env = {**os.environ, "HOME": str(home), **_setup(job.get("hardware_config") or {}, job_dir)}
     env.pop("XDG_CONFIG_HOME", None)
     cfg = configparser.ConfigParser()
-    cfg_file = workdir / "spynnaker.cfg"
+    cfg_file = job_dir / "spynnaker.cfg"
     if cfg_file.exists():
         cfg.read(cfg_file)
     if not cfg.has_section("Machine"):
@@ -94,13 +189,14 @@ def run_like_platform(job: dict, workdir: Path, home: Path) -> tuple[int, str, l
     cfg.set("Machine", "version", "5")
     with open(cfg_file, "w") as fh:
         cfg.write(fh)
-    before = _gather(workdir)
+    before = set(_gather(job_dir))
     command = [sys.executable] + [
-        a.replace("{system}", "spiNNaker") for a in job["command"].split(" ") if a
+        m.group(1).replace("{system}", "spiNNaker")
+        for m in ARGUMENT_FINDER.finditer(job["command"])
     ]
     proc = subprocess.run(
         command,
-        cwd=workdir,
+        cwd=job_dir,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -108,12 +204,20 @@ def run_like_platform(job: dict, workdir: Path, home: Path) -> tuple[int, str, l
         text=True,
         timeout=900,
     )
-    outputs = sorted(p for p in _gather(workdir) if p not in before)
-    reports = workdir / "reports"
+    reports = job_dir / "reports"
     if reports.is_dir():
-        shutil.make_archive(str(workdir / "reports"), "zip", reports)
-        outputs.append(workdir / "reports.zip")
-    return proc.returncode, proc.stdout, [str(p.relative_to(workdir)) for p in outputs]
+        with zipfile.ZipFile(job_dir / "reports.zip", "w") as z:
+            for path in sorted(reports.rglob("*")):
+                if path.is_file():
+                    z.write(path, "reports/" + path.relative_to(reports).as_posix())
+    uploaded: dict[str, Path] = {}
+    store = workdir.parent / f"{workdir.name}.outputs"
+    store.mkdir()
+    for path in _gather(job_dir):
+        if path not in before:
+            shutil.copyfile(path, store / path.name)  # output.getName(): folders dropped
+            uploaded[path.name] = store / path.name
+    return proc.returncode, proc.stdout, uploaded
 
 
 class DriveStandIn(LocalServer):

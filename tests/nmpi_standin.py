@@ -5,9 +5,20 @@ against this server. It speaks the endpoints the client (hbp-neuromorphic-platfo
 ``GET <userinfo>`` (OpenID user info), ``POST /jobs/``, ``GET /jobs/<id>?with_log=..`` and
 plain file downloads for ``output_data``. A job moves submitted -> running -> finished on
 successive reads, and its output is the files of ``output_dir``. With ``executor`` set
-(``executor(job_id, job) -> (exit code, log, output dir, output paths)``, e.g. the platform
-runner's replica in ``ebrains_replicas``), a submitted job really runs, in the background:
-``running`` until it ends, then ``finished`` (exit 0) or ``error``, with its log and files.
+(``executor(job_id, job) -> (exit code, log, outputs)``, outputs as file name -> file, e.g.
+the platform runner's replica in ``ebrains_replicas``), a submitted job really runs, in the
+background: ``running`` until it ends, then ``finished`` (exit 0) or ``error``, with its log
+and files.
+
+Outputs as the real services list them: the runner stores each under its file name alone in
+one folder per job, served as ``<server>/services/rest/output/<collab>/<id>/<name>``
+(JavaSpiNNaker ``SpiNNaker-nmpiserv/.../jobmanager/OutputManagerImpl.java``, ``addOutputs``),
+and reports only the URL (``DataItem`` has ``url`` alone). The job queue fills in the
+missing ``path`` with ``url.lstrip(prefix)`` (``api/simqueue/data_repositories.py``,
+``SpiNNakerTemporaryStorage.get_path``): ``str.lstrip`` strips a *set of characters*, not a
+prefix, so the path keeps a mangled collab and the job id in front of the name (collab
+``my-collab``, job 1: ``y-collab/1/<name>``), and the ``nmpi`` client saves each file at that
+path below its download folder (``Client.download_data``).
 """
 
 from __future__ import annotations
@@ -16,7 +27,12 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
+
+#: Where the runner's server serves a job's outputs (OutputManagerImpl.addOutputs).
+OUTPUT_PATH = "/services/rest/output/"
+#: The prefix SpiNNakerTemporaryStorage.get_path strips (data_repositories.py).
+REAL_PREFIX = "http://spinnaker.cs.man.ac.uk/services/rest/output/"
 
 
 class LocalServer:
@@ -46,6 +62,7 @@ class StandIn(LocalServer):
         self.output_dir = output_dir
         self.jobs: dict[int, dict] = {}
         self.reads: dict[int, int] = {}
+        self.stored: dict[int, dict[str, Path]] = {}
         self.auth_headers: list[str] = []
         self.fail_job = False
         server = self
@@ -72,14 +89,12 @@ class StandIn(LocalServer):
 
             def do_GET(self):  # noqa: N802
                 url = urlparse(self.path)
-                if url.path.startswith("/files/"):
-                    rel = url.path[len("/files/") :]
-                    if server.executor:
-                        job_id, rel = rel.split("/", 1)
-                        path = server.results[int(job_id)][2] / rel
-                    else:
-                        path = server.output_dir / rel
-                    return self._send(200, raw=path.read_bytes())
+                if url.path.startswith(OUTPUT_PATH):
+                    _collab, job_id, name = url.path[len(OUTPUT_PATH) :].split("/", 2)
+                    files = server.stored.get(int(job_id), {})
+                    if name not in files:
+                        return self._send(404, {"detail": "no such output"})
+                    return self._send(200, raw=files[name].read_bytes())
                 if not self._authorised():
                     return None
                 if url.path == "/userinfo":
@@ -95,17 +110,9 @@ class StandIn(LocalServer):
                     job = dict(server.jobs[job_id], status=states[min(n - 1, 2)])
                     job["log"] = "line 1\nsimulating\ndone\n"
                     if job["status"] == "finished":
-                        host = f"http://{self.headers['Host']}"
-                        files = sorted(p for p in server.output_dir.rglob("*") if p.is_file())
-                        job["output_data"] = {
-                            "files": [
-                                {
-                                    "url": f"{host}/files/{p.relative_to(server.output_dir)}",
-                                    "path": str(p.relative_to(server.output_dir)),
-                                }
-                                for p in files
-                            ]
-                        }
+                        files = {p.name: p for p in server.output_dir.rglob("*") if p.is_file()}
+                        server.stored[job_id] = files
+                        job["output_data"] = server.output_data(self.headers["Host"], job, files)
                     return self._send(200, job)
                 return self._send(404, {"detail": "not found"})
 
@@ -131,18 +138,33 @@ class StandIn(LocalServer):
         try:
             self.results[job_id] = self.executor(job_id, job)
         except Exception as exc:  # noqa: BLE001 - the runner's own failure: job error
-            self.results[job_id] = (1, f"runner failed: {exc!r}", None, [])
+            self.results[job_id] = (1, f"runner failed: {exc!r}", {})
 
     def executed_job(self, job_id: int, host: str) -> dict:
         job = dict(self.jobs[job_id])
         if job_id not in self.results:
             return dict(job, status="running", log="running\n")
-        rc, log, out_dir, paths = self.results[job_id]
+        rc, log, outputs = self.results[job_id]
         job.update(status="finished" if rc == 0 else "error", log=log)
-        if rc == 0:
-            base = f"http://{host}/files/{job_id}"
-            job["output_data"] = {"files": [{"url": f"{base}/{p}", "path": p} for p in paths]}
+        self.stored[job_id] = outputs
+        job["output_data"] = self.output_data(host, job, outputs)
         return job
+
+    def output_data(self, host: str, job: dict, files: dict) -> dict:
+        """``output_data`` as the job queue returns it (see the module docstring)."""
+        tails = [f"{quote(job['collab'])}/{job['id']}/{quote(n)}" for n in sorted(files)]
+        return {
+            "repository": "SpiNNaker Manchester temporary storage",
+            "files": [
+                # the path as the queue computes it for the real host (the mangling depends
+                # on the prefix's characters)
+                {
+                    "url": f"http://{host}{OUTPUT_PATH}{t}",
+                    "path": (REAL_PREFIX + t).lstrip(REAL_PREFIX),
+                }
+                for t in tails
+            ],
+        }
 
     def wait(self, job_id: int, timeout: float = 900) -> None:
         self.threads[job_id].join(timeout)

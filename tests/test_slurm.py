@@ -85,6 +85,8 @@ def test_sbatch_missing_is_one_line(tmp_path):
 def test_reference_ensemble_through_local_slurm(tmp_path):
     why = local_cluster.available()
     if why:
+        if os.environ.get("REQUIRE_SLURM"):  # CI installs it (.ci/run): never skip there
+            pytest.fail(f"no local SLURM: {why}, but REQUIRE_SLURM is set")
         pytest.skip(f"no local SLURM: {why}")
     conf = local_cluster.start(tmp_path / "slurm")
     try:

@@ -2,48 +2,65 @@
 
 A job is a directory ``jobs/<name>/``:
 
-* ``job.yaml`` -- what is submitted: ``code`` (``code.tar.gz`` in the folder until ``submit``
+* ``job.yaml`` -- what is submitted: ``code`` (``code.zip`` in the folder until ``submit``
   uploads it to the collab's drive and replaces it by its download URL; or a git URL given
-  with ``--code-url URL@COMMIT``), ``command``, ``collab``, ``hardware_config``, ``commit``,
-  ``fingerprint``, ``seeds``;
-* ``model.json`` -- the whole model (:mod:`pynn_microcircuit.modelfile`), also inside the
-  archive;
-* ``code.tar.gz`` -- the user's commit (:mod:`pynn_microcircuit.platforms.spinnaker.code`).
+  with ``--code-url URL@COMMIT``), ``command``, ``collab``, ``hardware_config``, ``inputs``,
+  ``commit``, ``fingerprint``, ``seeds``;
+* ``model.json`` -- the whole model (:mod:`pynn_microcircuit.modelfile`): inside the archive,
+  or, for a ``--code-url`` job, uploaded by ``submit`` and named in ``inputs``;
+* ``code.zip`` -- the user's commit (:mod:`pynn_microcircuit.platforms.spinnaker.code`).
 
-How the platform runs it (SpiNNaker-nmpiexec's ``PyNNJobProcess`` and job-parameter factories):
-an http(s) ``code`` is downloaded and expanded (format auto-detected) into an empty working
-directory, a git URL is cloned there; a setup script runs with every ``hardware_config``
-entry as an environment variable (``extra_pip_installs`` is installed; we never send
-``spynnaker_version``, which makes it rebuild repositories that no longer exist for 7.x);
-the machine is written into ``<working dir>/spynnaker.cfg``; ``python`` + the command split on
-spaces runs in the working directory; the new files are returned except ``*.pyc`` and those
-under directories named ``reports`` or ``application_generated_data_files``. Our command
-therefore writes its run directory to ``run_output/`` (one run, or ``seed_<s>/`` runs of an
-ensemble) and copies sPyNNaker's provenance and logs there.
+What the platform does with it, from its source (JavaSpiNNaker ``SpiNNaker-nmpiexec``, paths
+below ``src/main/java/uk/ac/manchester/spinnaker/nmpiexec/``; the job queue
+``ebrains-neuromorphic-job-queue-api``, ``api/simqueue/``):
 
-``submission.json`` (written by ``submit``) holds the job id and server; ``fetch`` downloads
-the output into a new run directory (or a reference directory for an ensemble). The access
-token comes from ``EBRAINS_TOKEN`` or the client's token file (``~/.hbptoken``, entry of
+* the queue stores ``command`` in 500 characters (``db.py``, ``String(500)``): every command
+  we prepare is checked against that (:data:`MAX_COMMAND`); the model never travels in it;
+* ``job_parameters/JobParametersFactory.java`` tries Git, Zip, Direct. Git clones an http(s)
+  ``code`` into ``<working dir>/<repository name>`` and the job runs there
+  (``GitPyNNJobParametersFactory.java``); Zip downloads it into the working directory and
+  expands it with commons-compress's ``Expander`` (``ZipPyNNJobParametersFactory.java``:
+  archive formats only, so the code is a zip of regular files);
+* ``jobprocessmanager/JobProcessManager.java`` (``getJobParameters``) downloads every input
+  into the *working directory* (for a git job: the parent of where it runs), named by the
+  download (``utils/FileDownloader.java``); the run finds its model by fingerprint
+  (:func:`pynn_microcircuit.modelfile.locate_model`);
+* ``jobprocess/PyNNJobProcess.java``: a setup script runs with every ``hardware_config``
+  entry as an environment variable (``extra_pip_installs`` is pip-installed one entry per
+  call, ``SpiNNaker-nmpiserv/execute_pynn.bash``; we never send ``spynnaker_version``, which
+  makes it rebuild repositories that no longer exist for 7.x); the machine is written into
+  ``spynnaker.cfg``; ``python`` + the command split by its argument pattern runs; the outputs
+  are the new files except ``*.pyc`` and those under directories named ``reports`` or
+  ``application_generated_data_files``, and ``reports/`` is zipped to ``reports.zip``;
+* ``JobProcessManager.processOutcome`` uploads each output under ``output.getName()``: the
+  file name alone, folders dropped, so equal names overwrite each other.
+
+So a job leaves exactly one output of its own: ``pd14-<fingerprint8>-results.zip``
+(:func:`results_name`), the run (or ensemble) directory zipped by :func:`pack_results`,
+whose folder is then removed; ``fetch`` finds that file by name wherever the download put it
+and unpacks it into a new run (or reference) directory.
+
+``submission.json`` (written by ``submit``) holds the job id and server. The access token
+comes from ``EBRAINS_TOKEN`` or the client's token file (``~/.hbptoken``, entry of
 ``EBRAINS_USER``) and is never written into job files, run.json or logs.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import logging
 import os
 import shutil
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import yaml
 
 from pynn_microcircuit.errors import UserError
 
-from .code import ARCHIVE_NAME, build_archive, parse_code_url
+from .code import ARCHIVE_NAME, build_archive, parse_code_url, write_zip
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +74,24 @@ REQUIRED = ("platform", "code", "command", "collab")
 REMOTE_OUT = "run_output"
 #: What the platform's image lacks for the run path (it has sPyNNaker, PyNN, Neo, NumPy).
 EXTRA_PIP_INSTALLS = ["h5py>=3.8", "pyyaml>=6"]
+#: A git job is a plain checkout: the setup installs it in place (``pip install -e.``, one
+#: word, as execute_pynn.bash calls pip once per entry) without dependencies (pip reads
+#: ``PIP_NO_DEPS`` from the environment the hardware_config entries become).
+GIT_JOB_SETUP = {"extra_pip_installs": [*EXTRA_PIP_INSTALLS, "-e."], "PIP_NO_DEPS": "1"}
+#: The job queue's column for the command (api/simqueue/db.py: ``String(500)``).
+MAX_COMMAND = 500
 #: The sPyNNaker release the capacity model and the run path were checked against.
 CHECKED_SPYNNAKER = "7.4.1"
 
 
-def inline_model(model: dict) -> str:
-    """A model record as one command-line word (``b64:`` + base64 of gzipped JSON)."""
-    raw = gzip.compress(json.dumps(model, separators=(",", ":")).encode(), mtime=0)
-    return "b64:" + base64.urlsafe_b64encode(raw).decode()
+def results_name(fingerprint: str) -> str:
+    """The job's one output file: no other output of a job has this name."""
+    return f"pd14-{fingerprint[:8]}-results.zip"
+
+
+def model_input_name(fingerprint: str) -> str:
+    """The name a ``--code-url`` job's model file is uploaded under."""
+    return f"pd14-{fingerprint[:8]}-model.json"
 
 
 def prepare_job(
@@ -83,13 +110,21 @@ def prepare_job(
         raise UserError(f"job '{job_dir}' exists; choose another --job name (nothing overwritten)")
     model_text = json.dumps(model, indent=2) + "\n"
     command = ["run.py", "--platform", "spinnaker", "--ebrains-job"]
+    setup = {"extra_pip_installs": list(EXTRA_PIP_INSTALLS)}
     if code_url:
         url, commit = parse_code_url(code_url)
         code, info = url, {"commit": commit, "dirty": False}
-        command += ["--model", inline_model(model), "--code-commit", commit]
+        command += ["--model", model_input_name(model["fingerprint"]), "--code-commit", commit]
+        setup = json.loads(json.dumps(GIT_JOB_SETUP))
     else:
         command += ["--model", "model.json"]
     command += ["--fingerprint", model["fingerprint"], "--out", REMOTE_OUT, "--no-analysis", "-q"]
+    command_line = " ".join(command)
+    if len(command_line) > MAX_COMMAND:
+        raise UserError(
+            f"the job's command has {len(command_line)} characters; the platform stores "
+            f"{MAX_COMMAND}: use a shorter --code-url"
+        )
     Path(jobs_root).mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=jobs_root))  # complete, then renamed
     try:
@@ -106,10 +141,10 @@ def prepare_job(
         job = {
             "platform": "SpiNNaker",
             "code": code,
-            "command": " ".join(command),
+            "command": command_line,
             "collab": collab,
-            "hardware_config": {"extra_pip_installs": list(EXTRA_PIP_INSTALLS)},
-            "inputs": [],
+            "hardware_config": setup,
+            "inputs": ["model.json"] if code_url else [],
             "commit": info["commit"],
             "dirty": info["dirty"],
             "fingerprint": model["fingerprint"],
@@ -236,14 +271,21 @@ def submit(job_dir: str | Path, allow_dirty: bool = False) -> str:
     c = client(job)
     code = job["code"]
     if not code.startswith(("http://", "https://")):
-        code = upload_code(job_dir, job, c.token)
+        code = upload(job_dir, job, c.token, code, f"{job_dir.name}-{str(job.get('commit'))[:12]}")
+    fp = str(job.get("fingerprint", ""))[:8]
+    inputs = [
+        name
+        if name.startswith(("http://", "https://"))
+        else upload(job_dir, job, c.token, name, fp)
+        for name in job.get("inputs") or []
+    ]
     try:
         job_id = c.submit_job(
             source=code,
             platform=job["platform"],
             collab_id=job["collab"],
             config=job.get("hardware_config"),
-            inputs=job.get("inputs") or None,
+            inputs=inputs or None,
             command=job["command"],
             tags=["pynn-microcircuit"],
         )
@@ -255,6 +297,7 @@ def submit(job_dir: str | Path, allow_dirty: bool = False) -> str:
                 "job_id": job_id,
                 "service": c.job_server,
                 "code": code,
+                "inputs": inputs,
                 "commit": job.get("commit"),
                 "submitted_at": time.time(),
             },
@@ -265,29 +308,31 @@ def submit(job_dir: str | Path, allow_dirty: bool = False) -> str:
     return str(job_id)
 
 
-def upload_code(job_dir: Path, job: dict, token: str | None) -> str:
-    """Upload the job's code archive to the collab's drive (``ebrains-drive``); returns a
-    world-readable download URL, which the platform's runner fetches and expands."""
-    archive = job_dir / job["code"]
-    if not archive.is_file():
-        raise UserError(f"'{archive}' is missing; prepare the job again")
+def upload(job_dir: Path, job: dict, token: str | None, name: str, prefix: str) -> str:
+    """Upload the job's file ``name`` (its code archive, or an input) to the collab's drive
+    (``ebrains-drive``) as ``pd14-<prefix>-<name>``; returns a world-readable download URL,
+    which the platform's runner fetches (and, for the code, expands)."""
+    local = job_dir / name
+    if not local.is_file():
+        raise UserError(f"'{local}' is missing; prepare the job again")
     if not token:
-        raise UserError("uploading the code needs EBRAINS_TOKEN (the drive takes no password)")
+        raise UserError("uploading to the drive needs EBRAINS_TOKEN (it takes no password)")
     try:
         from ebrains_drive.client import DriveApiClient
     except ImportError:
         raise UserError("ebrains-drive is not installed: pip install -e '.[spinnaker]'") from None
     drive = os.environ.get("EBRAINS_DRIVE_URL", job.get("drive", DEFAULT_DRIVE)).rstrip("/")
-    name = f"pynn-microcircuit-{job_dir.name}-{str(job.get('commit'))[:12]}.tar.gz"
     try:
         c = DriveApiClient(token=token)
         c.server = c.drive_url = drive
         repo = c.repos.get_repo_by_url(str(job["collab"]))
-        uploaded = repo.get_dir("/").upload_local_file(str(archive), name=name, overwrite=True)
+        uploaded = repo.get_dir("/").upload_local_file(
+            str(local), name=f"pd14-{prefix}-{local.name}", overwrite=True
+        )
         link = uploaded.get_share_link()
     except Exception as exc:  # requests/drive errors never contain the token
         raise UserError(
-            f"could not upload the code to the drive of collab '{job['collab']}' at {drive}: "
+            f"could not upload {name} to the drive of collab '{job['collab']}' at {drive}: "
             f"{type(exc).__name__}; check the collab name and the token"
         ) from None
     return link.rstrip("/") + "/?dl=1"
@@ -341,15 +386,28 @@ def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
         "fingerprint": job.get("fingerprint"),
         "fetched_at": time.time(),
     }
+    name = results_name(str(job.get("fingerprint")))
     with tempfile.TemporaryDirectory() as tmp:
-        c.download_data(info, local_dir=tmp)
-        out = Path(tmp) / REMOTE_OUT
+        try:
+            c.download_data(info, local_dir=tmp)
+        except Exception as exc:  # urllib errors name the URL, never the token
+            raise UserError(
+                f"could not download the output of job {sub['job_id']}: {type(exc).__name__}: "
+                f"{exc}; try again later"
+            ) from None
+        found = sorted(Path(tmp).rglob(name))  # the service may nest or rename folders
+        if not found:
+            got = sorted(p.name for p in Path(tmp).rglob("*") if p.is_file())
+            raise UserError(
+                f"job {sub['job_id']} returned no {name} (got: {', '.join(got) or 'nothing'}); "
+                "see its log with run.py status"
+            )
+        unpacked = Path(tmp) / "unpacked"
+        _unzip(found[0], unpacked)
+        out = unpacked / REMOTE_OUT
         ensemble = (out / "reference.json").is_file()
         if not ensemble and not (out / "run.json").is_file():
-            found = [p.parent for p in Path(tmp).rglob("run.json")]
-            if not found:
-                raise UserError(f"job {sub['job_id']} produced no run.json; see its log")
-            out = found[0]
+            raise UserError(f"{name} of job {sub['job_id']} holds no run.json; see its log")
         stem = f"{job_dir.name}_{'reference' if ensemble else 'job'}"
         run_dir = new_run_dir(None, stem, root=runs_root)
         for item in out.iterdir():
@@ -374,3 +432,35 @@ def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
                 CHECKED_SPYNNAKER,
             )
     return run_dir
+
+
+def _unzip(archive: Path, dest: Path) -> None:
+    """Unpack a results zip; a damaged one, or one naming a path outside ``dest``, is a
+    one-line error."""
+    try:
+        with zipfile.ZipFile(archive) as z:
+            for member in z.namelist():
+                target = (dest / member).resolve()
+                if not target.is_relative_to(dest.resolve()):
+                    raise UserError(f"{archive.name} names a path outside its folder: {member}")
+            z.extractall(dest)
+    except zipfile.BadZipFile as exc:
+        raise UserError(f"{archive.name} is damaged ({exc}); fetch the job again") from None
+
+
+def pack_results(out: Path, fingerprint: str, cwd: Path = Path(".")) -> Path:
+    """Inside a job: zip the run (or ensemble) directory ``out`` into
+    :func:`results_name` in ``cwd`` and remove ``out``, so that the job's only output of its
+    own is that file (the runner would upload every file of ``out`` under its bare name).
+    What the run left is packed even after a failure."""
+    out, cwd = Path(out), Path(cwd)
+    files = {}
+    if out.is_dir():
+        for path in sorted(out.rglob("*")):
+            if path.is_file():
+                files[(Path(REMOTE_OUT) / path.relative_to(out)).as_posix()] = path.read_bytes()
+    dest = cwd / results_name(fingerprint)
+    write_zip(dest, files)
+    shutil.rmtree(out, ignore_errors=True)
+    log.info("results packed into %s (%d files)", dest, len(files))
+    return dest

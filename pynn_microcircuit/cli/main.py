@@ -205,13 +205,15 @@ MODEL_FILE_OPTIONS = (
 def _from_model_file(args, argv):
     """Parameters and spec from ``--model``; the file's run options and platform settings
     are put into ``args``. Returns (params, spec, seeds, fingerprint)."""
-    from ..modelfile import read_model
+    from ..modelfile import locate_model, read_model
 
     given = [o for o in MODEL_FILE_OPTIONS if any(a == o or a.startswith(o + "=") for a in argv)]
     if given:
         raise UserError(
             f"--model carries the whole model; drop {', '.join(given)} (or drop --model)"
         )
+    if args.ebrains_job and args.fingerprint:  # a git job's model is an input file
+        args.model = str(locate_model(args.model, args.fingerprint))
     params, spec, run, settings, fp = read_model(args.model)
     if args.fingerprint and args.fingerprint != fp:
         raise UserError(
@@ -237,7 +239,18 @@ def _add_spinnaker_args(ap: argparse.ArgumentParser) -> None:
         "is only mapped on a virtual machine and a job is prepared under jobs/)"
     )
     g.add_argument("--machine", default=None, help="hostname of a SpiNNaker board")
-    g.add_argument("--spalloc", default=None, help="spalloc server URL")
+    g.add_argument(
+        "--board-version",
+        type=int,
+        default=None,
+        choices=(3, 5),
+        help="with --machine: 3 for a 4-chip SpiNN-3 board, 5 (default) for a SpiNN-5 board",
+    )
+    g.add_argument(
+        "--spalloc",
+        default=None,
+        help="spalloc server: https://[USER:PASSWORD@]host/... or old-style spalloc://USER@host[:port]",
+    )
     g.add_argument("--spalloc-machine", default=None, help="machine name on the spalloc server")
     g.add_argument(
         "--ebrains-job", action="store_true", help="running inside an EBRAINS platform job"

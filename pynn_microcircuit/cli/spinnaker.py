@@ -49,7 +49,6 @@ def spinnaker_quanta(params, spec, knobs, seed: int, allow_partial: bool = False
     import subprocess
     import tempfile
 
-    from ..entry import environment
     from ..modelfile import model_record, write_model
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,7 +61,7 @@ def spinnaker_quanta(params, spec, knobs, seed: int, allow_partial: bool = False
         res = subprocess.run(
             [sys.executable, "-m", "pynn_microcircuit.platforms.spinnaker.quantisation", str(model), str(out),
              str(seed)],
-            capture_output=True, text=True, env=environment(),
+            capture_output=True, text=True,
         )  # fmt: skip
         if res.returncode or not out.is_file():
             last = (res.stderr.strip().splitlines() or ["no output"])[-1]
@@ -102,8 +101,10 @@ def _machine(args, budget: dict | None, predicted_chips: int):
     chosen = [m for m in ("machine", "spalloc", "ebrains_job") if getattr(args, m)]
     if len(chosen) > 1:
         raise UserError("give only one of --machine, --spalloc, --ebrains-job")
+    if args.board_version and not args.machine:
+        raise UserError("--board-version goes with --machine (spalloc and EBRAINS give SpiNN-5)")
     if args.machine:
-        return Machine("host", host=args.machine)
+        return Machine("host", host=args.machine, board_version=args.board_version or 5)
     if args.spalloc:
         if not re.match(r"^(https?|spalloc)://", args.spalloc) and ":" not in args.spalloc:
             raise UserError(f"--spalloc '{args.spalloc}' is not a URL; e.g. https://server/spalloc")
@@ -187,7 +188,23 @@ def _without_option(argv: list[str], option: str) -> list[str]:
 
 
 def run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
-    """Map (dry run) or run on SpiNNaker; after a dry run, prepare a job under jobs/."""
+    """Map (dry run) or run on SpiNNaker; after a dry run, prepare a job under jobs/.
+
+    Inside an EBRAINS job the top process (``--out run_output``; an ensemble's seeds run in
+    child processes with their own ``--out``) packs what the run wrote into the job's one
+    results file, also after a failure (:func:`~pynn_microcircuit.platforms.spinnaker.jobs.pack_results`).
+    """
+    from pynn_microcircuit.platforms.spinnaker.jobs import REMOTE_OUT, pack_results
+
+    if not (args.ebrains_job and args.out and Path(args.out) == Path(REMOTE_OUT)):
+        return _run_on_spinnaker(args, argv, params, spec, the_plan)
+    try:
+        return _run_on_spinnaker(args, argv, params, spec, the_plan)
+    finally:
+        pack_results(Path(args.out), args.model_fingerprint or "unknown")
+
+
+def _run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
     if args.model and len(args.seeds) > 1 and (args.ebrains_job or args.machine or args.spalloc):
         return run_ensemble(args, argv, spec)
     from pynn_microcircuit.platforms.spinnaker.capacity import predict_mapping
