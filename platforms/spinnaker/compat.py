@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 
+from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.platforms.compat_check import require
 
 SPYNNAKER_VERSION = require("sPyNNaker", "1!7.4", "the SpiNNaker platform code")
@@ -61,3 +62,57 @@ def population_vertex(population):
     """The application vertex behind a ``pyNN.spiNNaker`` Population (its ``_vertex``
     property, spynnaker/pyNN/models/populations/population.py, 7.4.1)."""
     return population._vertex
+
+
+#: The sPyNNaker internals the platform code calls, as (module, attribute path, where used).
+#: The version string alone is not enough: the EBRAINS machine builds sPyNNaker from git
+#: (its ``docker_image/install_spinnaker_git.sh``), so a 1!7.4.2 that passes the version
+#: check may have moved one of them.
+INTERNALS = (
+    ("spinn_front_end_common.data", "FecDataView.iterate_placemements", "run.read_mapping"),
+    ("spinn_front_end_common.data", "FecDataView.get_machine", "run.read_mapping"),
+    ("spinn_front_end_common.utilities.base_database", "BaseDatabase.default_database_file",
+     "run.run_databases"),
+    ("spinn_front_end_common.interface.provenance", "GlobalProvenance.get_global_provenace_path",
+     "run.run_databases"),
+    ("spynnaker.pyNN.models.neural_projections.synapse_information",
+     "SynapseInformation.may_generate_on_machine", "synapses_generated_on_machine"),
+    ("spynnaker.pyNN.models.neural_projections.connectors",
+     "AbstractGenerateConnectorOnMachine", "synapses_generated_on_machine"),
+    ("spynnaker.pyNN.models.neuron.synapse_dynamics", "AbstractGenerateOnMachine",
+     "synapses_generated_on_machine"),
+    ("spynnaker.pyNN.models.neuron.population_vertex", "PopulationVertex.get_ring_buffer_shifts",
+     "quantisation.weight_quanta_pA"),
+    ("spynnaker.pyNN.models.neuron.population_vertex", "PopulationVertex.get_weight_scales",
+     "quantisation.weight_quanta_pA"),
+    ("spynnaker.pyNN.models.populations.population", "Population.spinnaker_get_data",
+     "readback.population_spikes"),
+)  # fmt: skip
+
+
+def missing_internals(internals=INTERNALS) -> list[str]:
+    """The entries of :data:`INTERNALS` the installed sPyNNaker lacks, as
+    ``module:attribute (used by ...)``; empty when all are there."""
+    from importlib import import_module
+
+    missing = []
+    for module, path, user in internals:
+        try:
+            obj = import_module(module)
+            for part in path.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            missing.append(f"{module}:{path} (used by {user})")
+    return missing
+
+
+def check_internals() -> dict:
+    """run.json's ``spynnaker``: the version that ran and the internals checked; a one-line
+    :class:`UserError` naming the missing ones before anything is built."""
+    missing = missing_internals()
+    if missing:
+        raise UserError(
+            f"sPyNNaker {SPYNNAKER_VERSION} lacks internals this package uses: "
+            f"{'; '.join(missing)} - install sPyNNaker==1!7.4.1 or report it"
+        )
+    return {"version": SPYNNAKER_VERSION, "internals_checked": len(INTERNALS)}

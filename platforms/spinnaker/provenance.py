@@ -23,9 +23,24 @@ counter (sPyNNaker 7.4.1 source)              meaning
 ``Times_the_input_buffer_lost_packets``       incoming spikes dropped at a full input buffer
 ``Times_synaptic_weights_have_saturated``     summed input clipped at the ring-buffer maximum
 ``Number_of_late_spikes``, ``Late spikes``    spikes that arrived after their delay slot
-router ``*Dropped_Multicast_Packets*``        spike packets a router dropped
-  (``router_provenance_gatherer.py``)
+``Skipped synapses``                          synapses a split synapse core skipped
+  (``population_machine_synapses_provenance.py``)
+router: dropped multicast packets that were   spike packets lost in the run phase
+  not re-injected (see below)
 ============================================  =================================================
+
+Routers (``spinn_front_end_common/interface/interface_functions/router_provenance_gatherer.py``)
+write one row per counter and chip, per phase: the description is the phase prefix
+(``Load``, ``Run``, ``Extract``, from ``abstract_spinnaker_base.py``; none after a failed
+run) glued to the counter name. Only the run phase carries spikes. A router drops a
+multicast packet it cannot forward; the chip's extra monitor then picks it up and re-injects
+it (on by default). sPyNNaker counts the drops as lost only when there was no re-injection on
+that chip, or when the monitor's counters (received for re-injection, missed, overflows,
+re-injected, dumped from a processor or a link) add up to fewer than the drops; a missed
+re-injection and a re-injection overflow are packets lost for sure. The same rules here,
+per chip: ``Dropped_Multicast_Packets`` not accounted for, ``Missed_For_Reinjection`` and
+``Reinjection_Overflows`` are faults; ``Dropped_Multicast_Packets_via_local_transmission``
+(a key without a route) too.
 
 Pure Python (``sqlite3``): the verdict can be read again from a fetched run directory without
 sPyNNaker installed.
@@ -33,6 +48,7 @@ sPyNNaker installed.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 from pathlib import Path
@@ -52,9 +68,27 @@ CORE_FAULTS = {
     "Times_synaptic_weights_have_saturated": "weight saturation",
     "Number_of_late_spikes": "late spikes",
     "Late spikes": "late spikes",
+    "Skipped synapses": "skipped synapses",
 }
-#: Router counters (name fragment) whose non-zero value means dropped spike packets.
-ROUTER_FAULT_FRAGMENT = "Dropped_Multicast_Packets"
+#: The phase prefix of the run's router rows (abstract_spinnaker_base.py, ``_do_extract_from_machine``).
+RUN_PHASE = "Run"
+#: Router counters that lose packets for sure, with their kind.
+ROUTER_FAULTS = {
+    "Missed_For_Reinjection": "router dropped packets (missed re-injection)",
+    "Reinjection_Overflows": "router dropped packets (re-injection overflow)",
+    "Dropped_Multicast_Packets_via_local_transmission": "router dropped packets (no route)",
+}
+#: The extra monitor's counters that account for a router's dropped packets
+#: (``missing_stuff`` in router_provenance_gatherer.py).
+REINJECTION_ACCOUNTS = (
+    "Received_For_Reinjection",
+    "Missed_For_Reinjection",
+    "Reinjection_Overflows",
+    "Reinjected",
+    "Dumped_from_a_processor",
+    "Dumped_from_a_Link",
+)
+DROPPED = "Dropped_Multicast_Packets"
 #: Tables copied into the run directory's ``provenance.sqlite3``.
 PROVENANCE_TABLES = ("core", "core_provenance", "router_provenance", "monitor_provenance")
 PROVENANCE_FILE = "provenance.sqlite3"
@@ -77,7 +111,9 @@ def faults(database: str | Path) -> list[dict]:
         for a router), largest value first.
     """
     out = []
-    with sqlite3.connect(f"file:{Path(database)}?mode=ro", uri=True) as con:
+    # a plain connection: sPyNNaker still holds the database open (it is read before
+    # ``end()``), and a read-only one cannot open it then ("unable to open database file")
+    with contextlib.closing(sqlite3.connect(str(database))) as con:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
         if "core_provenance" in tables:
             rows = con.execute(
@@ -90,12 +126,37 @@ def faults(database: str | Path) -> list[dict]:
                     out.append(_fault(kind, description, x, y, p, name, value))
         if "router_provenance" in tables:
             rows = con.execute("SELECT x, y, description, the_value FROM router_provenance")
-            for x, y, description, value in rows:
-                if ROUTER_FAULT_FRAGMENT in str(description) and _number(value) > 0:
-                    out.append(
-                        _fault("router dropped packets", description, x, y, None, None, value)
-                    )
+            out += router_faults(rows)
     return sorted(out, key=lambda f: -f["value"])
+
+
+def router_faults(rows) -> list[dict]:
+    """Lost spike packets from router rows ``(x, y, description, value)``: the run phase only
+    (rows without a phase prefix, written after a failed run, count as run phase too)."""
+    chips: dict[tuple[int, int], dict[str, float]] = {}
+    for x, y, description, value in rows:
+        name = str(description)
+        if name.startswith(("Load", "Extract")):
+            continue
+        if name.startswith(RUN_PHASE):
+            name = name[len(RUN_PHASE) :]
+        counters = chips.setdefault((int(x), int(y)), {})
+        counters[name] = counters.get(name, 0.0) + _number(value)
+    out = []
+    for (x, y), c in sorted(chips.items()):
+        for name, kind in ROUTER_FAULTS.items():
+            if c.get(name, 0) > 0:
+                out.append(_fault(kind, RUN_PHASE + name, x, y, None, None, c[name]))
+        dropped = c.get(DROPPED, 0.0)
+        has_reinjection = "Received_For_Reinjection" in c
+        accounted = sum(c.get(k, 0.0) for k in REINJECTION_ACCOUNTS)
+        if dropped > 0 and (not has_reinjection or accounted < dropped):
+            lost = dropped - accounted if has_reinjection else dropped
+            out.append(
+                _fault("router dropped packets (not re-injected)", RUN_PHASE + DROPPED, x, y,
+                       None, None, lost)
+            )  # fmt: skip
+    return out
 
 
 def _fault(kind, counter, x, y, p, core, value) -> dict:

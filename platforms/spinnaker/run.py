@@ -33,7 +33,7 @@ from pynn_microcircuit.scaling import ModelSpec
 
 from .backend import SpinnakerBackend
 from .capacity import Knobs, predict_mapping
-from .compat import synapses_generated_on_machine
+from .compat import check_internals, synapses_generated_on_machine
 from .logs import spinnaker_logs
 from .provenance import copy_logs, copy_provenance, summary, verdict
 from .quantisation import quantisation_record
@@ -119,15 +119,24 @@ def run_spinnaker(
     prediction = predict_mapping(spec, knobs)
     if not prediction.feasible:
         raise UserError(f"this model cannot map on SpiNNaker: {prediction.problems[0]}")
+    try:  # what writes the results, before the machine time is spent
+        import h5py  # noqa: F401
+    except ImportError:
+        raise UserError(
+            "h5py is not installed: pip install 'h5py>=3.8' (spikes.h5 needs it)"
+        ) from None
     sim = import_spynnaker()
+    spynnaker = check_internals()
     stem = f"spinnaker_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
     run_dir = rundir.new_run_dir(out, stem)
+    run_dir_abs = run_dir.resolve()  # the run works inside its cfg's directory
     t_total = opts.t_presim_ms + opts.t_sim_ms
     record = {  # SpiNNaker's own entries of run.json (RunRecord.details)
         "machine": machine.to_dict(),
         "knobs": knobs.to_dict(),
         "prediction": prediction.to_dict(),
         "budget": budget,
+        "spynnaker": spynnaker,
         **(extra or {}),
     }
     t0 = time.perf_counter()
@@ -151,7 +160,10 @@ def run_spinnaker(
             record["mapping"] = read_mapping()
             if simulated:
                 spikes = net.spikes()
-                databases = run_databases()
+                # before end(): in Production mode sPyNNaker deletes the run's database
+                # (recordings and provenance) at end() (abstract_spinnaker_base.py,
+                # keep_data_database)
+                record.update(provenance_record(run_dir_abs, *run_databases()))
         except UserError:
             raise
         except Exception as exc:  # sPyNNaker/SpiNNMan errors: name the machine and the fix
@@ -175,7 +187,6 @@ def run_spinnaker(
     record["delay_tail_redrawn"] = backend.delay_tail_redrawn
     if simulated:
         populations = store_spikes(run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total)
-        record.update(provenance_record(run_dir, *databases))
         record.update(activity_check(spec, populations))
         if record["activity_note"]:
             log.warning(record["activity_note"])

@@ -36,6 +36,9 @@ from .capacity import Knobs
 CFG_NAME = "spynnaker.cfg"
 #: Board version of SpiNN-5 machines (48-chip boards), the EBRAINS SpiNNaker machine.
 BOARD_VERSION = 5
+#: Board versions a ``--machine`` may name (SpiNNMachine ``version_factory``: 3 is the 4-chip
+#: SpiNN-3 board, 5 the 48-chip SpiNN-5 board).
+BOARD_VERSIONS = {3, 5}
 #: ``[Machine]`` keys that select or size the machine (SpiNNMachine ``spinn_machine.cfg``,
 #: SpiNNMan ``spinnman.cfg``); the run's cfg gives each one a value.
 MACHINE_KEYS = (
@@ -62,14 +65,35 @@ class Machine:
     spalloc: str | None = None
     spalloc_machine: str | None = None
     boards: int | None = None
+    board_version: int = BOARD_VERSION
 
     def __post_init__(self):
         if self.mode not in ("virtual", "host", "spalloc", "ebrains"):
             raise UserError(f"unknown SpiNNaker mode '{self.mode}'")
+        if self.board_version not in BOARD_VERSIONS:
+            raise UserError(
+                f"board version {self.board_version} is not one of {sorted(BOARD_VERSIONS)} "
+                "(3: a 4-chip SpiNN-3 board, 5: a 48-chip SpiNN-5 board)"
+            )
 
     def to_dict(self) -> dict:
-        """As recorded in run.json (a spalloc URL without its user and password)."""
-        return {**self.__dict__, "spalloc": strip_credentials(self.spalloc)[0]}
+        """As recorded in run.json (an http(s) spalloc URL without its user and password)."""
+        return {**self.__dict__, "spalloc": server_address(self.spalloc)}
+
+
+def old_spalloc(url: str | None) -> bool:
+    """Whether ``url`` names an old-style spalloc server (``spalloc://user@host:port`` or a
+    bare host name), which sPyNNaker parses itself, user and port included
+    (``spinn_front_end_common/utilities/utility_calls.py``, ``parse_old_spalloc``); http(s)
+    URLs go to the new client (``spinnman.spalloc.is_server_address``)."""
+    return bool(url) and not url.lower().startswith(("http://", "https://"))
+
+
+def server_address(url: str | None) -> str | None:
+    """The spalloc address as the run's cfg names it: an old-style one whole (its user is
+    the job's owner name, not a secret), an http(s) one without user and password (they go
+    to the environment, :func:`spalloc_credentials`)."""
+    return url if old_spalloc(url) else strip_credentials(url)[0]
 
 
 def strip_credentials(url: str | None) -> tuple[str | None, str | None, str | None]:
@@ -112,9 +136,9 @@ def cfg_text(machine: Machine) -> str:
     if machine.mode == "virtual":
         values.update(virtual_board="True", version=BOARD_VERSION)
     elif machine.mode == "host":
-        values.update(machine_name=machine.host, version=BOARD_VERSION)
-    elif machine.mode == "spalloc":
-        values["spalloc_server"] = strip_credentials(machine.spalloc)[0]
+        values.update(machine_name=machine.host, version=machine.board_version)
+    elif machine.mode == "spalloc":  # spalloc serves SpiNN-5 boards
+        values.update(spalloc_server=server_address(machine.spalloc), version=BOARD_VERSION)
         if machine.spalloc_machine:
             values["spalloc_machine"] = machine.spalloc_machine
     else:
@@ -157,7 +181,7 @@ def run_environment(run_dir: Path, machine: Machine, knobs: Knobs | None = None)
     else:
         (run_dir / CFG_NAME).write_text(cfg_text(machine))
         work = run_dir
-        if machine.mode == "spalloc":
+        if machine.mode == "spalloc" and not old_spalloc(machine.spalloc):
             env.update(spalloc_credentials(machine.spalloc))
     if user_cfg() is None:  # sPyNNaker insists on one; never let it write into ~
         home = run_dir / ".spynnaker_user"
