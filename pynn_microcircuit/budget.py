@@ -378,7 +378,7 @@ def plan(
     if (spec.n_scale, spec.k_scale) != (best[1].n_scale, best[1].k_scale):
         fid = fidelity(spec, mf_full, ev_full)
     fid.update(compensation_split(spec, p, mf_full))
-    shown = {k: v for k, v in res.items() if k != SETTINGS}
+    shown = {k: v for k, v in res.items() if not isinstance(v, dict | list) and k != SETTINGS}
     expl = [
         f"n = {spec.n_scale:g}, k = {spec.k_scale:g}, method {spec.method}: "
         f"{spec.total_neurons:,} neurons, {spec.total_synapses:,} synapses",
@@ -411,6 +411,7 @@ def plan(
         )
     if res.get(SETTINGS):
         expl.append("platform settings: " + ", ".join(f"{k} {v}" for k, v in res[SETTINGS].items()))
+    expl += res.get("notes", [])  # the capacity model's own lines (e.g. what sets a slowdown)
     res = {**res, "margin": used}
     return Plan(platform, spec.n_scale, spec.k_scale, spec.method, True, res, budget, fid, expl)
 

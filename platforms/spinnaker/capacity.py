@@ -24,6 +24,18 @@ are sPyNNaker 7.4.1's own (file names under ``spynnaker/pyNN/``), see also the p
   (``extra_algorithms/delay_support_adder.py``). With extensions disabled the network's
   delays are clipped to the slots instead (the platform does this; the fraction of clipped
   synapses is reported).
+* Neuron cores must update their neurons within each time step. sPyNNaker 7.4.1 keeps no
+  per-neuron cycle figure for its LIF model (``population_vertex.py`` budgets only the
+  synapse side), so the bound comes from the one published real-time operating point of this
+  model: 64 ``IF_curr_exp`` neurons per core at dt = 0.1 ms and time-scale factor 1 (the
+  PD14 setup of sPyNNaker's example and of the real-time full-scale run, Rhodes et al. 2020,
+  Phil. Trans. R. Soc. A 378:20190160). The time a core has per step is dt x time-scale
+  factor, so at most ``64 x (dt / 0.1 ms) x tsf`` neurons per core
+  (:func:`max_neurons_per_core`; at dt = 1 ms that is 640, above sPyNNaker's default of 256
+  for that step). A mapping beyond it is predicted to overrun its timer and is not offered;
+  the bound is one anchor scaled linearly, not a measured cycle count, so it may be
+  conservative (van Albada et al. 2018, Front. Neurosci. 12:291, needed a 20x slowdown at
+  80 per core, with synapses processed on the neuron cores).
 * Chips: an emulation of PACMAN's placer on the SpiNN-5 machine geometry
   (:mod:`pynn_microcircuit.platforms.spinnaker.placer`): chips of 16 application cores (18 minus the monitor
   and the extra monitor; 15 on the Ethernet chip), boards of 48 chips, multi-board machines
@@ -64,6 +76,23 @@ DELAY_EXTENSION_SLOTS = 8
 POISSON_ATOMS_PER_CORE = 500
 #: Probability budget sPyNNaker uses for its "probable maximum" quantiles.
 CHANCE = 0.01
+#: LIF neurons one neuron core updates in real time at dt = 0.1 ms (see the module docstring).
+REALTIME_NEURONS_PER_CORE = 64
+#: The time step of that operating point (ms).
+REALTIME_DT_MS = 0.1
+
+
+def max_neurons_per_core(dt_ms: float, time_scale_factor: float) -> int:
+    """Most LIF neurons a neuron core updates within a step of ``dt_ms`` slowed down by
+    ``time_scale_factor`` (the published real-time point scaled by the time per step)."""
+    return int(
+        math.floor(REALTIME_NEURONS_PER_CORE * dt_ms / REALTIME_DT_MS * time_scale_factor + 1e-9)
+    )
+
+
+def neuron_slowdown(npc: int, dt_ms: float) -> int:
+    """Smallest time-scale factor at which ``npc`` neurons per core keep up."""
+    return max(1, math.ceil(npc * REALTIME_DT_MS / (REALTIME_NEURONS_PER_CORE * dt_ms) - 1e-9))
 
 
 @dataclass(frozen=True)
@@ -139,6 +168,7 @@ class Mapping:
     synapse_cores: list
     max_row: int
     problems: list
+    slowdown_needed: dict = None
 
     @property
     def feasible(self) -> bool:
@@ -153,6 +183,7 @@ class Mapping:
             "synapse_cores_per_slice": dict(self.synapse_cores),
             "max_row_synapses": self.max_row,
             "problems": self.problems,
+            "slowdown_needed": self.slowdown_needed,
         }
 
 
@@ -253,6 +284,8 @@ def predict_mapping(spec: ModelSpec, knobs: Knobs = Knobs()) -> Mapping:
     poisson = [
         1 if (spec.input == "poisson" and spec.ext_rate_hz[i] > 0) else 0 for i in range(n_pop)
     ]
+    dt = spec.resolution_ms
+    need = {"neuron_updates": neuron_slowdown(npc, dt), "synapse_events": 1}
     for i in range(n_pop):
         events = 0.0
         for j in range(n_pop):
@@ -270,6 +303,10 @@ def predict_mapping(spec: ModelSpec, knobs: Knobs = Knobs()) -> Mapping:
                 max_row = max(max_row, row)
                 events += math.ceil(row * float(spec.thalamus["rate_hz"]) * th_n)
         s_i = math.ceil(events / (SYNAPSE_EVENTS_PER_CORE_S * tsf))
+        room = MAX_SUPPORT_CORES - 1 - poisson[i]  # synapse cores a slice may have
+        need["synapse_events"] = max(
+            need["synapse_events"], math.ceil(events / (SYNAPSE_EVENTS_PER_CORE_S * room) - 1e-9)
+        )
         if s_i + poisson[i] >= MAX_SUPPORT_CORES:
             problems.append(
                 f"{spec.populations[i]} needs {s_i} synapse cores per slice (max "
@@ -303,15 +340,23 @@ def predict_mapping(spec: ModelSpec, knobs: Knobs = Knobs()) -> Mapping:
     # the placer emulation on the smallest machine that holds the first-fit-like estimate
     estimate = pack_chips(groups)
     chips = estimate
-    if not problems:  # a group larger than a chip cannot be placed anywhere
+    if not problems:  # a group larger than a chip cannot be placed anywhere (the timing
+        # bound is checked below: sPyNNaker maps such a model, it overruns only when it runs)
         boards = boards_for_chips(estimate)
         chips = place(groups, boards)
         while chips is None:  # did not fit that machine: the next size up
             boards = 3 if boards == 1 else boards + 3
             chips = place(groups, boards)
     by_kind = {"neuron": n_neuron, "synapse": n_syn, "poisson": n_pois, "delay": n_delay}
+    need["set_by"] = max(("neuron_updates", "synapse_events"), key=lambda k: need[k])
+    if npc > max_neurons_per_core(dt, tsf):  # maps like any other; overruns when it runs
+        problems.append(
+            f"{npc} neurons per core overrun the neuron cores' time step at time-scale factor "
+            f"{tsf:g} (at most {max_neurons_per_core(dt, tsf)}); use fewer neurons per core or "
+            f"a time-scale factor of at least {need['neuron_updates']}"
+        )
     return Mapping(
-        cores, chips, boards_for_chips(chips), by_kind, slices, syn_cores, max_row, problems
+        cores, chips, boards_for_chips(chips), by_kind, slices, syn_cores, max_row, problems, need
     )
 
 
@@ -334,6 +379,21 @@ def knob_options(budget: dict):
             yield Knobs(neurons_per_core=npc, time_scale_factor=tsf)
 
 
+def timing_note(mapping: Mapping, knobs: Knobs, dt_ms: float) -> str:
+    """One plan line: the two real-time bounds and which one sets the slowdown."""
+    need = mapping.slowdown_needed
+    return (
+        f"time step budget: neuron cores hold at most "
+        f"{max_neurons_per_core(dt_ms, knobs.time_scale_factor)} neurons at time-scale factor "
+        f"{knobs.time_scale_factor} ({REALTIME_NEURONS_PER_CORE} per core in real time at "
+        f"{REALTIME_DT_MS:g} ms, Rhodes et al. 2020), {knobs.neurons_per_core} planned: "
+        f"needs factor >= {need['neuron_updates']}; synapse events need factor >= "
+        f"{need['synapse_events']} ({SYNAPSE_EVENTS_PER_CORE_S / 1e6:g} M events/s per synapse "
+        f"core, at most {MAX_SUPPORT_CORES - 1} per slice); the slowdown is set by "
+        f"{need['set_by'].replace('_', ' ')}"
+    )
+
+
 def resources(mapping: Mapping, knobs: Knobs) -> dict:
     """A mapping as budget resources (chips with the placer's margin)."""
     chips = math.ceil(mapping.chips * CHIP_MARGIN)
@@ -342,6 +402,7 @@ def resources(mapping: Mapping, knobs: Knobs) -> dict:
         "chips": chips,
         "boards": boards_for_chips(chips),
         "slowdown": knobs.time_scale_factor,
+        "slowdown_needed": mapping.slowdown_needed,
     }
 
 
@@ -355,7 +416,7 @@ def budget_capacity(spec: ModelSpec, budget: dict) -> dict:
         m = predict_mapping(spec, knobs)
         if not m.feasible:
             continue
-        res = resources(m, knobs)
+        res = {**resources(m, knobs), "notes": [timing_note(m, knobs, spec.resolution_ms)]}
         if all(res[k] <= v for k, v in budget.items() if k in ("cores", "chips", "boards")):
             return {**res, SETTINGS: knobs.to_dict()}
         if best is None or res["cores"] < best["cores"]:
