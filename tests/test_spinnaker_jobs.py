@@ -386,3 +386,67 @@ def test_status_of_a_job_never_submitted_says_so(tmp_path):
     with pytest.raises(UserError, match="not a job directory"):
         status(tmp_path / "jobs" / "nothing")
     assert not (tmp_path / "runs").exists()
+
+
+def test_code_url_job_runs_from_a_git_clone(tmp_path):
+    """A --code-url job: the runner's Git factory clones the repository (here served over
+    git's plain HTTP protocol from a bare copy of this checkout) into
+    ``<working dir>/<name>`` and runs there; the model is an input file the runner saves in
+    ``<working dir>`` under a name of the download's choosing, which the run finds by its
+    fingerprint; the results come back as the one results file."""
+    import functools
+    import http.server
+    import threading
+
+    pytest.importorskip("spynnaker")
+    from pynn_microcircuit.platforms.spinnaker.code import ROOT as CODE_ROOT
+
+    if not (CODE_ROOT / ".git").exists():
+        pytest.skip("needs the git checkout")
+    served = tmp_path / "served"
+    subprocess.run(["git", "clone", "-q", "--bare", str(CODE_ROOT), str(served / "pd14.git")],
+                   check=True)  # fmt: skip
+    subprocess.run(["git", "--git-dir", str(served / "pd14.git"), "update-server-info"], check=True)
+    head = subprocess.run(["git", "--git-dir", str(served / "pd14.git"), "rev-parse", "HEAD"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/pd14.git"
+    home = tmp_path / "home"
+    home.mkdir()
+    try:
+        rc, out = cli(["--platform", "spinnaker", "--n-scale", "0.01", "--seed", "5",
+                       "--job", "git", "--code-url", f"{url}@{head}", "-q"], tmp_path, home)  # fmt: skip
+        assert rc == 0, out[-3000:]
+        job_dir = tmp_path / "jobs" / "git"
+        job = yaml.safe_load((job_dir / "job.yaml").read_text())
+        assert job["code"] == url and job["inputs"] == ["model.json"]
+        assert len(job["command"]) <= 500 and "--code-commit " + head in job["command"]
+        platform = tmp_path / "platform"
+        (platform / "home").mkdir(parents=True)
+
+        def execute(job_id, sent):
+            return run_like_platform(sent, platform / str(job_id), platform / "home")
+
+        with DriveStandIn(TOKEN, "c") as drive, StandIn(TOKEN, executor=execute) as server:
+            _set_job(job_dir, collab="c", service=server.url, userinfo=server.url + "/userinfo")
+            env = {"EBRAINS_DRIVE_URL": drive.url}
+            rc, out = cli(["submit", str(job_dir)], tmp_path, home, extra_env=env)
+            assert rc == 0, out
+            sent = server.jobs[1]
+            assert sent["code"] == url and len(sent["input_data"]) == 1
+            assert any(n.endswith("-model.json") for n in drive.files)
+            server.wait(1)
+            log = server.results[1][1]
+            assert server.results[1][0] == 0, log[-3000:]
+            assert (platform / "1" / "pd14" / "run.py").is_file()  # ran in the clone
+            rc, out = cli(["fetch", str(job_dir), "--runs", str(tmp_path / "runs")], tmp_path, home)
+            assert rc == 0, out
+    finally:
+        httpd.shutdown()
+    run_dir = Path(out.split("run directory: ")[1].split()[0])
+    rec = json.loads((run_dir / "run.json").read_text())
+    assert rec["seed"] == 5 and rec["model_fingerprint"] == job["fingerprint"]
+    assert rec["code"]["commit"] == head and rec["code"]["source"] == "git"

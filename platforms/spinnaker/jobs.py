@@ -61,6 +61,7 @@ import yaml
 from pynn_microcircuit.errors import UserError
 
 from .code import ARCHIVE_NAME, build_archive, parse_code_url, write_zip
+from .nmpi_compat import quiet_client
 
 log = logging.getLogger(__name__)
 
@@ -216,38 +217,34 @@ def client(job: dict):
             "the EBRAINS client is not installed: pip install -e '.[spinnaker]'"
         ) from None
     token, user = _token()
-    if token:
-        # the client caches a given token in ~/.hbptoken (replacing the file); a token from
-        # the environment stays there
-        import nmpi.nmpi_user
 
-        nmpi.nmpi_user.TOKENFILE = os.devnull
-
-    def no_prompt(*_args, **_kwargs):
+    def refused():
         raise UserError(
             "the EBRAINS platform refused the access token (expired or invalid): get a new "
             "one and set EBRAINS_TOKEN"
         )
 
-    saved, nmpi.nmpi_user.getpass.getpass = nmpi.nmpi_user.getpass.getpass, no_prompt
-    try:
-        return nmpi.Client(
-            username=user,
-            token=token,
-            job_service=os.environ.get("NMPI_JOB_SERVICE", job.get("service", DEFAULT_SERVICE)),
-            user_info_endpoint=os.environ.get(
-                "NMPI_USERINFO", job.get("userinfo", DEFAULT_USERINFO)
-            ),
-        )
-    except UserError:
-        raise
-    except Exception as exc:  # requests/connection errors never contain the token
-        raise UserError(
-            f"cannot reach the EBRAINS platform at {job.get('service')}: "
-            f"{type(exc).__name__}; check the network and the token"
-        ) from None
-    finally:
-        nmpi.nmpi_user.getpass.getpass = saved
+    with quiet_client(bool(token), refused) as complete:
+        try:
+            return complete(
+                nmpi.Client(
+                    username=user,
+                    token=token,
+                    job_service=os.environ.get(
+                        "NMPI_JOB_SERVICE", job.get("service", DEFAULT_SERVICE)
+                    ),
+                    user_info_endpoint=os.environ.get(
+                        "NMPI_USERINFO", job.get("userinfo", DEFAULT_USERINFO)
+                    ),
+                )
+            )
+        except UserError:
+            raise
+        except Exception as exc:  # requests/connection errors never contain the token
+            raise UserError(
+                f"cannot reach the EBRAINS platform at {job.get('service')}: "
+                f"{type(exc).__name__}; check the network and the token"
+            ) from None
 
 
 def submit(job_dir: str | Path, allow_dirty: bool = False) -> str:
