@@ -94,6 +94,11 @@ class PyNNBackend:
     def _weight_bounds(self, w_mean: float) -> tuple[float, float]:
         return sign_bounds(w_mean)
 
+    def _delay(self, key: tuple, d: tuple, low: float, high: float):
+        """The delay distribution (ms) of projection ``key``: normal ``d`` = (mean, sd),
+        redrawn outside ``[low, high]``."""
+        return self._random("normal_clipped", (3, *key), mu=d[0], sigma=d[1], low=low, high=high)
+
     def _connector(self, n: int, keys: tuple):
         return self.sim.FixedTotalNumberConnector(
             int(n), with_replacement=True, rng=self._rng(*keys)
@@ -125,7 +130,7 @@ class PyNNBackend:
             "normal_clipped", (2, *key), mu=w_mean * 1e-3, sigma=w_sd * 1e-3, low=lo, high=hi
         )
         low, high = self._delay_bounds(d_min)
-        delay = self._random("normal_clipped", (3, *key), mu=d[0], sigma=d[1], low=low, high=high)
+        delay = self._delay(key, d, low, high)
         return sim.Projection(
             pre,
             post,

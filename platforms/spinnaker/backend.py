@@ -10,6 +10,16 @@ forced by sPyNNaker 7.4.1:
   ``high`` the longest delay the neuron core (and its delay extensions) can hold -- with
   extensions off, the tail beyond the core's slots is redrawn (its fraction per projection
   is recorded in run.json as ``delay_tail_redrawn``);
+* delays are drawn on the chip (the synapse expander) and put on the time grid by
+  truncation: ``rescale_delay`` casts ``delay x steps per ms`` to an integer
+  (``neural_modelling/src/synapse_expander/matrix_generator.h``), where NEST (and sPyNNaker's
+  own host path, ``synapse_io.py``: ``numpy.rint``) round to the nearest step. On average the
+  board's delays would be half a step (0.05 ms) shorter than NEST's. The distribution is
+  therefore sent shifted by :data:`DELAY_SHIFT_STEPS` of a step (mean and bounds), so that
+  truncation gives the nearest step: ``floor(d/dt + 0.49)``, rounding at 0.51 of a step
+  instead of 0.5. The upper bound is not shifted (sPyNNaker sizes the delay slots from it):
+  delays within 0.49 of a step below it are redrawn with the tail beyond it
+  (``delay_tail_redrawn`` counts both). run.json records it (``delay_rounding``);
 * the external Poisson drive is one ``SpikeSourcePoisson`` per population, one-to-one, with
   delay = dt: only then sPyNNaker makes it a *direct* source that shares its target's chip
   and feeds it through SDRAM (a stationary Poisson input's delay has no effect on the
@@ -27,6 +37,18 @@ from .readback import population_spikes
 
 #: Finite stand-in for an unbounded weight (nA), encodable in s16.15.
 WEIGHT_BOUND_NA = 1000.0
+#: Shift of the delay distributions, in time steps, that turns the expander's truncation into
+#: rounding to the nearest step (see the module docstring).
+DELAY_SHIFT_STEPS = 0.49
+
+
+def delay_rounding_record(dt_ms: float) -> dict:
+    """run.json's ``delay_rounding``: what the board does to a delay and what the host sends."""
+    return {
+        "board": "truncated to the time step (synapse expander rescale_delay)",
+        "host_shift_ms": DELAY_SHIFT_STEPS * dt_ms,
+        "effective": f"nearest step, ties at {1 - DELAY_SHIFT_STEPS:.2f} of a step (NEST: 0.5)",
+    }
 
 
 class SpinnakerBackend(PyNNBackend):
@@ -41,9 +63,6 @@ class SpinnakerBackend(PyNNBackend):
         self.delay_high_ms = high_delay_ms(knobs, resolution_ms)
         self.delay_tail_redrawn: dict = {}
 
-    def _random(self, name: str, keys: tuple, **params):
-        return self.sim.RandomDistribution(name, **params)  # seeded by the population
-
     def _population_kwargs(self, *keys: int) -> dict:
         return {"additional_parameters": {"seed": substream_seed(self.seed, *keys)}}
 
@@ -53,6 +72,15 @@ class SpinnakerBackend(PyNNBackend):
 
     def _delay_bounds(self, d_min: float) -> tuple[float, float]:
         return max(d_min, self.dt), self.delay_high_ms
+
+    def _random(self, name: str, keys: tuple, **params):
+        return self.sim.RandomDistribution(name, **params)  # seeded by the population
+
+    def _delay(self, key: tuple, d: tuple, low: float, high: float):
+        shift = DELAY_SHIFT_STEPS * self.dt  # truncation on the chip -> nearest step
+        # the upper bound stays: sPyNNaker sizes the delay slots from it (a shifted bound
+        # would need one slot more, a delay extension where none may be)
+        return super()._delay(key, (d[0] + shift, d[1]), low + shift, high)
 
     def _connector(self, n: int, keys: tuple):
         # no rng=: sPyNNaker seeds connectivity from the target population's seed
@@ -67,6 +95,7 @@ class SpinnakerBackend(PyNNBackend):
 
     def connect(self, pre, post, key: tuple, n: int, w: tuple, d: tuple, d_min: float):
         low, high = self._delay_bounds(d_min)
+        high -= DELAY_SHIFT_STEPS * self.dt  # what the shifted draw keeps (see _delay)
         # fraction of the normal delays (redrawn below dt) beyond ``high``, redrawn below it
         self.delay_tail_redrawn[f"{pre.label}->{post.label}"] = float(
             stats.norm.sf((high - d[0]) / d[1]) / max(stats.norm.sf((low - d[0]) / d[1]), 1e-300)

@@ -31,7 +31,7 @@ from pynn_microcircuit.runner import (
 from pynn_microcircuit.runrecord import RunRecord
 from pynn_microcircuit.scaling import ModelSpec
 
-from .backend import SpinnakerBackend
+from .backend import SpinnakerBackend, delay_rounding_record
 from .capacity import Knobs, predict_mapping
 from .compat import check_internals, synapses_generated_on_machine
 from .logs import spinnaker_logs
@@ -185,6 +185,7 @@ def run_spinnaker(
             except Exception:  # noqa: BLE001 - end() after a failed setup may fail too
                 pass
     record["delay_tail_redrawn"] = backend.delay_tail_redrawn
+    record["delay_rounding"] = delay_rounding_record(spec.resolution_ms)
     if simulated:
         populations = store_spikes(run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total)
         record.update(activity_check(spec, populations))
