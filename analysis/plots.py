@@ -262,7 +262,8 @@ def plot_verdict_cells(cells: list[dict], path: Path, title: str, note: str | No
                 ax.text(j, i, _cell_label(c), ha="center", va="center", fontsize=7.5,
                         color="white" if white else "black")  # fmt: skip
     labels = {"rate": "firing rate", "cv_isi": "ISI CV", "correlation": "mean correlation",
-              "correlation_rescaled": "mean corr. × law", "synchrony": "synchrony"}  # fmt: skip
+              "correlation_rescaled": "mean corr. × law", "synchrony": "synchrony",
+              "synchrony_rescaled": "synchrony × law"}  # fmt: skip
     ax.set_xticks(range(len(stats_)), [labels.get(s, s) for s in stats_])
     ax.set_yticks(range(len(pops)), pops)
     ax.set_xticks(np.arange(len(stats_) + 1) - 0.5, minor=True)

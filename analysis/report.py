@@ -132,75 +132,107 @@ def _reference_statistics(run: Run, seed: int) -> dict:
     return run_statistics(run, seed=seed)
 
 
+def _check_inputs(runs: list, refs: list) -> None:
+    """One-line refusals: a test run among its references, a reference given twice, runs of
+    unequal duration, resolution or populations."""
+    from pynn_microcircuit.errors import UserError
+
+    seen: dict = {}
+    for r in refs:
+        key = r.path.resolve()
+        if key in seen:
+            raise UserError(f"reference '{r.path}' is given twice; give each reference once")
+        seen[key] = r
+    for t in runs:
+        if t.path.resolve() in seen:
+            raise UserError(
+                f"'{t.path}' is both tested and a reference; a run compared with itself "
+                "proves nothing - take it out of --reference"
+            )
+    first = runs[0]
+    for r in [*runs[1:], *refs]:
+        if abs(r.duration_s - first.duration_s) > 1e-9:
+            raise UserError(
+                f"'{r.path}' analyses {r.duration_s:g} s, '{first.path}' "
+                f"{first.duration_s:g} s; compare runs of equal duration (--t-sim)"
+            )
+        if r.meta.get("resolution_ms") != first.meta.get("resolution_ms"):
+            raise UserError(
+                f"'{r.path}' and '{first.path}' have different resolutions; compare "
+                "runs with the same time step"
+            )
+        if list(r.populations) != list(first.populations):
+            raise UserError(f"'{r.path}' has other populations than '{first.path}'")
+
+
 def compare_runs(
-    run_dir: str | Path,
+    run_dir,
     reference_dirs: list,
     seed: int = 0,
     alpha: float = 0.05,
     margins: dict | None = None,
     detect: dict | None = None,
-    control: str = "fdr",
+    control: str = "fwer",
 ) -> tuple[Path, dict]:
-    """Write ``RUN/comparison/`` (JSON, verdict map, distributions, distance map, report.html).
+    """Write ``comparison/`` (JSON, verdict map, distributions, distance map, report.html)
+    into the (first) tested directory.
 
-    The verdicts are :func:`pynn_microcircuit.analysis.verdicts.verdict_cells` (error rate
-    ``alpha`` under ``control``: false discovery rate or family-wise, with
-    the minimum detectable effect of each cell, equivalence within ``margins``); the
-    distance ratios of :func:`pynn_microcircuit.analysis.compare.compare` are reported beside them. Returns
-    the folder and the distance result."""
-    from pynn_microcircuit.errors import UserError
-
+    ``run_dir``: a run directory, a list of them (a test ensemble: seeds of one model), or an
+    ensemble directory. The verdicts are
+    :func:`pynn_microcircuit.analysis.verdicts.verdict_cells` (error rate ``alpha`` under
+    ``control``, each side's seed-to-seed variance from its own runs and its own prior, the
+    minimum detectable effect of each cell, equivalence within ``margins``); the distance
+    ratios of :func:`pynn_microcircuit.analysis.compare.compare` (of the first test run) are
+    reported beside them. Returns the folder and the distance result."""
+    from . import priors
     from .verdicts import (
         CONTROLS,
         rate_words,
-        reference_prior,
         shown_cells,
+        variance_html_table,
         verdict_cells,
         verdict_html_table,
     )
 
-    run = load_run(run_dir)
-    reference_dirs = expand_references(reference_dirs)
-    refs = [load_run(r) for r in reference_dirs]
-    for r in refs:
-        if abs(r.duration_s - run.duration_s) > 1e-9:
-            raise UserError(
-                f"'{r.path}' analyses {r.duration_s:g} s, '{run.path}' "
-                f"{run.duration_s:g} s; compare runs of equal duration (--t-sim)"
-            )
-        if r.meta.get("resolution_ms") != run.meta.get("resolution_ms"):
-            raise UserError(
-                f"'{r.path}' and '{run.path}' have different resolutions; compare "
-                "runs with the same time step"
-            )
-        if list(r.populations) != list(run.populations):
-            raise UserError(f"'{r.path}' has other populations than '{run.path}'")
+    given = [run_dir] if isinstance(run_dir, str | Path) else list(run_dir)
+    runs = [load_run(r) for r in expand_references(given)]
+    refs = [load_run(r) for r in expand_references(reference_dirs)]
+    _check_inputs(runs, refs)
+    run = runs[0]
     if len(refs) < 2:  # benchmarks/compare_few_references.py, README
         log.warning(
             "one reference run: its seed-to-seed variance comes from the prior alone, so the "
-            "verdicts are conservative and see less (measured at n = k = 0.1: detectable rate "
-            "change 14 % vs 10 % with three references); give three or more reference seeds"
+            "verdicts see less (measured at n = k = 0.1: detectable rate change 14 %% vs 10 "
+            "%% with three references); give three or more reference seeds"
         )
     warnings = [
-        f"{r.path.name}: {w}" for r in [run, *refs] if (w := validity_warning(r.meta)) is not None
+        f"{r.path.name}: {w}" for r in [*runs, *refs] if (w := validity_warning(r.meta)) is not None
     ]
     for w in warnings:  # said before any verdict
         log.warning("%s - the verdicts below compare it as it is", w)
-    test_stats = run_statistics(run, seed=seed)
+    test_stats = [
+        _reference_statistics(r, seed) if len(runs) > 1 else run_statistics(r, seed=seed)
+        for r in runs
+    ]
     ref_stats = [_reference_statistics(r, seed) for r in refs]
     scale = correlation_rescale(run.meta, refs[0].meta)
     law = correlation_law_note(run.meta, refs[0].meta)
-    result = compare(test_stats, ref_stats, correlation_scale=scale)
-    prior, prior_values = reference_prior(refs[0].populations, refs[0].meta)
+    result = compare(test_stats[0], ref_stats, correlation_scale=scale)
+    test_prior, ref_prior, prior_note = priors.for_comparison(
+        refs[0].populations, [r.meta for r in runs], refs[0].meta
+    )
     cells = verdict_cells(
         test_stats, ref_stats, scale, alpha=alpha, margins=margins, distances=result,
-        duration_s=run.duration_s, detect=detect, prior=prior_values, control=control,
+        duration_s=run.duration_s, detect=detect, prior=ref_prior, control=control,
+        test_prior=test_prior,
     )  # fmt: skip
-    out = _fresh_dir(Path(run_dir) / "comparison")
+    test_stats = test_stats[0]  # figures and tables below show the first test run
+    out = _fresh_dir(Path(given[0]) / "comparison")
     (out / "comparison.json").write_text(
         json.dumps(
             {
                 "run": str(run.path),
+                "tests": [str(r.path) for r in runs],
                 "references": [str(r.path) for r in refs],
                 "warnings": warnings,
                 "correlation_law": law,
@@ -209,7 +241,11 @@ def compare_runs(
                 "control": f"{control} ({CONTROLS[control]})",
                 "margins": margins or {},
                 "duration_s": run.duration_s,
-                "overdispersion_prior": prior,
+                "overdispersion_prior": {
+                    "test": None if test_prior is None else test_prior["label"],
+                    "reference": ref_prior["label"],
+                    "note": prior_note,
+                },
                 "cells": cells,
                 "distances": result,
             },
@@ -222,7 +258,8 @@ def compare_runs(
         plot_verdict_cells(
             shown,
             out / "verdicts.png",
-            f"{run.path.name} vs {len(refs)} reference run(s): verdicts at "
+            f"{run.path.name}{f' and {len(runs) - 1} more' if len(runs) > 1 else ''} vs "
+            f"{len(refs)} reference run(s): verdicts at "
             f"{rate_words(control, alpha)}\ncell: difference from the references' mean; "
             "≥: the smallest difference it would have detected (probability 0.8)",
             left_out,
@@ -250,6 +287,13 @@ def compare_runs(
                 "smallest difference this comparison detects with probability 0.8, and the "
                 "simulated time (test and references alike) a given effect needs "
                 "(analysis/verdicts.py).</p>" + img(figs[0]) + verdict_html_table(cells),
+            ),
+            (
+                "Variance sources",
+                f"<p>Overdispersion priors: {html.escape(prior_note)}. Each side's "
+                "seed-to-seed variance is its runs' sampling variance times its own "
+                "overdispersion phi, moderated towards its prior (analysis/priors.py).</p>"
+                + variance_html_table(cells),
             ),
             (
                 "Distribution distances",

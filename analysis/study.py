@@ -113,17 +113,25 @@ def reference_band(summaries: list[dict]) -> dict:
     return band
 
 
-def compare_with_reference(test_stats: dict, ref_stats: list[dict], test_meta, ref_meta):
+def compare_with_reference(test_stats, ref_stats: list[dict], test_meta, ref_meta):
     """The comparison of ``run.py compare`` for a sweep cell: ``{"distances": ...,
-    "cells": ...}`` (:func:`pynn_microcircuit.analysis.compare.compare` and the calibrated
-    :func:`pynn_microcircuit.analysis.verdicts.verdict_cells`), the mean correlation rescaled by the correlation
-    law (:func:`pynn_microcircuit.analysis.compare.correlation_rescale`)."""
-    from .verdicts import reference_prior, verdict_cells
+    "cells": ...}`` (:func:`pynn_microcircuit.analysis.compare.compare` of the first test run
+    and the calibrated :func:`pynn_microcircuit.analysis.verdicts.verdict_cells`, each side
+    with its own prior, :func:`pynn_microcircuit.analysis.priors.for_comparison`), the mean
+    correlation rescaled by the correlation law
+    (:func:`pynn_microcircuit.analysis.compare.correlation_rescale`). ``test_stats`` and
+    ``test_meta``: one run's, or lists of an ensemble's."""
+    from .priors import for_comparison
+    from .verdicts import verdict_cells
 
-    scale = correlation_rescale(test_meta, ref_meta)
-    distances = compare(test_stats, ref_stats, correlation_scale=scale)
-    _, prior = reference_prior(ref_stats[0], ref_meta)
-    cells = verdict_cells(test_stats, ref_stats, scale, distances=distances, prior=prior)
+    tests = [test_stats] if isinstance(test_stats, dict) else list(test_stats)
+    metas = [test_meta] if isinstance(test_meta, dict) else list(test_meta)
+    scale = correlation_rescale(metas[0], ref_meta)
+    distances = compare(tests[0], ref_stats, correlation_scale=scale)
+    test_prior, prior, _ = for_comparison(list(ref_stats[0]), metas, ref_meta)
+    cells = verdict_cells(
+        tests, ref_stats, scale, distances=distances, prior=prior, test_prior=test_prior
+    )
     return {"distances": distances, "cells": cells}
 
 

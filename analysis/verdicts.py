@@ -12,20 +12,26 @@ statistic                  scalar x                               within-run var
 ``synchrony``              Fano factor of the count of M neurons  SEM^2 from 10 time blocks
 =========================  =====================================  ==========================
 
-**Noise model (both sides' sample sizes).** A run's scalar varies from seed to seed by its
-sampling variance ``v`` (computed inside the run, from its own N: a run with fewer neurons
-has a larger ``v``) times an overdispersion ``phi`` that network-level fluctuations add
-(``phi > 1``; the same for test and reference) or remove (``phi < 1`` where the network
-stabilises a population's mean, as for inhibitory rates). ``phi`` is the references'
-seed-to-seed variance over their mean ``v``, moderated towards a prior phi_0 per population
-and statistic measured on 24 NEST seeds (:data:`PRIOR_FILE`, weight d_0 = 11.5 degrees of
-freedom, see :func:`ensemble_prior`; Smyth 2004, Stat Appl Genet Mol Biol 3:3). The difference ``x_test - mean(x_ref)``
-then has variance ``phi (v_test + mean(v_ref) / m)`` for ``m`` references, and ``t`` =
-difference / its standard deviation is referred to Student's t with ``d_0 + m - 1`` degrees
-of freedom (two-sided p-value). Correlations under a scale change are compared after the
-law of :func:`pynn_microcircuit.theory.correlation_law` (``correlation_rescaled``);
-synchrony is compared at the largest subsample size M both runs have (its value grows with
-M), so a scale change alone does not move it.
+**Noise model (both sides, each its own overdispersion).** A run's scalar varies from seed
+to seed by its sampling variance ``v`` (computed inside the run, from its own N: a run with
+fewer neurons has a larger ``v``) times an overdispersion ``phi`` that network-level
+fluctuations add (``phi > 1``) or remove (``phi < 1`` where the network stabilises a
+population's mean, as for inhibitory rates). ``phi`` changes with the network's scale and the
+analysed duration, so each side has its own: the test ensemble's (``n`` runs; one run is an
+ensemble of one) and the references' (``m`` runs), each moderated towards the prior for *its*
+scale and duration (:mod:`pynn_microcircuit.analysis.priors`: measured, interpolated between
+measured scales, generic, or for a single run at an unmeasured scale a stated conservative
+bound) with that prior's weight ``d_0`` and its own ``n - 1`` (Smyth 2004, Stat Appl Genet
+Mol Biol 3:3; :func:`moderated`). The difference of the two means then has variance
+``phi_T v_T / n + phi_R v_R / m`` and ``t`` = difference / its standard deviation is referred
+to Student's t with the Welch-Satterthwaite degrees of freedom of that sum
+(:func:`welch_df`), which count both estimated variances. Each cell states
+``variance_source`` (``test``, ``reference``): how many runs and which prior.
+Correlations under a scale change are compared after the law of
+:func:`pynn_microcircuit.theory.correlation_law` (``correlation_rescaled``); synchrony is
+compared at the largest subsample size M both sides have, raw and after the same law
+(``synchrony_rescaled``: the Fano factor of M summed counts is about
+``1 + (M - 1) x mean correlation``, so ``F - 1`` scales as the correlation does).
 
 **Correlation.** The correlation cells test the population-averaged count correlation
 (:func:`pynn_microcircuit.analysis.statistics.pooled_correlation`: averaged covariance over
@@ -44,21 +50,20 @@ multiplicative change is tested as a difference of logs, with ``v / x^2`` for th
 (delta method; used where every value exceeds 3 standard errors, else the linear scale).
 Effects and detectable effects are then ratios minus one.
 
-**Multiple comparisons** (``control``). ``"fdr"`` (default): the Benjamini-Hochberg
-step-up procedure over every cell with a p-value keeps the expected fraction of false
-``differs`` among the table's ``differs`` at ``alpha`` (default 0.05): Benjamini & Hochberg
-(1995), J R Stat Soc B 57:289-300 (proved for independent and positively dependent
-p-values: Benjamini & Yekutieli 2001, Ann Stat 29:1165-1188). When the runs do not differ at
-all, every ``differs`` is false and that fraction is the probability of any ``differs`` in
-the table: a same-model table is all ``consistent`` with probability >= 1 - alpha, as with
-Holm. ``"fwer"``: Holm's step-down procedure keeps the probability of any false ``differs``
-at ``alpha`` whatever else differs (Holm 1979, Scand J Statist 6:65-70), and so misses more
+**Multiple comparisons** (``control``). ``"fwer"`` (default): Holm's step-down procedure
+keeps the probability of any false ``differs`` at ``alpha`` whatever else differs and
+whatever the dependence between cells (Holm 1979, Scand J Statist 6:65-70); tables are read
+cell by cell, so this is the guarantee a reader needs. ``"fdr"``: the Benjamini-Hochberg
+step-up procedure keeps the expected share of false ``differs`` among the table's
+``differs`` at ``alpha`` (Benjamini & Hochberg 1995, J R Stat Soc B 57:289-300), proved for
+independent or positively dependent (PRDS) p-values (Benjamini & Yekutieli 2001, Ann Stat
+29:1165-1188); PRDS is not shown for these cells (a rescaled cell is a shift of its raw
+cell), so its bound is an assumption here, and the simulated false discovery rate under a
+partial null is reported beside it (``benchmarks/cross_scale_calibration.py``). It sees more
 when several cells differ at once (the half-neuron runs: the raw correlation flagged in 43
-of 64 cells with Holm, 59 of 64 with Benjamini-Hochberg, at 3 s). Both are measured on NEST
-runs by ``benchmarks/compare_calibration.py`` (README). Each cell states its p-value and the
-adjusted one (``p_adjusted``). Where the correlation law's factor is 1 (runs of one scale)
-the rescaled correlation cell repeats the correlation cell's test; the hypothesis is counted
-once (K = 32 instead of 40 for 8 populations).
+of 64 cells with Holm, 59 of 64 with Benjamini-Hochberg, at 3 s). Each cell states its
+p-value and the adjusted one (``p_adjusted``). Where the correlation law's factor is 1 (runs
+of one scale) a rescaled cell repeats its raw cell's test; the hypothesis is counted once.
 
 **Power.** ``min_detectable_effect``: the true difference this comparison detects with
 probability 0.8 even if no other cell differs: a p-value below ``alpha / K`` is a
@@ -84,89 +89,33 @@ The false-alarm rate and power of these verdicts are measured by
 
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
-
 import numpy as np
 from scipy import stats
 
-#: Fallback prior overdispersion phi_0 (seed-to-seed variance / within-run sampling variance)
-#: per statistic and its weight in degrees of freedom, for populations the measured prior
-#: (:data:`PRIOR_FILE`) does not cover: the references' own estimate (m - 1 degrees of
-#: freedom) is moderated towards it (Smyth 2004, Stat Appl Genet Mol Biol 3:3). Medians over
-#: the PD14 populations of the measured prior, rounded up.
-PHI_PRIOR = {"rate": 1.0, "cv_isi": 1.25, "correlation": 2.0, "correlation_rescaled": 2.0,
-             "synchrony": 2.0}  # fmt: skip
-PRIOR_DF = 4.0
-#: The measured prior per population and statistic: phi on 24 NEST seeds at n = k = 0.1,
-#: 2 s (``benchmarks/compare_calibration.py --write-prior``), with its weight in degrees of
-#: freedom (:func:`ensemble_prior`). Per population, because the populations differ far beyond sampling error
-#: (Smyth's test: the variance of log phi-hat over the 8 populations is 0.38 for the mean
-#: correlation and 4.5 for the mean rate, against 0.20 for a common phi with 11 degrees of
-#: freedom): inhibitory mean rates hardly vary from seed to seed (phi 0.02), L2/3E and L4E
-#: correlations vary 3-4 times more than sampling explains.
-PRIOR_FILE = Path(__file__).with_name("overdispersion_prior.json")
+from .priors import phi0
+
 #: Calibrated statistics, in table order.
-STATISTICS = ("rate", "cv_isi", "correlation", "correlation_rescaled", "synchrony")
+STATISTICS = ("rate", "cv_isi", "correlation", "correlation_rescaled", "synchrony",
+              "synchrony_rescaled")  # fmt: skip
+#: Rescaled cells and the raw statistic each rescales (the correlation law, module docstring).
+RESCALED = {"correlation_rescaled": "correlation", "synchrony_rescaled": "synchrony"}
 #: Statistics whose margin and MDE are relative to the reference mean.
-RELATIVE = {"rate", "correlation", "correlation_rescaled", "synchrony"}
+RELATIVE = {"rate", "correlation", "correlation_rescaled", "synchrony", "synchrony_rescaled"}
 #: Statistics tested on a log scale (module docstring, "Log scale").
 LOG_SCALE = {"correlation", "correlation_rescaled"}
 POWER = 0.8
-#: Multiple-comparison control of the table (module docstring): the expected share of false
-#: ``differs`` (Benjamini-Hochberg) or the probability of any (Holm).
-CONTROLS = {"fdr": "Benjamini-Hochberg", "fwer": "Holm"}
-#: Notes of ``correlation_rescaled`` cells: no law to rescale by; the correlation cell again.
+#: Multiple-comparison control of the table (module docstring): the probability of any false
+#: ``differs`` (Holm, the default) or the expected share of false ``differs``
+#: (Benjamini-Hochberg).
+CONTROLS = {"fwer": "Holm", "fdr": "Benjamini-Hochberg"}
+DEFAULT_CONTROL = "fwer"
+#: Notes of rescaled cells: no law to rescale by; the raw cell again.
 NOTE_NO_LAW = "no correlation law for these runs"
-NOTE_FACTOR_1 = "law factor 1: the correlation cell's test, counted once"
+NOTE_FACTOR_1 = "law factor 1: the raw cell's test, counted once"
 #: Default effects whose required simulated time each cell states (``compare --detect``):
 #: relative for the statistics of :data:`RELATIVE`, absolute for cv_isi.
 DETECT_DEFAULT = {"rate": 0.10, "correlation": 0.5, "correlation_rescaled": 0.5,
-                  "synchrony": 0.2}  # fmt: skip
-
-
-@functools.cache
-def measured_prior() -> dict:
-    """The shipped prior (:data:`PRIOR_FILE`): ``{"df": d0, "phi": {stat: {pop: phi0}}}``."""
-    return json.loads(PRIOR_FILE.read_text())
-
-
-def prior_name(populations, n_scale: float | None = None, k_scale: float | None = None) -> str:
-    """``"measured"`` when the references are the network and scale the measured prior was
-    measured on (the PD14 populations at its ``n_scale``, ``k_scale``), else ``"generic"``
-    (:data:`PHI_PRIOR`, a few degrees of freedom). Another network's fluctuations are not
-    PD14's, and the overdispersion changes with the scale: at n = k = 0.02 an inhibitory
-    mean rate varies from seed to seed as sampling predicts (phi ~ 1), not 50x less as at
-    0.1, so the 0.1 prior would call two equal models different there."""
-    prior = measured_prior()
-    same_net = set(populations) == set(prior["phi"]["rate"])
-    same_scale = all(
-        x is not None and abs(float(x) - prior[key]) < 1e-9
-        for x, key in ((n_scale, "n_scale"), (k_scale, "k_scale"))
-    )
-    return "measured" if same_net and same_scale else "generic"
-
-
-def reference_prior(populations, ref_meta: dict) -> tuple[str, dict]:
-    """``(name, prior)`` for references with these ``populations`` and run record
-    ``ref_meta`` (its ``n_scale``, ``k_scale``): :func:`prior_name`'s answer and the prior
-    ``verdict_cells`` takes for it (``{}``: the generic one)."""
-    name = prior_name(populations, ref_meta.get("n_scale"), ref_meta.get("k_scale"))
-    return name, measured_prior() if name == "measured" else {}
-
-
-def prior_for(stat: str, population: str, prior: dict | None = None) -> tuple[float, float]:
-    """(phi_0, d_0) of ``stat`` in ``population``: the value ``prior`` (e.g.
-    :func:`measured_prior`) has for it, else :data:`PHI_PRIOR` with :data:`PRIOR_DF`. No
-    ``prior`` means the generic one: the measured prior holds only for the network and scale
-    it was measured on, so callers choose it (:func:`reference_prior`), never by default."""
-    prior = {} if prior is None else prior
-    key = "correlation" if stat == "correlation_rescaled" else stat
-    phi0 = prior.get("phi", {}).get(key, {}).get(population)
-    if phi0 is None:
-        return PHI_PRIOR.get(stat, 1.0), PRIOR_DF
-    return float(phi0), float(prior["df"])
+                  "synchrony": 0.2, "synchrony_rescaled": 0.2}  # fmt: skip
 
 
 def _mean_var(values) -> tuple[float, float]:
@@ -204,16 +153,22 @@ def scalars(s: dict, stat: str, scale: float = 1.0, sync_size: float | None = No
         x = float(s.get("pooled_correlation", np.nan))
         sem = float(s.get("noise", {}).get("pooled_correlation_sem", np.nan))
         return f * x, (f * sem) ** 2
-    if stat == "synchrony":
-        return _sync_at(s, sync_size) if sync_size else (float("nan"), float("nan"))
+    if stat in ("synchrony", "synchrony_rescaled"):
+        if not sync_size:
+            return float("nan"), float("nan")
+        x, v = _sync_at(s, sync_size)
+        if stat == "synchrony_rescaled":  # Fano - 1 ~ (M - 1) x mean correlation
+            return 1.0 + scale * (x - 1.0), scale**2 * v
+        return x, v
     raise ValueError(stat)
 
 
-def on_log_scale(x, v):
-    """``(log x, v / x^2)`` (the delta method) where every ``x`` is clearly positive
-    (``x > 3 sqrt(v)``, so the linearisation holds); else None."""
+def on_log_scale(x, v, phi: float = 1.0):
+    """``(log x, v / x^2)`` (the delta method) where every ``x`` is clearly positive: more
+    than 3 seed-to-seed standard deviations ``sqrt(phi v)`` above zero, so the linearisation
+    holds; else None."""
     x, v = np.asarray(x, float), np.asarray(v, float)
-    if np.all(np.isfinite(x) & np.isfinite(v)) and np.all(x > 3 * np.sqrt(v)):
+    if np.all(np.isfinite(x) & np.isfinite(v)) and np.all(x > 3 * np.sqrt(phi * v)):
         return np.log(x), v / x**2
     return None
 
@@ -225,52 +180,86 @@ def _common_sync_size(test: dict, refs: list[dict]) -> float | None:
     return max(common) if common else None
 
 
-def cell(
-    test: dict, refs: list[dict], stat: str, scale: float = 1.0, prior: tuple = (1.0, PRIOR_DF)
-) -> dict:
-    """One population's test of ``stat``: estimate, noise model, z, p (unadjusted).
-    ``prior``: (phi_0, d_0) of :func:`prior_for`."""
-    size = _common_sync_size(test, refs) if stat == "synchrony" else None
-    xt, vt = scalars(test, stat, scale, size)
-    pairs = [scalars(r, stat, 1.0, size) for r in refs]
-    xr = np.array([p[0] for p in pairs])
-    vr = np.array([p[1] for p in pairs])
-    out = {"test": xt, "reference": None, "sync_size": size}
-    ok_t = np.isfinite(xt) and np.isfinite(vt)
-    ok_r = np.isfinite(xr) & np.isfinite(vr)
-    if not ok_t or not ok_r.any():
-        both = not ok_t and not ok_r.any()
-        return {
-            **out,
-            "p_value": None if both else 0.0,
-            "sd": None,
-            "state": "no data" if both else "one-sided",
-        }
-    xr, vr = xr[ok_r], vr[ok_r]
-    log = stat in LOG_SCALE and on_log_scale(np.r_[xt, xr], np.r_[vt, vr])
+def moderated(phi0: float, d0: float, x, v) -> tuple[float, float]:
+    """(phi, degrees of freedom) of one side: the prior ``phi0`` with weight ``d0`` and, with
+    two or more runs, their own phi-hat with ``len(x) - 1`` (Smyth 2004, Stat Appl Genet Mol
+    Biol 3:3, eq. 10)."""
+    n = len(x)
+    if n >= 2 and float(np.mean(v)) > 0:
+        return (d0 * phi0 + (n - 1) * overdispersion(x, v)) / (d0 + n - 1), d0 + n - 1
+    return phi0, d0
+
+
+def welch_df(a: float, nu_a: float, b: float, nu_b: float) -> float:
+    """Degrees of freedom of ``a + b``, two variances estimated with ``nu_a`` and ``nu_b``
+    (Satterthwaite 1946, Biometrics Bull 2:110-114; Welch 1947, Biometrika 34:28-35)."""
+    if a + b <= 0:
+        return min(nu_a, nu_b)
+    return (a + b) ** 2 / (a**2 / nu_a + b**2 / nu_b)
+
+
+def _source(n: int, phi: float, nu: float, label: str) -> str:
+    runs = f"ensemble of {n} seeds" if n > 1 else "single run"
+    return f"{runs}, prior {label} (phi {phi:.3g}, {nu:.3g} df)"
+
+
+def cell(tests, refs: list[dict], stat: str, scale: float = 1.0, prior: tuple = (1.0, 4.0),
+         test_prior: tuple | None = None, labels: tuple = ("given", "given")) -> dict:  # fmt: skip
+    """One population's test of ``stat``: estimate, noise model of both sides, t, p.
+
+    ``tests``: the test run's statistics, or a list of them (an ensemble); ``refs``: the
+    references'. ``prior`` / ``test_prior``: (phi_0, d_0) of each side (the test side takes the
+    references' when None: runs of one scale); ``labels``: what each prior is, for
+    ``variance_source``. The difference of the sides' means has variance
+    ``phi_T v_T / n + phi_R v_R / m`` (each ``phi`` moderated towards its own prior) and
+    Welch-Satterthwaite degrees of freedom (:func:`welch_df`).
+    """
+    tests = [tests] if isinstance(tests, dict) else list(tests)
+    same_scale = test_prior is None
+    test_prior = prior if same_scale else test_prior
+    runs = [*tests, *refs]
+    sync = stat in ("synchrony", "synchrony_rescaled")
+    size = _common_sync_size(runs[0], runs[1:]) if sync else None
+    t_pairs = np.array([scalars(t, stat, scale, size) for t in tests], float).reshape(-1, 2)
+    r_pairs = np.array([scalars(r, stat, 1.0, size) for r in refs], float).reshape(-1, 2)
+    out = {"test": None, "reference": None, "sync_size": size}
+    has_t, has_r = np.isfinite(t_pairs[:, 0]).any(), np.isfinite(r_pairs[:, 0]).any()
+    if has_t != has_r:  # a statistic on one side only (e.g. a silent population)
+        return {**out, "p_value": 0.0, "sd": None, "state": "one-sided"}
+    ok_t = np.isfinite(t_pairs).all(axis=1)
+    ok_r = np.isfinite(r_pairs).all(axis=1)
+    if not ok_t.any() or not ok_r.any():
+        why = "no standard error" if has_t else None
+        return {**out, "p_value": None, "sd": None, "state": "no data", "note": why}
+    xt, vt = t_pairs[ok_t].T
+    xr, vr = r_pairs[ok_r].T
+    log = stat in LOG_SCALE and on_log_scale(
+        np.r_[xt, xr], np.r_[vt, vr], max(prior[0], test_prior[0])
+    )
     if log:
-        (xt, *xr), (vt, *vr) = log
-        xr, vr = np.asarray(xr), np.asarray(vr)
-    m = xr.size
-    ref_mean, v_ref = float(xr.mean()), float(vr.mean())
-    phi0, d0 = prior
-    phi, df = phi0, d0
-    if m >= 2 and v_ref > 0:  # moderated: prior phi0 with d0, the references' with m - 1
-        phi_hat = overdispersion(xr, vr)
-        phi = (d0 * phi0 + (m - 1) * phi_hat) / (d0 + m - 1)
-        df = d0 + m - 1
-    sd = float(np.sqrt(phi * (vt + v_ref / m)))
-    diff = xt - ref_mean
-    if sd > 0:
-        z = diff / sd
+        x, v = log
+        xt, xr, vt, vr = x[: xt.size], x[xt.size :], v[: xt.size], v[xt.size :]
+    n, m = xt.size, xr.size
+    phi_r, nu_r = moderated(*prior, xr, vr)
+    if same_scale and n == 1:
+        phi_t, nu_t, labels = phi_r, nu_r, ("the references' (same scale)", labels[1])
     else:
-        z = 0.0 if diff == 0 else np.inf
+        phi_t, nu_t = moderated(*test_prior, xt, vt)
+    a, b = phi_t * float(vt.mean()) / n, phi_r * float(vr.mean()) / m
+    sd = float(np.sqrt(a + b))
+    df = float(welch_df(a, nu_t, b, nu_r))
+    diff = float(xt.mean() - xr.mean())
+    z = diff / sd if sd > 0 else (0.0 if diff == 0 else float(np.copysign(np.inf, diff)))
     p = float(2 * stats.t.sf(abs(z), df))
+    test_mean, ref_mean = float(xt.mean()), float(xr.mean())
     if log:
-        out["test"], ref_mean = float(np.exp(xt)), float(np.exp(ref_mean))
-    return {**out, "reference": ref_mean, "difference": diff, "sd": sd, "phi": phi, "df": df,
-            "z": z, "p_value": p, "state": "tested", "log_scale": bool(log),
-            "n_references": m}  # fmt: skip
+        test_mean, ref_mean = float(np.exp(test_mean)), float(np.exp(ref_mean))
+    return {**out, "test": test_mean, "reference": ref_mean, "difference": diff, "sd": sd,
+            "phi": phi_r, "phi_test": phi_t, "df": df, "z": z, "p_value": p,
+            "state": "tested", "log_scale": bool(log), "n_references": m, "n_tests": n,
+            "v_within": float(vt.mean() / n + vr.mean() / m),
+            "variance_source": {"test": _source(n, phi_t, nu_t, labels[0]),
+                                "reference": _source(m, phi_r, nu_r, labels[1])}}  # fmt: skip
 
 
 def ensemble_prior(runs: list[dict]) -> dict:
@@ -305,8 +294,8 @@ def time_needed(c: dict, effect: float, duration_s: float, counting: tuple | Non
 
     Variance model ``sd^2(T') = a + b T / T'``. The part ``a`` that a longer run keeps is
     the neuron-to-neuron (pair-to-pair) heterogeneity inside a run: the within-run sampling
-    variance ``V = sd^2 / phi`` less its estimation noise ``C`` (``counting`` = (test,
-    reference), :func:`rate_counting_variance`); at most ``sd^2`` (where the network pins a
+    variance ``V`` of both sides (``v_within``) less its estimation noise ``C`` (``counting`` = (test,
+    reference, each over its runs), :func:`rate_counting_variance`); at most ``sd^2`` (where the network pins a
     population's mean, phi < 1, nothing more is assumed to fall). The rest falls as ``1/T``:
     the estimation noise and the network-level fluctuations of a finite run that make
     phi > 1. Synchrony and the population-averaged correlation (both from the population
@@ -332,8 +321,8 @@ def time_needed(c: dict, effect: float, duration_s: float, counting: tuple | Non
     if counting is None or not np.all(np.isfinite(counting)):
         return None
     var = c["sd"] ** 2
-    estimation = counting[0] + counting[1] / c["n_references"]
-    a = min(var, max(var / c["phi"] - estimation, 0.0))
+    estimation = counting[0] / c.get("n_tests", 1) + counting[1] / c["n_references"]
+    a = min(var, max(c["v_within"] - estimation, 0.0))
     b = var - a
     room = (e / z) ** 2 - a
     return duration_s * b / room if room > 0 else float("inf")
@@ -359,17 +348,23 @@ def holm(pvalues: list[float]) -> list[float]:
     return adj.tolist()
 
 
+def _prior_label(prior: dict | None) -> str:
+    if not prior:
+        return "generic"
+    return prior.get("label") or ("given" if prior.get("phi") else "generic")
+
+
 def rate_words(control: str, alpha: float) -> str:
     """What ``alpha`` bounds under ``control``, in words for tables and reports."""
     if control == "fdr":
         return (
-            f"a false discovery rate of {alpha:g} (Benjamini-Hochberg; the chance of any "
-            f"'differs' when the runs do not differ: {alpha:g})"
+            f"a false discovery rate of {alpha:g} (Benjamini-Hochberg, assuming positively "
+            "dependent cells, not shown here; the family-wise rate is not bounded)"
         )
-    return f"a family-wise false-alarm rate of {alpha:g} (Holm)"
+    return f"a family-wise false-alarm rate of {alpha:g} (Holm: the chance of any false 'differs')"
 
 
-def adjust(pvalues: list[float], control: str = "fdr") -> list[float]:
+def adjust(pvalues: list[float], control: str = DEFAULT_CONTROL) -> list[float]:
     """Adjusted p-values of a table (same order): Benjamini-Hochberg for ``"fdr"``
     (``scipy.stats.false_discovery_control``), :func:`holm` for ``"fwer"``. A cell
     ``differs`` where its adjusted p-value is below alpha."""
@@ -385,7 +380,9 @@ def adjust(pvalues: list[float], control: str = "fdr") -> list[float]:
 DISTRIBUTION_OF = {"rate": "rates_hz", "cv_isi": "cv_isi", "correlation": "correlations"}
 
 
-def _effects(test: dict, refs: list[dict], stat: str, c: dict, distances: dict | None) -> dict:
+def _effects(
+    tests: list[dict], refs: list[dict], stat: str, c: dict, distances: dict | None
+) -> dict:
     out = {}
     if c.get("log_scale"):  # the difference is of logs: the ratio minus one
         out["relative_difference"] = float(np.expm1(c["difference"]))
@@ -393,7 +390,7 @@ def _effects(test: dict, refs: list[dict], stat: str, c: dict, distances: dict |
         out["relative_difference"] = c["difference"] / abs(c["reference"])
     if stat in ("rate", "cv_isi"):
         key = DISTRIBUTION_OF[stat]
-        a = np.asarray(test[key], float)
+        a = np.concatenate([np.asarray(t[key], float) for t in tests])
         pooled = np.concatenate([np.asarray(r[key], float) for r in refs])
         if a.size > 1 and pooled.size > 1:
             sd = np.sqrt((a.var(ddof=1) + pooled.var(ddof=1)) / 2)
@@ -404,7 +401,7 @@ def _effects(test: dict, refs: list[dict], stat: str, c: dict, distances: dict |
 
 
 def verdict_cells(
-    test: dict,
+    test,
     refs: list[dict],
     correlation_scale: float | None = None,
     alpha: float = 0.05,
@@ -413,15 +410,18 @@ def verdict_cells(
     prior: dict | None = None,
     duration_s: float | None = None,
     detect: dict | None = None,
-    control: str = "fdr",
+    control: str = DEFAULT_CONTROL,
+    test_prior: dict | None = None,
 ) -> list[dict]:
     """Every population x statistic as a cell (see the module docstring).
 
     Parameters
     ----------
-    test, refs : dict
-        ``{population: statistics}`` of the test run and of each reference run
+    test : dict or list of dict
+        ``{population: statistics}`` of the test run, or of each run of a test ensemble
         (:func:`pynn_microcircuit.analysis.statistics.population_statistics`).
+    refs : list of dict
+        The same of each reference run.
     correlation_scale : float, optional
         Factor for the test's mean correlation (the correlation law); None: no
         ``correlation_rescaled`` cell can be tested (it is reported with the reason).
@@ -436,16 +436,19 @@ def verdict_cells(
         :func:`pynn_microcircuit.analysis.compare.compare`'s result for the same runs: its mean KS distances
         become the cells' ``ks`` (computed once, there).
     prior : dict, optional
-        Overdispersion prior ``{"df": d0, "phi": {stat: {pop: phi0}}}``; default the
-        generic one (:data:`PHI_PRIOR`); :func:`reference_prior` says when the measured one
-        (:func:`measured_prior`) applies.
+        The references' overdispersion prior ``{"df": d0, "phi": {stat: {pop: phi0}}}`` (a
+        selection of :mod:`pynn_microcircuit.analysis.priors`, with its ``label``); default
+        the generic one.
+    test_prior : dict, optional
+        The test side's prior (another scale or duration than the references); None: runs of
+        one scale and duration (see :func:`cell`).
     duration_s : float, optional
         Analysed duration of the runs (s): with it each tested cell states ``t_needed_s``,
         the simulated time that detects ``detect_effect`` (:func:`time_needed`).
     detect : dict, optional
         ``{statistic: effect}`` for ``t_needed_s``; default :data:`DETECT_DEFAULT`.
-    control : {"fdr", "fwer"}
-        Multiple-comparison control (:data:`CONTROLS`, :func:`adjust`).
+    control : {"fwer", "fdr"}
+        Multiple-comparison control (:data:`CONTROLS`, :func:`adjust`); default Holm.
 
     Returns
     -------
@@ -456,34 +459,39 @@ def verdict_cells(
         ``min_detectable_effect`` (same units as ``effect_size``), ``alpha``.
     """
     margins = margins or {}
+    tests = [test] if isinstance(test, dict) else list(test)
+    labels = (_prior_label(prior if test_prior is None else test_prior), _prior_label(prior))
     cells = []
-    for pop, t in test.items():
-        rpops = [r[pop] for r in refs]
+    for pop in tests[0]:
+        tpops, rpops = [t[pop] for t in tests], [r[pop] for r in refs]
         for stat in STATISTICS:
-            if stat == "correlation_rescaled" and correlation_scale is None:
+            if stat in RESCALED and correlation_scale is None:
                 cells.append({"population": pop, "statistic": stat, "verdict": "no data",
                               "p_value": None, "note": NOTE_NO_LAW})  # fmt: skip
                 continue
-            c = cell(t, rpops, stat, correlation_scale or 1.0, prior_for(stat, pop, prior))
+            tp = None if test_prior is None else phi0(test_prior, stat, pop)
+            c = cell(tpops, rpops, stat, correlation_scale or 1.0, phi0(prior, stat, pop),
+                     tp, labels)  # fmt: skip
             dist = distances[pop] if distances is not None else None
-            c.update(population=pop, statistic=stat, **_effects(t, rpops, stat, c, dist))
+            c.update(population=pop, statistic=stat, **_effects(tpops, rpops, stat, c, dist))
             cells.append(c)
-    # with a law factor of exactly 1 the rescaled cell is the correlation cell's hypothesis
-    # again: one hypothesis, counted once in the family (its adjusted p-value is the other's)
+    # with a law factor of exactly 1 a rescaled cell is its raw cell's hypothesis again: one
+    # hypothesis, counted once in the family (its adjusted p-value is the other's)
     same = correlation_scale == 1.0
     tested = [
         c
         for c in cells
-        if c.get("p_value") is not None and not (same and c["statistic"] == "correlation_rescaled")
+        if c.get("p_value") is not None and not (same and c["statistic"] in RESCALED)
     ]
     k = max(len(tested), 1)
     for c, adj in zip(tested, adjust([c["p_value"] for c in tested], control), strict=True):
         c["p_adjusted"] = adj
     if same:
-        raw = {c["population"]: c for c in tested if c["statistic"] == "correlation"}
+        raw = {(c["population"], c["statistic"]): c for c in tested}
         for c in cells:
-            if c["statistic"] == "correlation_rescaled" and c["population"] in raw:
-                c["p_adjusted"] = raw[c["population"]]["p_adjusted"]
+            twin = raw.get((c["population"], RESCALED.get(c["statistic"])))
+            if twin is not None:
+                c["p_adjusted"] = twin["p_adjusted"]
                 c["note"] = NOTE_FACTOR_1
 
     def z_mde(df):  # two-sided level alpha / K, power POWER (t approximation)
@@ -498,6 +506,7 @@ def verdict_cells(
         if c.get("state") != "tested":
             c["verdict"] = "no data"
             continue
+        c["control"] = control
         c["verdict"] = "differs" if c["p_adjusted"] < alpha else "consistent"
         c["z_mde"] = float(z_mde(c["df"]))
         margin = margins.get(c["statistic"])
@@ -515,7 +524,10 @@ def verdict_cells(
             c["effect_size"] = c["difference"] / unit
             c["min_detectable_effect"] = z_mde(c["df"]) * c["sd"] / unit
             c["mde_units"] = "relative" if rel else "absolute"
-            inside = margin is not None and abs(c["difference"]) + half_width < margin * unit
+            # a margin is in the statistic's own terms: relative to the reference mean for
+            # the statistics of RELATIVE whatever the mean (near zero: a tiny margin)
+            span = abs(c["reference"]) if c["statistic"] in RELATIVE else 1.0
+            inside = margin is not None and abs(c["difference"]) + half_width < margin * span
         if margin is not None and c["verdict"] == "consistent":
             c["verdict"] = "equivalent" if inside else c["verdict"]
             c["margin"] = margin
@@ -525,7 +537,8 @@ def verdict_cells(
             counting = None
             if c["statistic"] == "rate":
                 cr = [rate_counting_variance(r[pop], duration_s) for r in refs]
-                counting = (rate_counting_variance(test[pop], duration_s), float(np.mean(cr)))
+                ct = [rate_counting_variance(t[pop], duration_s) for t in tests]
+                counting = (float(np.mean(ct)), float(np.mean(cr)))
             t = time_needed(c, effect, duration_s, counting)
             if t is not None:
                 c["detect_effect"], c["duration_s"] = effect, duration_s
@@ -562,9 +575,11 @@ def parse_margins(text: str | None, option: str = "--margin") -> dict:
 #: What a table says instead of ``correlation_rescaled`` cells that add nothing to it (see
 #: :func:`shown_cells`), by the cells' note.
 _REPEATS = {
-    NOTE_FACTOR_1: "correlation_rescaled is the correlation cell at law factor 1 (runs of one scale)",
+    NOTE_FACTOR_1: "the rescaled correlation and synchrony are the raw cells at law factor 1 "
+    "(runs of one scale)",
     NOTE_NO_LAW: (
-        "correlation_rescaled: no correlation law for these runs (the scaling changes W = K J)"
+        "rescaled correlation and synchrony: no correlation law for these runs (the scaling "
+        "changes W = K J)"
     ),
 }
 
@@ -573,11 +588,11 @@ def shown_cells(cells: list[dict]) -> tuple[list[dict], str | None]:
     """The cells a table shows, and a note for those it leaves out: the
     ``correlation_rescaled`` cells when every one of them repeats the correlation cell (law
     factor 1) or has no law to apply; ``comparison.json`` keeps them all."""
-    rescaled = [c for c in cells if c["statistic"] == "correlation_rescaled"]
+    rescaled = [c for c in cells if c["statistic"] in RESCALED]
     notes = {c.get("note") for c in rescaled}
     if not rescaled or len(notes) != 1 or next(iter(notes)) not in _REPEATS:
         return cells, None
-    kept = [c for c in cells if c["statistic"] != "correlation_rescaled"]
+    kept = [c for c in cells if c["statistic"] not in RESCALED]
     return kept, _REPEATS[next(iter(notes))] + "; comparison.json keeps those cells"
 
 
@@ -590,6 +605,21 @@ def verdict_text_table(cells: list[dict]) -> str:
     if left_out:
         lines.append(left_out)
     return "\n".join(lines)
+
+
+def variance_html_table(cells: list[dict]) -> str:
+    """Per tested cell: where each side's seed-to-seed variance comes from."""
+    import html
+
+    rows = [
+        f"<tr><td>{html.escape(c['population'])}</td><td>{html.escape(c['statistic'])}</td>"
+        f"<td>{html.escape(c['variance_source']['test'])}</td>"
+        f"<td>{html.escape(c['variance_source']['reference'])}</td></tr>"
+        for c in cells
+        if c.get("variance_source")
+    ]
+    head = "<tr><th>population</th><th>statistic</th><th>test side</th><th>references</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
 
 
 def verdict_html_table(cells: list[dict]) -> str:

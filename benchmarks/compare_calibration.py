@@ -61,11 +61,11 @@ import numpy as np
 
 from pynn_microcircuit.analysis.compare import correlation_rescale
 from pynn_microcircuit.analysis.io import load_run
+from pynn_microcircuit.analysis.priors import PRIOR_FILE, add_entry
 from pynn_microcircuit.analysis.report import run_statistics
 from pynn_microcircuit.analysis.study import study_statistics
 from pynn_microcircuit.analysis.verdicts import (
     CONTROLS,
-    PRIOR_FILE,
     STATISTICS,
     ensemble_prior,
     verdict_cells,
@@ -118,14 +118,14 @@ def ten_seconds(data: Path, alpha: float, control: str) -> dict:
     """False alarms and half-neuron power with 10 s runs on both sides (module docstring)."""
     import itertools
 
-    from pynn_microcircuit.analysis.verdicts import measured_prior
+    from pynn_microcircuit.analysis.priors import select
 
     dirs = sorted(d for e in sorted(data.glob("ref01_t10000*")) for d in e.glob("seed_*"))
     halves = sorted(data.glob("half10_s*"))
     if len(dirs) < 4:
         return {}
     runs = [study_statistics(d) for d in dirs]
-    prior = measured_prior()
+    prior = select(list(runs[0]), 0.1, 0.1, 2000.0)  # the shipped prior, measured at 2 s
     k, n, fw, n_tables = tally_null(
         (
             verdict_cells(test, list(trip), 1.0, alpha=alpha, prior=prior, control=control)
@@ -354,12 +354,13 @@ def main() -> int:
     if args.write_prior:
         both = [*ens_a.values(), *ens_b.values()]
         shipped = ensemble_prior(both)
-        shipped["n_scale"] = shipped["k_scale"] = 0.1  # where it was measured (and applies)
-        shipped["source"] = (
-            "benchmarks/compare_calibration.py --write-prior: NEST seeds "
-            f"{sorted(ens_a) + sorted(ens_b)}, n = k = 0.1, 2000 ms after the warm-up"
-        )
-        PRIOR_FILE.write_text(json.dumps(shipped, indent=1) + "\n")
+        seeds = sorted(ens_a) + sorted(ens_b)
+        add_entry({
+            "n_scale": 0.1, "k_scale": 0.1, "method": "sqrt-k", "t_sim_ms": 2000.0,
+            "seeds": seeds, "df": shipped["df"], "phi": shipped["phi"],
+            "source": "benchmarks/compare_calibration.py --write-prior: NEST seeds "
+            f"{seeds}, n = k = 0.1, 2000 ms after the warm-up",
+        })  # fmt: skip
         print(f"wrote {PRIOR_FILE}")
     out: dict = {"alpha": args.alpha, "seeds": sorted(ens_b), "priors": [f[1] for f in folds]}
     for control in CONTROLS:

@@ -148,16 +148,20 @@ def test_analyse_and_compare_run_directories(tmp_path):
     cmp_dir, result = compare_runs(runs[1], runs[2:])
     saved = json.loads((cmp_dir / "comparison.json").read_text())
     assert saved["distances"] and saved["alpha"] == 0.05
-    assert saved["control"] == "fdr (Benjamini-Hochberg)"  # the default, named in the file
-    assert "false discovery rate of 0.05" in (cmp_dir / "report.html").read_text()
-    assert saved["overdispersion_prior"] == "generic"  # 2 synthetic populations, not PD14
+    assert saved["control"] == "fwer (Holm)"  # the default, named in the file
+    assert "family-wise false-alarm rate of 0.05" in (cmp_dir / "report.html").read_text()
+    # 2 synthetic populations, not PD14: the generic prior, one scale for both sides
+    assert saved["overdispersion_prior"]["reference"] == "generic"
+    assert saved["overdispersion_prior"]["test"] is None
     flat = saved["cells"]  # machine readable: one object per population x statistic
     assert {(c["population"], c["statistic"]) for c in flat} == {
         (p, s) for p in ("L23E", "L23I") for s in STATISTICS
     }
     for c in flat:  # same Poisson model: consistent, with a stated p and detectable effect
-        if c["statistic"] == "correlation_rescaled":  # equal n: the law's factor is 1
+        if c["statistic"] in ("correlation_rescaled", "synchrony_rescaled"):  # equal n
             assert saved["correlation_rescale"] == 1.0
+        assert c["variance_source"]["test"].startswith("single run, prior the references'")
+        assert c["variance_source"]["reference"].startswith("ensemble of 3 seeds, prior generic")
         assert c["verdict"] == "consistent", c
         assert 0 <= c["p_value"] <= c["p_adjusted"] <= 1 and c["min_detectable_effect"] > 0
         if c["statistic"] == "synchrony":  # the time a given effect needs (correlations ~0)
@@ -170,6 +174,24 @@ def test_analyse_and_compare_run_directories(tmp_path):
         for s, c in row.items()
         if s in ("rates_hz", "cv_isi")
     )
+
+
+def test_compare_a_test_ensemble_and_refuse_self_or_twice(tmp_path):
+    """Several test runs are a test ensemble with its own seed-to-seed variance; a test run
+    among the references, or a reference given twice, is refused in one line."""
+    from pynn_microcircuit.errors import UserError
+
+    runs = [make_run(tmp_path / f"r{s}", s) for s in range(5)]
+    cmp_dir, _ = compare_runs(runs[:2], runs[2:])
+    saved = json.loads((cmp_dir / "comparison.json").read_text())
+    assert saved["tests"] == [str(r) for r in runs[:2]] and len(saved["references"]) == 3
+    rate = next(c for c in saved["cells"] if c["statistic"] == "rate")
+    assert rate["n_tests"] == 2 and rate["variance_source"]["test"].startswith("ensemble of 2")
+    assert rate["verdict"] == "consistent"
+    with pytest.raises(UserError, match="is both tested and a reference"):
+        compare_runs(runs[0], runs[:3])
+    with pytest.raises(UserError, match="is given twice"):
+        compare_runs(runs[0], [runs[1], runs[2], tmp_path / "r1"])
 
 
 def test_neo_export_annotated(tmp_path):
@@ -382,7 +404,7 @@ def test_verdict_map_shows_the_calibrated_verdicts(tmp_path):
     fast = make_run(tmp_path / "fast", 7, rate=6.5)
     cmp_dir, _ = compare_runs(fast, runs)
     cells = json.loads((cmp_dir / "comparison.json").read_text())["cells"]
-    shown = [c for c in cells if c["statistic"] != "correlation_rescaled"]  # law factor 1
+    shown = [c for c in cells if not c["statistic"].endswith("_rescaled")]  # law factor 1
     differs = {(c["population"], c["statistic"]) for c in shown if c["verdict"] == "differs"}
     assert {("L23E", "rate"), ("L23I", "rate")} <= differs
     img = (mpimg.imread(cmp_dir / "verdicts.png")[..., :3] * 255).round().astype(int)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pynn_microcircuit.analysis.verdicts import cell, holm, prior_for
+from pynn_microcircuit.analysis.priors import phi0
+from pynn_microcircuit.analysis.verdicts import cell, holm
 from pynn_microcircuit.network import build
 from pynn_microcircuit.params import Params
 from pynn_microcircuit.scaling import make_spec
@@ -53,7 +54,7 @@ def test_fast_path_and_generic_route_build_the_same_model():
             [{"rates_hz": np.asarray(generic["rates"][p])}],
             "rate",
             1.0,
-            prior_for("rate", p, {}),
+            phi0(None, "rate", p),
         )
         for p in spec.populations
     ]

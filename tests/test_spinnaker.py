@@ -587,3 +587,28 @@ def test_board_version_and_old_style_spalloc(monkeypatch, tmp_path):
     assert parse_old_spalloc(cfg(old)["spalloc_server"], None, None) == (
         "spalloc.example", 22244, "alice",
     )  # fmt: skip
+
+
+def test_delays_sent_so_that_the_boards_truncation_rounds():
+    """The synapse expander truncates ``delay x steps per ms`` (sPyNNaker's
+    ``matrix_generator.h``, ``rescale_delay``); NEST rounds. The distribution sent to the board
+    is shifted by 0.49 of a step (not its upper bound, from which sPyNNaker sizes the delay
+    slots), so the board's truncation gives NEST's step for every delay off the 0.50-0.51
+    band."""
+    import numpy as np
+    import pyNN.mock as mock
+
+    from pynn_microcircuit.platforms.spinnaker.backend import SpinnakerBackend
+
+    mock.setup(timestep=0.1)
+    backend = SpinnakerBackend(mock, 1, Knobs(64), 0.1)
+    dist = backend._delay((0, 0), (1.5, 0.75), 0.1, 12.8)
+    assert dist.name == "normal_clipped"
+    p = dist.parameters
+    assert (p["mu"], p["sigma"], p["low"], p["high"]) == pytest.approx((1.549, 0.75, 0.149, 12.8))
+    d = np.random.default_rng(1).uniform(0.1, 12.8 - 0.049, 100_000)
+    board = np.floor((d + 0.049) / 0.1 + 1e-9)  # what the chip stores
+    nest = np.rint(d / 0.1)
+    band = (d / 0.1) % 1
+    assert np.all(board[(band < 0.5) | (band >= 0.51)] == nest[(band < 0.5) | (band >= 0.51)])
+    mock.end()

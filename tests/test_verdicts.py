@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from pynn_microcircuit.analysis.verdicts import adjust, holm, parse_margins, verdict_cells
+from pynn_microcircuit.analysis.verdicts import (
+    RESCALED,
+    adjust,
+    holm,
+    parse_margins,
+    verdict_cells,
+)
 from pynn_microcircuit.errors import UserError
 
 
@@ -36,7 +42,7 @@ def test_benjamini_hochberg_matches_its_definition():
     # running minimum from the top, which changes nothing here)
     assert adjust(p, "fdr") == pytest.approx([0.02, 0.04, 0.04, 0.02])
     assert adjust([0.04, 0.01], "fdr") == pytest.approx([0.04, 0.02])
-    with pytest.raises(ValueError, match="fdr, fwer"):
+    with pytest.raises(ValueError, match="fwer, fdr"):
         adjust(p, "bonferroni")
 
 
@@ -76,30 +82,33 @@ def test_equivalence_margins():
         parse_margins("speed=3")
 
 
-def test_measured_prior_covers_pd14_and_generic_elsewhere():
-    from pynn_microcircuit.analysis.verdicts import (
-        PHI_PRIOR,
-        PRIOR_DF,
-        measured_prior,
-        prior_for,
-        prior_name,
-    )
+def test_priors_by_network_scale_and_duration():
+    """Each side takes the prior measured for its network, scale and duration; between two
+    measured scales log phi is interpolated in log n; elsewhere the generic prior; a single
+    run at an unmeasured scale the conservative bound (the largest measured phi)."""
+    from pynn_microcircuit.analysis import priors
 
     pd14 = ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"]
-    prior = measured_prior()
-    assert prior["df"] == 11.5  # 24 seeds, half the nominal weight
-    for stat in ("rate", "cv_isi", "correlation", "synchrony"):
-        assert sorted(prior["phi"][stat]) == sorted(pd14)
-        assert all(v > 0 for v in prior["phi"][stat].values())
-    assert prior_name(pd14, 0.1, 0.1) == "measured"
-    assert prior_name(["L23E", "L23I"], 0.1, 0.1) == "generic"  # another network
-    assert prior_name(pd14, 1.0, 1.0) == prior_name(pd14) == "generic"  # another scale
-    assert prior_for("correlation_rescaled", "L4E", prior) == (
-        prior["phi"]["correlation"]["L4E"],
-        11.5,
-    )
-    assert prior_for("rate", "P", prior) == (PHI_PRIOR["rate"], PRIOR_DF)
-    assert prior_for("rate", "L4E") == (PHI_PRIOR["rate"], PRIOR_DF)  # never measured by default
+    entries = [
+        {"n_scale": s, "k_scale": s, "t_sim_ms": 2000.0, "df": 5.5,
+         "phi": {"rate": {p: phi for p in pd14}, "correlation": {p: 2 * phi for p in pd14}}}
+        for s, phi in ((0.05, 1.0), (0.2, 4.0))
+    ]  # fmt: skip
+    got = priors.select(pd14, 0.05, 0.05, 2000.0, entries)
+    assert got["kind"] == "measured" and got["phi"]["rate"]["L4E"] == 1.0
+    mid = priors.select(pd14, 0.1, 0.1, 2000.0, entries)  # halfway in log n: geometric mean
+    assert mid["kind"] == "interpolated" and mid["phi"]["rate"]["L4E"] == pytest.approx(2.0)
+    assert mid["phi"]["correlation"]["L5I"] == pytest.approx(4.0) and mid["df"] == 5.5
+    for n, k, t in ((0.5, 0.5, 2000.0), (0.1, 0.1, 3000.0), (0.05, 0.1, 2000.0)):
+        assert priors.select(pd14, n, k, t, entries)["kind"] == "generic"
+    assert priors.select(["A", "B"], 0.05, 0.05, 2000.0, entries)["kind"] == "generic"
+    bound = priors.conservative(pd14, entries)
+    assert bound["phi"]["rate"]["L4E"] == 4.0 and bound["phi"]["correlation"]["L4E"] == 8.0
+    assert bound["phi"]["cv_isi"]["L4E"] == priors.GENERIC_PHI["cv_isi"]
+    assert priors.phi0(got, "correlation_rescaled", "L4E") == (2.0, 5.5)
+    assert priors.phi0(None, "rate", "L4E") == (priors.GENERIC_PHI["rate"], priors.GENERIC_DF)
+    shipped = priors.select(pd14, 0.1, 0.1, 2000.0)  # the shipped 24-seed prior at 0.1
+    assert shipped["kind"] == "measured" and shipped["df"] == 11.5
 
 
 def test_correlation_change_on_log_scale_and_time_needed():
@@ -139,7 +148,8 @@ def test_correlation_change_on_log_scale_and_time_needed():
 
 def test_law_factor_one_counts_the_correlation_hypothesis_once():
     """Same scale: the rescaled correlation cell repeats the correlation cell's test, so the
-    family has one hypothesis fewer per population (Holm over 4 instead of 5 here); across
+    family has one hypothesis fewer per population for each rescaled statistic (Holm over 4
+    instead of 6 here); across
     scales the two are different hypotheses and both count."""
     rng = np.random.default_rng(5)
     refs = [_stats(rng) for _ in range(3)]
@@ -147,23 +157,24 @@ def test_law_factor_one_counts_the_correlation_hypothesis_once():
     one = {c["statistic"]: c for c in verdict_cells(test, refs, 1.0, control="fwer")}
     assert one["correlation_rescaled"]["p_adjusted"] == one["correlation"]["p_adjusted"]
     assert "counted once" in one["correlation_rescaled"]["note"]
-    p_others = sorted(c["p_value"] for s, c in one.items() if s != "correlation_rescaled")
+    assert one["synchrony_rescaled"]["p_adjusted"] == one["synchrony"]["p_adjusted"]
+    p_others = sorted(c["p_value"] for s, c in one.items() if s not in RESCALED)
     assert one["rate"]["p_adjusted"] == pytest.approx(holm(p_others)[p_others.index(
         one["rate"]["p_value"])])  # fmt: skip
     two = {c["statistic"]: c for c in verdict_cells(test, refs, 2.0, control="fwer")}
     p_all = [c["p_value"] for c in two.values()]
     assert two["rate"]["p_adjusted"] == pytest.approx(holm(p_all)[list(two).index("rate")])
     assert "note" not in two["correlation_rescaled"]
-    # the default control, Benjamini-Hochberg, over the same family: never above Holm's
-    fdr = {c["statistic"]: c for c in verdict_cells(test, refs, 2.0)}
+    # Benjamini-Hochberg over the same family: never above Holm's (the default)
+    fdr = {c["statistic"]: c for c in verdict_cells(test, refs, 2.0, control="fdr")}
     assert [c["p_adjusted"] for c in fdr.values()] == pytest.approx(adjust(p_all, "fdr"))
     assert all(fdr[s]["p_adjusted"] <= two[s]["p_adjusted"] + 1e-15 for s in two)
 
 
 def test_tables_leave_out_rescaled_cells_that_repeat_or_have_no_law():
-    """Same scale: the printed and HTML tables show the correlation once and say why; across
-    scales (factor 2) the rescaled cell is a hypothesis of its own and is shown; without a
-    law (W changes) one line replaces the 'no data' rows."""
+    """Same scale: the printed and HTML tables show the correlation and synchrony once and say
+    why; across scales (factor 2) the rescaled cells are hypotheses of their own and are
+    shown; without a law (W changes) one line replaces the 'no data' rows."""
     import re
 
     from pynn_microcircuit.analysis.verdicts import verdict_html_table, verdict_text_table
@@ -177,8 +188,77 @@ def test_tables_leave_out_rescaled_cells_that_repeat_or_have_no_law():
         text, page = verdict_text_table(cells), verdict_html_table(cells)
         pops = {c["population"] for c in cells}
         rows = [m[1] for m in re.findall(r"^(\S+) +(\S+) ", text, re.M) if m[0] in pops]
-        assert ("correlation_rescaled" in rows) is shown
-        assert ("<th>correlation_rescaled" in page) is shown
-        assert len(rows) == len(cells) - (0 if shown else 1)
+        for stat in RESCALED:
+            assert (stat in rows) is shown
+            assert (f"<th>{stat}" in page) is shown
+        assert len(rows) == len(cells) - (0 if shown else len(RESCALED))
         if said:
             assert said in text.splitlines()[-1] and said in page
+
+
+def _corr_run(x, sem):
+    run = _stats(np.random.default_rng(9))
+    run["P"].update(pooled_correlation=x, noise={"pooled_correlation_sem": sem})
+    return run
+
+
+def test_margin_stays_relative_near_zero():
+    """A relative margin is relative to the reference mean even when that mean is within a
+    few standard deviations of zero: -0.0008 against +0.0001..+0.0007 is not 'equivalent'
+    at 20 % (before: the margin became 1.0 absolute and it was)."""
+    refs = [_corr_run(x, 4e-4) for x in (1e-4, 4e-4, 7e-4)]
+    cells = verdict_cells(_corr_run(-8e-4, 4e-4), refs, 1.0, margins={"correlation": 0.2})
+    c = next(c for c in cells if c["statistic"] == "correlation")
+    assert c["state"] == "tested" and c["verdict"] != "equivalent"
+
+
+def test_missing_standard_error_is_no_data_and_zero_sd_keeps_the_sign():
+    """A finite statistic without a standard error cannot be tested ('no data', not a
+    p = 0 'differs'); a zero standard deviation keeps the sign of the difference."""
+    from pynn_microcircuit.analysis.verdicts import cell
+
+    refs = [_corr_run(0.01, 1e-3) for _ in range(3)]
+    c = cell(_corr_run(0.01, float("nan"))["P"], [r["P"] for r in refs], "correlation")
+    assert c["state"] == "no data" and c["p_value"] is None and c["note"] == "no standard error"
+    gone = cell({"pooled_correlation": float("nan"), "noise": {}}, [r["P"] for r in refs],
+                "correlation")  # fmt: skip
+    assert gone["state"] == "one-sided"  # missing on one side only: a real difference
+    flat = [_corr_run(0.01, 0.0)["P"] for _ in range(3)]
+    low = cell(_corr_run(0.005, 0.0)["P"], flat, "correlation")
+    assert low["z"] == float("-inf") and low["p_value"] == 0.0
+
+
+def test_log_scale_only_where_the_seed_spread_allows_it():
+    """The log scale needs every value > 3 seed-to-seed standard deviations sqrt(phi v): a
+    correlation 4 standard errors above zero is on it with phi 1, not with phi 4."""
+    from pynn_microcircuit.analysis.verdicts import cell
+
+    refs = [_corr_run(x, 1e-3)["P"] for x in (4.2e-3, 4.0e-3, 4.4e-3)]
+    test = _corr_run(4.1e-3, 1e-3)["P"]
+    assert cell(test, refs, "correlation", prior=(1.0, 100.0))["log_scale"] is True
+    assert cell(test, refs, "correlation", prior=(4.0, 100.0))["log_scale"] is False
+
+
+def test_both_sides_own_variance_and_welch_df():
+    """A test ensemble at another scale keeps its own phi: with the test's prior phi 3 and the
+    references' 0.5 (weights 5.5 each), the variance of the difference is
+    phi_T v_T / n + phi_R v_R / m and its degrees of freedom Welch-Satterthwaite's, here
+    computed by hand from the runs' values."""
+    from pynn_microcircuit.analysis.verdicts import cell, overdispersion, welch_df
+
+    xt, xr = [1.0, 1.2, 0.9], [1.1, 1.05, 1.0, 1.08]
+    tests = [{"rates_hz": np.array([x - 0.1, x + 0.1])} for x in xt]  # v = 0.02 / 2 each
+    refs = [{"rates_hz": np.array([x - 0.1, x + 0.1])} for x in xr]
+    c = cell(tests, refs, "rate", prior=(0.5, 5.5), test_prior=(3.0, 5.5))
+    v = 0.02 / 2
+    phi_t = (5.5 * 3.0 + 2 * overdispersion(xt, [v] * 3)) / 7.5
+    phi_r = (5.5 * 0.5 + 3 * overdispersion(xr, [v] * 4)) / 8.5
+    a, b = phi_t * v / 3, phi_r * v / 4
+    assert c["sd"] == pytest.approx(np.sqrt(a + b))
+    assert c["df"] == pytest.approx((a + b) ** 2 / (a**2 / 7.5 + b**2 / 8.5))
+    assert c["df"] == pytest.approx(welch_df(a, 7.5, b, 8.5))
+    assert c["variance_source"]["test"].startswith("ensemble of 3 seeds")
+    one = cell(tests[0], refs, "rate", prior=(0.5, 5.5), test_prior=(3.0, 5.5),
+               labels=("conservative bound (largest measured phi)", "measured at n=k=1 2 s"))  # fmt: skip
+    assert one["phi_test"] == 3.0  # a single run: its prior alone, never the references' phi
+    assert one["variance_source"]["test"].startswith("single run, prior conservative bound")

@@ -557,24 +557,30 @@ def cmd_compare(argv) -> int:
         "(false discovery rate or family-wise), each with the smallest difference it could "
         "have detected.",
     )
-    ap.add_argument("run", help="run directory to test")
-    ap.add_argument("--reference", nargs="+", required=True, help="reference run directories")
+    ap.add_argument(
+        "run",
+        nargs="+",
+        help="run directory to test, or several (a test ensemble: seeds of one model), or a "
+        "reference/ensemble directory (e.g. a fetched SpiNNaker job of several seeds)",
+    )
+    ap.add_argument(
+        "--reference", nargs="+", required=True, help="reference run or ensemble directories"
+    )
     ap.add_argument("--seed", type=int, default=0, help="seed of the neuron sampling")
     ap.add_argument(
         "--alpha",
         type=float,
         default=0.05,
-        help="error rate of the verdict table (default 0.05): its false discovery rate, "
-        "which is also the chance of any 'differs' when the runs do not differ, or with "
-        "--control fwer its family-wise false-alarm rate",
+        help="error rate of the verdict table (default 0.05): its family-wise false-alarm "
+        "rate, or with --control fdr its false discovery rate",
     )
     ap.add_argument(
         "--control",
-        choices=["fdr", "fwer"],
-        default="fdr",
-        help="multiple-comparison control: fdr (Benjamini-Hochberg, default) bounds the share "
-        "of false 'differs' among the table's; fwer (Holm) the chance of any, and so misses "
-        "more when several cells differ",
+        choices=["fwer", "fdr"],
+        default="fwer",
+        help="multiple-comparison control: fwer (Holm, default) bounds the chance of any false "
+        "'differs' in the table; fdr (Benjamini-Hochberg) the expected share of false ones "
+        "among the table's 'differs', assuming positively dependent cells (not shown here)",
     )
     ap.add_argument(
         "--margin",
@@ -598,14 +604,20 @@ def cmd_compare(argv) -> int:
     margins = parse_margins(args.margin)
     detect = parse_margins(args.detect, option="--detect")
     out, _ = compare_runs(
-        args.run, args.reference, seed=args.seed, alpha=args.alpha, margins=margins,
-        detect=detect, control=args.control,
+        args.run if len(args.run) > 1 else args.run[0], args.reference, seed=args.seed,
+        alpha=args.alpha, margins=margins, detect=detect, control=args.control,
     )  # fmt: skip
     import json
 
-    cells = json.loads((out / "comparison.json").read_text())["cells"]
+    result = json.loads((out / "comparison.json").read_text())
+    cells = result["cells"]
     print(f"verdicts at {rate_words(args.control, args.alpha)}:")
     print(verdict_text_table(cells))
+    print(f"overdispersion priors: {result['overdispersion_prior']['note']}")
+    sources = next((c["variance_source"] for c in cells if c.get("variance_source")), None)
+    if sources:
+        print(f"variance sources (e.g. {cells[0]['population']}): test {sources['test']}; "
+              f"references {sources['reference']} (every cell's in comparison.json)")  # fmt: skip
     print(f"report: {out / 'report.html'}")
     return 0
 
