@@ -259,7 +259,7 @@ def compare_runs(
             shown,
             out / "verdicts.png",
             f"{run.path.name}{f' and {len(runs) - 1} more' if len(runs) > 1 else ''} vs "
-            f"{len(refs)} reference run(s): verdicts at "
+            f"{len(refs)} reference run(s): verdicts at\n"
             f"{rate_words(control, alpha)}\ncell: difference from the references' mean; "
             "≥: the smallest difference it would have detected (probability 0.8)",
             left_out,

@@ -18,7 +18,9 @@ seed-cluster bootstrap interval (seeds resampled with replacement, each draw wei
 product of its seeds' multiplicities), the worst cell, and the family-wise rate (tables with
 any ``differs``); and, under a partial null (two populations' rates x1.2 in the test runs),
 the false discovery rate of each control. ``--write-prior`` adds each ensemble's prior to
-``analysis/overdispersion_prior.json`` (replacing one of the same scale and duration).
+``analysis/overdispersion_prior.json`` (replacing one of the same scale and duration); an
+ensemble of fewer than 6 seeds (e.g. 3 full-scale seeds) only gives its prior, with its
+small weight ((seeds - 1) / 2 degrees of freedom).
 """
 
 from __future__ import annotations
@@ -160,10 +162,14 @@ def main() -> int:
     lines = []
     for i, e in enumerate(ens):
         n = len(e["seeds"])
+        if n < 6:  # too few seeds for disjoint test and reference sets: its prior only
+            print(f"{e['path']}: {n} seeds, prior only (no calibration draws)")
+            continue
         plan = draws(n, (2, 3), args.draws, rng)
         m = e["meta"]
         name = f"n=k={m['n_scale']:g} {m['t_sim_ms'] / 1000:g} s"
-        wrong = entries[(i + 1) % len(entries)]
+        others = [x for x in entries if not priors._same(x["n_scale"], m["n_scale"])]
+        wrong = others[0] if others else entries[i]
         choices = {
             "as shipped": as_selection(entries[i], "measured at " + name),
             f"wrong scale (n=k={wrong['n_scale']:g})": as_selection(wrong, "wrong scale"),
