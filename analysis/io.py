@@ -179,6 +179,8 @@ def export_neo(run: Run, path: str | Path, fmt: str = "nix", **block_kw) -> Path
     path = Path(path)
     if path.exists():
         raise UserError(f"'{path}' exists; choose another --out (nothing was overwritten)")
+    if not path.parent.is_dir():
+        raise UserError(f"folder '{path.parent}' does not exist; create it or choose another --out")
     block = to_neo_block(run, **block_kw)
     io_name, _ = EXPORT_FORMATS[fmt]
     if fmt == "nix":

@@ -227,15 +227,22 @@ def main() -> int:
             header,
             *lines,
             "",
-            *[f"- {name}: partial null (rates x1.2 in {', '.join(r['partial_null']['changed'])}): "
-              + "; ".join(f"{CONTROLS[c]}: false discovery rate {100 * r['partial_null'][c]['fdr']:.1f} %, "
-                          f"tables with a false `differs` {100 * r['partial_null'][c]['family_wise']:.1f} %"
-                          for c in CONTROLS) for name, r in results.items()],  # fmt: skip
+            *[
+                f"- {name}: partial null (rates x1.2 in {', '.join(r['partial_null']['changed'])}): "
+                + "; ".join(
+                    f"{CONTROLS[c]}: false discovery rate {100 * r['partial_null'][c]['fdr']:.1f} %, "
+                    f"tables with a false `differs` {100 * r['partial_null'][c]['family_wise']:.1f} %"
+                    for c in CONTROLS
+                )
+                for name, r in results.items()
+            ],  # fmt: skip
             "",
             "Per-cell rates and intervals: the JSON beside this page.",
         ]
         args.page.write_text("\n".join(body) + "\n")
-        args.page.with_suffix(".json").write_text(json.dumps(results, indent=1, default=float) + "\n")
+        args.page.with_suffix(".json").write_text(
+            json.dumps(results, indent=1, default=float) + "\n"
+        )
         print(f"wrote {args.page}")
     return 0
 

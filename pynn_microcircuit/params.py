@@ -195,6 +195,8 @@ def _coerce(value, hint, key: str):
         if hint in (int, float):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError
+            if not math.isfinite(float(value)):
+                raise UserError(f"config key '{key}': {value!r} is not a finite number")
             if hint is int and float(value) != int(value):
                 raise TypeError
             return hint(value)

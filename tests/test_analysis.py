@@ -427,3 +427,12 @@ def test_one_reference_gives_verdicts_and_says_what_they_cost(tmp_path, caplog):
     assert "one reference run" in said and "prior alone" in said and "distances only" not in said
     cells = json.loads((cmp_dir / "comparison.json").read_text())["cells"]
     assert all(c["verdict"] == "consistent" and c["p_value"] is not None for c in cells)
+
+
+def test_export_into_a_missing_folder_is_one_line(tmp_path):
+    from pynn_microcircuit.errors import UserError
+
+    run = load_run(make_run(tmp_path / "r", 1, n=40))
+    with pytest.raises(UserError, match="does not exist; create it or choose another --out"):
+        export_neo(run, tmp_path / "no" / "such" / "x.nix", "nix")
+    assert not (tmp_path / "no").exists()

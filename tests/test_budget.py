@@ -194,7 +194,10 @@ def test_correlation_law_in_the_plan():
 
 
 def test_plans_keep_a_safety_margin():
-    from pynn_microcircuit.budget import MARGINS
+    """The margins cover the capacity model's measured errors (docs/running.md: memory
+    within 1 %, wall time up to 14 % short on the simulation) with what the docs promise
+    (+3 %, +20 %): a plan near its budget keeps at least that much room."""
+    documented = {"memory": 0.03, "walltime": 0.20}  # docs/running.md, "Budgets"
 
     def capacity(spec, budget):
         return predict(spec, threads=budget.get("threads"), t_presim_ms=500.0, t_sim_ms=200.0)
@@ -203,9 +206,10 @@ def test_plans_keep_a_safety_margin():
         budget = parse_budget(text, "nest")
         p = plan("nest", budget, capacity, Params())
         key = text.split("=")[0]
-        assert p.predicted[key] * (1 + MARGINS[key]) <= budget[key]
-        assert p.predicted["margin"] == {key: MARGINS[key]}
-        assert any("safety margin" in line for line in p.explanation)
+        assert p.predicted[key] * (1 + documented[key]) <= budget[key] * (1 + 1e-9)
+        assert p.predicted[key] * (1 + documented[key]) > 0.9 * budget[key]  # near the limit
+        assert p.predicted["margin"] == {key: documented[key]}
+        assert any(f"{key} +{100 * documented[key]:.0f} %" in line for line in p.explanation)
 
 
 def test_option_errors_are_short():
@@ -219,6 +223,14 @@ def test_option_errors_are_short():
         (["submit", "--scheduler", "pbs", "run"], "invalid choice: 'pbs'"),
         (["--out", f"{__file__}/run"], "is not a writable directory"),  # before NEST starts
         (["--platform", "spinnaker", "--emulate", "spinnaker"], "use --platform nest"),
+        (["--t-sim", "nan"], "--t-sim must be a finite number >= 0, got nan"),
+        (["--t-presim", "inf"], "--t-presim must be a finite number >= 0, got inf"),
+        (["--t-sim", "100.05"], "not a whole number of 0.1 ms time steps; use 100"),
+        (["--threads", "1000"], "exceeds this machine's"),
+        (
+            ["--config", str(ROOT / "tests" / "data" / "nan_rate.yaml")],
+            "config key 'bg_rate_hz': nan is not a finite number",
+        ),
     ):
         res = subprocess.run(
             [sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True

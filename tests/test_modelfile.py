@@ -74,3 +74,17 @@ def test_cli_refuses_model_options_next_to_a_model_file(tmp_path):
         )  # fmt: skip
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert ("drop --n-scale" in proc.stderr) or ("not the model this job" in proc.stderr)
+
+
+def test_fingerprint_resolves_small_changes_and_ignores_the_last_bit():
+    """A change in the 6th significant digit of a parameter is another model (another
+    fingerprint); a change in the last bit of a float (NumPy builds may differ there) is
+    not."""
+    import numpy as np
+
+    base = params_with_overrides({"bg_rate_hz": 8.0})
+    fp = fingerprint(make_spec(base, 0.1, 0.1), RUN, KNOBS)
+    close = params_with_overrides({"bg_rate_hz": 8.00001})  # 1.25e-6 relative
+    assert fingerprint(make_spec(close, 0.1, 0.1), RUN, KNOBS) != fp
+    last_bit = params_with_overrides({"bg_rate_hz": float(np.nextafter(8.0, 9.0))})
+    assert fingerprint(make_spec(last_bit, 0.1, 0.1), RUN, KNOBS) == fp

@@ -65,9 +65,19 @@ def test_linear_k_refuses_below_k_min_naming_population():
 
 
 def test_linear_k_partial_records_residual():
+    """The residual is what the built model's input variance has in excess of full scale,
+    relative to full scale: computed here from the two specs' own numbers (theory's input
+    moments of each ModelSpec, at the compensation rates), not from the scaling formula."""
+    from pynn_microcircuit.theory import input_moments
+
     spec = make_spec(P, 1.0, 0.5, method="linear-k", allow_partial=True)
+    full = make_spec(P, 1.0, 1.0)
     assert np.all(spec.ext_rate_hz == 0)
-    assert np.all(spec.residual_variance_rel > 0)
+    _, var_spec = input_moments(spec, spec.rates_for_compensation_hz)
+    _, var_full = input_moments(full, spec.rates_for_compensation_hz)
+    excess = var_spec / var_full - 1.0
+    assert np.all(excess > 0.1)  # dropping all external noise does not make up for 1/k
+    np.testing.assert_allclose(spec.residual_variance_rel, excess, rtol=0.02)
 
 
 @pytest.mark.parametrize(

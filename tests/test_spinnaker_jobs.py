@@ -450,3 +450,31 @@ def test_code_url_job_runs_from_a_git_clone(tmp_path):
     rec = json.loads((run_dir / "run.json").read_text())
     assert rec["seed"] == 5 and rec["model_fingerprint"] == job["fingerprint"]
     assert rec["code"]["commit"] == head and rec["code"]["source"] == "git"
+
+
+def test_a_dirty_job_is_refused_unless_allowed(tmp_path):
+    """A job whose archive holds uncommitted changes is refused before anything is uploaded
+    or submitted (whatever the state of this checkout), and goes with --allow-dirty."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with StandIn(TOKEN, tmp_path) as server:
+        job_dir = write_job(tmp_path / "jobs", "dirty", ["run.py"], "c")
+        _set_job(job_dir, service=server.url, userinfo=server.url + "/userinfo", dirty=True,
+                 commit="a" * 40)  # fmt: skip
+        rc, out = cli(["submit", str(job_dir)], tmp_path, home)
+        assert rc == 2 and "plus uncommitted changes" in out and "--allow-dirty" in out
+        assert server.jobs == {} and not (job_dir / "submission.json").exists()
+        rc, out = cli(["submit", str(job_dir), "--allow-dirty"], tmp_path, home)
+        assert rc == 0 and len(server.jobs) == 1, out
+
+
+def test_damaged_submission_record_is_one_line(tmp_path):
+    from pynn_microcircuit.errors import UserError
+    from pynn_microcircuit.platforms.spinnaker.jobs import status, submit
+
+    job_dir = write_job(tmp_path / "jobs", "x", ["run.py"], "c")
+    (job_dir / "submission.json").write_text("{bad")
+    for call in (status, submit):
+        with pytest.raises(UserError, match=r"submission.json' is damaged \(JSONDecodeError"):
+            call(job_dir)
+    assert (job_dir / "submission.json").read_text() == "{bad"  # nothing rewritten

@@ -56,8 +56,11 @@ def _inject(pop, rng, n_steps):
             if not neurons:
                 continue
             by_step: dict = {}
+            edge = int(round(T_START / DT))  # the warm-up's last step and the first kept one
             for local, index in enumerate(neurons):
                 steps = rng.choice(n_steps, size=int(rng.integers(0, 6)), replace=False)
+                if local == 0:
+                    steps = np.union1d(steps, [edge - 1, edge])
                 for s in steps:
                     by_step.setdefault(int(s), []).append(local)
                     truth.append((int(index), int(s)))
@@ -104,8 +107,10 @@ def test_spinnaker_readback_exact_ids_and_times(tmp_path):
             assert len(expected) > 20  # the test feeds enough spikes to mean something
             ids = f[f"spikes/{name}/node_ids"][:]
             times = f[f"spikes/{name}/timestamps"][:]
-            got = sorted(zip(times.tolist(), ids.tolist(), strict=True))
-            assert [i for _, i in got] == [i for _, i in expected]
+            got = list(zip(times.tolist(), ids.tolist(), strict=True))  # as stored: the order too
+            assert [i for _, i in got] == [i for _, i in expected]  # by time, ties by id
             np.testing.assert_allclose([t for t, _ in got], [t for t, _ in expected], atol=1e-9)
+            assert min(times) == pytest.approx(T_START)  # the first kept step is kept, the one
+            # before it (injected too, in every population) is not: the expected list has it not
             assert ids.max() < recorded <= size  # a partial recording names the first neurons
             assert f[f"spikes/{name}"].attrs["n_neurons"] == size

@@ -260,7 +260,7 @@ def submit(job_dir: str | Path, allow_dirty: bool = False) -> str:
         )
     sub = job_dir / SUBMISSION_FILE
     if sub.is_file():
-        old = json.loads(sub.read_text())
+        old = _submission(job_dir)
         raise UserError(
             f"'{job_dir}' was submitted already (job {old['job_id']}); use 'run.py status "
             f"{job_dir}' or copy the job to a new directory"
@@ -339,7 +339,16 @@ def _submission(job_dir: Path) -> dict:
     sub = job_dir / SUBMISSION_FILE
     if not sub.is_file():
         raise UserError(f"'{job_dir}' has not been submitted; run 'run.py submit {job_dir}'")
-    return json.loads(sub.read_text())
+    try:
+        record = json.loads(sub.read_text())
+        if not isinstance(record, dict) or "job_id" not in record:
+            raise ValueError("no job_id")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(
+            f"'{sub}' is damaged ({type(exc).__name__}: {exc}); it should hold the job id "
+            "'submit' printed - restore it from that, or remove it and submit again"
+        ) from None
+    return record
 
 
 def _submitted_job(job_dir: Path) -> tuple[dict, dict]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import time
@@ -27,8 +28,8 @@ def _positive_float(name):
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if v < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {text}")
+        if not math.isfinite(v) or v < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number >= 0, got {text}")
         return v
 
     return parse
@@ -405,6 +406,28 @@ def _spec_from_args(args):
     return params, spec, the_plan
 
 
+def _check_times_on_grid(args, dt_ms: float) -> None:
+    """Times must be whole time steps: NEST would round them silently, sPyNNaker truncate."""
+    for option, value in (("--t-sim", args.t_sim), ("--t-presim", args.t_presim)):
+        steps = value / dt_ms
+        if abs(steps - round(steps)) > 1e-6:
+            raise UserError(
+                f"{option} {value:g} ms is not a whole number of {dt_ms:g} ms time steps; use "
+                f"{round(steps) * dt_ms:g}"
+            )
+
+
+def _check_threads(threads: int | None, force: bool) -> None:
+    """More threads than cores only makes NEST's threads wait on each other: refused unless
+    --force."""
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > cores and not force:
+        raise UserError(
+            f"--threads {threads} exceeds this machine's {cores} cores (extra threads share "
+            f"the cores and wait at every step's barrier); use --threads {cores}, or --force"
+        )
+
+
 def cmd_run(argv) -> int:
     args = build_run_parser().parse_args(argv)
     _setup_logging(args.quiet)
@@ -415,6 +438,7 @@ def cmd_run(argv) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be >= 1")
+    _check_threads(args.threads, args.force)
     if args.seed < 0:
         raise UserError(f"--seed must be >= 0, got {args.seed}")
     if not 0 < args.record_fraction <= 1:
@@ -451,6 +475,7 @@ def cmd_run(argv) -> int:
     if the_plan:
         for line in the_plan.explanation:
             log.info("plan: %s", line)
+    _check_times_on_grid(args, spec.resolution_ms)
     if args.platform == "spinnaker":
         from .spinnaker import run_on_spinnaker
 
