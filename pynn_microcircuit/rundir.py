@@ -15,7 +15,14 @@ import numpy as np
 
 from .errors import UserError
 from .jsonio import write_json_atomic  # noqa: F401 - re-exported: run directories' other files
-from .runrecord import RUN_FILE, RunRecord  # noqa: F401 - RUN_FILE re-exported
+from .runrecord import (  # noqa: F401 - re-exported
+    INCOMPLETE_FILE,
+    RUN_FILE,
+    RunRecord,
+    _mark_started,
+    incomplete_reason,
+    mark_incomplete,
+)
 
 #: Where prepared jobs (SpiNNaker, SLURM) are written, relative to the working directory.
 JOBS_ROOT = Path("jobs")
@@ -59,7 +66,7 @@ def new_run_dir(out: str | Path | None, stem: str, root: str | Path = "runs") ->
             path.mkdir(parents=True)
         except OSError as exc:
             raise UserError(f"cannot create output directory '{path}': {exc.strerror}") from None
-        return path
+        return _mark_started(path)
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     base = f"{_dt.datetime.now():%Y%m%d_%H%M%S}_{stem}"
@@ -67,7 +74,7 @@ def new_run_dir(out: str | Path | None, stem: str, root: str | Path = "runs") ->
         path = root / (base if k == 0 else f"{base}_{k}")
         try:
             path.mkdir()
-            return path
+            return _mark_started(path)
         except FileExistsError:
             continue
     raise UserError(f"could not find a free run directory name under '{root}'")

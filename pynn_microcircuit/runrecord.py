@@ -11,7 +11,9 @@ first problem in one line.
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,49 @@ from .jsonio import write_json_atomic
 #: Format of run.json; a reader refuses another one rather than misreading it.
 RUN_JSON_VERSION = 1
 RUN_FILE = "run.json"
+
+
+#: Marker of a run directory whose run has not finished (removed when run.json is written).
+INCOMPLETE_FILE = "INCOMPLETE"
+#: Run directories this process created and has not finished (for the interrupt handler).
+OPEN_RUNS: list[Path] = []
+
+
+def _mark_started(path: Path) -> Path:
+    (path / INCOMPLETE_FILE).write_text(
+        f"started {_dt.datetime.now():%Y-%m-%d %H:%M:%S} by process {os.getpid()}; "
+        "unfinished until run.json is written\n"
+    )
+    OPEN_RUNS.append(path)
+    return path
+
+
+def mark_incomplete(reason: str) -> list[Path]:
+    """Add ``reason`` to the marker of every run directory this process left unfinished;
+    returns them."""
+    marked = []
+    for path in OPEN_RUNS:
+        marker = path / INCOMPLETE_FILE
+        if marker.is_file():
+            with open(marker, "a") as fh:
+                fh.write(f"{reason} at {_dt.datetime.now():%Y-%m-%d %H:%M:%S}\n")
+            marked.append(path)
+    return marked
+
+
+def finished(path: Path) -> None:
+    """The run in ``path`` is complete (run.json written): drop its marker."""
+    (Path(path) / INCOMPLETE_FILE).unlink(missing_ok=True)
+    if Path(path) in OPEN_RUNS:
+        OPEN_RUNS.remove(Path(path))
+
+
+def incomplete_reason(path: Path) -> str | None:
+    """What the marker of an unfinished run says (None where there is none)."""
+    marker = Path(path) / INCOMPLETE_FILE
+    if not marker.is_file():
+        return None
+    return "; ".join(marker.read_text().strip().splitlines())
 
 
 @dataclass
@@ -149,6 +194,7 @@ class RunRecord:
         run.json holds a finished run."""
         path = Path(run_dir) / RUN_FILE
         write_json_atomic(path, self.to_dict())
+        finished(Path(run_dir))
         return path
 
     @classmethod
@@ -156,6 +202,9 @@ class RunRecord:
         """The record of ``run_dir``; one-line errors for a missing, corrupt or foreign file."""
         path = Path(run_dir) / RUN_FILE
         if not path.is_file():
+            why = incomplete_reason(Path(run_dir))
+            if why:
+                raise UserError(f"'{run_dir}' holds an unfinished run ({why}); rerun it")
             raise UserError(
                 f"'{run_dir}' is not a run directory (no {RUN_FILE}); pass a run's folder"
             )

@@ -445,3 +445,38 @@ def test_spikes_written_to_files_equal_those_held_in_memory(tmp_path):
         assert np.array_equal(ids, f_ids) and np.array_equal(times, f_times), k
         assert times.min() > 20.0
     assert len(list(tmp_path.glob("*.dat"))) == 2 * len(spec.populations)  # one per thread
+
+
+@pytest.mark.nest
+def test_an_interrupted_run_is_marked_and_refused(tmp_path):
+    """SIGTERM during a NEST run: exit 130, the run directory says INCOMPLETE with the
+    reason, and analyse and compare refuse it in one line (before: NEST's spike files and no
+    marker)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, str(root / "run.py"), "--n-scale", "0.02", "--t-sim", "100000",
+         "--no-analysis", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while not (out / "nest_spikes").is_dir() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)  # inside the simulation
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted by SIGTERM" in err and "Traceback" not in err
+    marker = (out / "INCOMPLETE").read_text()
+    assert "started" in marker and "interrupted by SIGTERM" in marker
+    assert not (out / "run.json").exists()
+    res = subprocess.run([sys.executable, str(root / "run.py"), "analyse", str(out)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 2 and "holds an unfinished run" in res.stderr
+    assert "interrupted by SIGTERM" in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -830,6 +830,12 @@ def main(argv=None) -> int:
     # the progress lines; PyNEST leaves it out when PYNEST_QUIET is set (nest/ll_api.py). The
     # NEST version is logged with the run directory and recorded in run.json.
     os.environ.setdefault("PYNEST_QUIET", "1")
+    import signal
+
+    def terminated(signum, _frame):  # SIGTERM (kill, a batch system) ends like Ctrl-C
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         if argv and argv[0] in COMMANDS:
             return COMMANDS[argv[0]](argv[1:])
@@ -837,8 +843,13 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        from ..rundir import mark_incomplete
+
+        why = f"interrupted by {exc.args[0] if exc.args else 'SIGINT'}"
+        left = mark_incomplete(why)
+        where = f"; unfinished, marked INCOMPLETE: {', '.join(map(str, left))}" if left else ""
+        print(f"{why}{where}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. '| head': the reader has gone; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
