@@ -89,16 +89,26 @@ def write_spikes(path: str | Path, spikes: dict, n_neurons: dict) -> None:
     import h5py
 
     tmp = Path(str(path) + ".part")
-    with h5py.File(tmp, "w") as f:
-        root = f.create_group("spikes")
-        for name, (ids, times) in spikes.items():
-            g = root.create_group(name)
-            g.attrs["sorting"] = "by_time"
-            g.attrs["n_neurons"] = int(n_neurons[name])
-            g.create_dataset("node_ids", data=np.asarray(ids, dtype=np.uint64))
-            ts = g.create_dataset("timestamps", data=np.asarray(times, dtype=np.float64))
-            ts.attrs["units"] = "ms"
-    os.replace(tmp, path)
+    try:
+        with h5py.File(tmp, "w") as f:
+            root = f.create_group("spikes")
+            for name, (ids, times) in spikes.items():
+                g = root.create_group(name)
+                g.attrs["sorting"] = "by_time"
+                g.attrs["n_neurons"] = int(n_neurons[name])
+                g.create_dataset("node_ids", data=np.asarray(ids, dtype=np.uint64))
+                ts = g.create_dataset("timestamps", data=np.asarray(times, dtype=np.float64))
+                ts.attrs["units"] = "ms"
+        os.replace(tmp, path)
+    except OSError as exc:  # e.g. the disk filled: no partial file stays behind
+        tmp.unlink(missing_ok=True)
+        import shutil
+
+        free = shutil.disk_usage(Path(path).parent).free
+        raise UserError(
+            f"could not write '{path}' ({exc.strerror or exc}; {free / 2**20:.1f} MiB free): "
+            "free space and run again"
+        ) from None
 
 
 def read_nest_spike_files(files) -> tuple[np.ndarray, np.ndarray]:

@@ -436,3 +436,23 @@ def test_export_into_a_missing_folder_is_one_line(tmp_path):
     with pytest.raises(UserError, match="does not exist; create it or choose another --out"):
         export_neo(run, tmp_path / "no" / "such" / "x.nix", "nix")
     assert not (tmp_path / "no").exists()
+
+
+def test_spike_file_write_failure_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    import h5py
+
+    from pynn_microcircuit.errors import UserError
+
+    real = h5py.File
+
+    def full_disk(path, mode="r", **kw):
+        f = real(path, mode, **kw)
+        f.close()  # the file exists, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(h5py, "File", full_disk)
+    with pytest.raises(UserError, match=r"could not write .*No space left on device; .* MiB free"):
+        write_spikes(tmp_path / "spikes.h5", {"P": (np.array([0]), np.array([1.0]))}, {"P": 1})
+    assert list(tmp_path.iterdir()) == []

@@ -480,3 +480,35 @@ def test_an_interrupted_run_is_marked_and_refused(tmp_path):
                          capture_output=True, text=True)  # fmt: skip
     assert res.returncode == 2 and "holds an unfinished run" in res.stderr
     assert "interrupted by SIGTERM" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.nest
+def test_a_full_disk_never_ends_in_a_run_with_fewer_spikes(tmp_path):
+    """A run whose disk fills while NEST writes its spike files (a 60 kB tmpfs here) stops
+    with one line naming the files and the free space, writes no spikes.h5 or run.json,
+    removes the unusable files and leaves the directory marked INCOMPLETE with the reason
+    (before: exit 0 and a spikes.h5 with fewer spikes than NEST recorded)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=60k", "tmpfs", str(disk)],
+                           capture_output=True, text=True)  # fmt: skip
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mount.stderr.strip()}")
+    try:
+        out = disk / "run"
+        res = subprocess.run(
+            [sys.executable, str(root / "run.py"), "--n-scale", "0.02", "--t-sim", "3000",
+             "--no-analysis", "-q", "--out", str(out)], capture_output=True, text=True,
+        )  # fmt: skip
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1 and "Traceback" not in res.stderr
+        assert "spike files of" in lines[0] and "MiB free" in lines[0]
+        assert sorted(p.name for p in out.iterdir()) == ["INCOMPLETE"]
+        assert "failed: NEST's spike files" in (out / "INCOMPLETE").read_text()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

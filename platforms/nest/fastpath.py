@@ -378,6 +378,15 @@ class NestBackend(PyNNBackend):
     def spikes(self, pop):
         return self.spikes_of(pop.label)
 
+    def recorded_counts(self) -> dict[str, int]:
+        """Spikes each population's recorder received (NEST's ``n_events``, also kept by the
+        ASCII backend): what its files must hold once the run is over."""
+        out = {}
+        for label, rec in self._recorders.items():
+            nodes = nest.NodeCollection([rec]) if isinstance(rec, int) else rec
+            out[label] = int(nodes.get("n_events"))
+        return out
+
     def spikes_of(self, label: str) -> tuple[np.ndarray, np.ndarray]:
         """(0-based neuron index, time in ms) of ``label``'s recorded spikes, in time order
         (ties by index). The times are the grid's decimal values, from either backend: the

@@ -11,6 +11,7 @@ from pathlib import Path
 import nest
 
 from pynn_microcircuit import rundir
+from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.runner import (
     RunOptions,
     activity_check,
@@ -120,6 +121,27 @@ def release_nest_memory() -> None:
         pass
 
 
+def read_complete(backend, label: str, expected: int, spike_dir: Path):
+    """``backend.spikes_of(label)`` from NEST's spike files, refused unless they hold every
+    spike the recorder received: a disk that filled while NEST wrote them loses spikes
+    silently (NEST's ASCII backend does not report a failed write). On a refusal the files
+    are removed (they free the disk; the run directory stays marked INCOMPLETE)."""
+    free = shutil.disk_usage(spike_dir).free
+    try:
+        ids, times = backend.spikes_of(label)
+    except UserError as exc:
+        shutil.rmtree(spike_dir, ignore_errors=True)  # unusable; frees the disk
+        raise UserError(f"{exc} - the disk may have filled ({free / 2**20:.1f} MiB free)") from None
+    if ids.size != expected:
+        shutil.rmtree(spike_dir, ignore_errors=True)
+        raise UserError(
+            f"NEST's spike files of {label} in '{spike_dir}' hold {ids.size} of the {expected} "
+            f"spikes it recorded ({free / 2**20:.1f} MiB free on that disk): nothing stored; "
+            "free space and run again"
+        )
+    return ids, times
+
+
 def run_nest(
     spec: ModelSpec,
     opts: RunOptions,
@@ -208,13 +230,14 @@ def run_nest(
 
     names = list(net.populations)
     local = None if spike_dir else {k: kept(*v) for k, v in net.spikes().items()}
+    expected = backend.recorded_counts() if spike_dir is not None else None
     # num_connections counts this rank's connections only
     n_syn_nest = int(comm.allreduce_sum(nest.GetKernelStatus("num_connections")))
     n_recorded, build_phases = net.n_recorded, net.build_phases_s
     del net
     release_nest_memory()
     if spike_dir is not None:  # read with the network gone: not on top of its memory
-        local = {k: kept(*backend.spikes_of(k)) for k in names}
+        local = {k: kept(*read_complete(backend, k, expected[k], spike_dir)) for k in names}
         shutil.rmtree(spike_dir)
     parts = comm.gather(local)  # every rank recorded its own neurons
     peak_rss = [int(x) for x in (comm.gather(peak_rss_bytes()) or [])]

@@ -841,6 +841,9 @@ def main(argv=None) -> int:
             return COMMANDS[argv[0]](argv[1:])
         return cmd_run(argv)
     except UserError as exc:
+        from ..rundir import mark_incomplete
+
+        mark_incomplete(f"failed: {exc}")  # a run directory it leaves says why
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
