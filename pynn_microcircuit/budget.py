@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import UserError
+from .atlas import describe as describe_measured
+from .atlas import fidelity_at
 from .params import Params
 from .scaling import ModelSpec, linear_k_min, make_spec
 from .theory import (
@@ -171,6 +173,7 @@ class Plan:
     budget: dict
     fidelity: dict
     explanation: list[str] = field(default_factory=list)
+    fidelity_by_statistic: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -182,6 +185,7 @@ class Plan:
             "predicted": self.predicted,
             "budget": self.budget,
             "fidelity": self.fidelity,
+            "fidelity_by_statistic": self.fidelity_by_statistic,
             "explanation": self.explanation,
         }
 
@@ -413,7 +417,10 @@ def plan(
         expl.append("platform settings: " + ", ".join(f"{k} {v}" for k, v in res[SETTINGS].items()))
     expl += res.get("notes", [])  # the capacity model's own lines (e.g. what sets a slowdown)
     res = {**res, "margin": used}
-    return Plan(platform, spec.n_scale, spec.k_scale, spec.method, True, res, budget, fid, expl)
+    measured = fidelity_at(spec.method, spec.n_scale, spec.k_scale)  # the atlas, where near
+    expl.append(describe_measured(measured))
+    return Plan(platform, spec.n_scale, spec.k_scale, spec.method, True, res, budget, fid, expl,
+                measured)  # fmt: skip
 
 
 def _refine(spec: ModelSpec, res: dict, capacity, budget: dict, p: Params, steps: int = 12):
