@@ -269,12 +269,17 @@ def compare_runs(
     ]
     write_html(
         out / "report.html",
-        f"{run.path.name} vs reference",
+        f"{Path(given[0]).name}{f' ({len(runs)} runs)' if len(runs) > 1 else ''} vs reference",
         [
             (
                 "Runs",
                 warning_html(warnings)
                 + run_line(run.meta)
+                + (
+                    "<p>test runs: " + ", ".join(html.escape(str(r.path)) for r in runs) + "</p>"
+                    if len(runs) > 1
+                    else ""
+                )
                 + "<p>references: "
                 + ", ".join(html.escape(str(r.path)) for r in refs)
                 + "</p>",
