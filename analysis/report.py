@@ -172,7 +172,7 @@ def compare_runs(
     alpha: float = 0.05,
     margins: dict | None = None,
     detect: dict | None = None,
-    control: str = "fwer",
+    control: str | None = None,
 ) -> tuple[Path, dict]:
     """Write ``comparison/`` (JSON, verdict map, distributions, distance map, report.html)
     into the (first) tested directory.
@@ -187,6 +187,7 @@ def compare_runs(
     from . import priors
     from .verdicts import (
         CONTROLS,
+        DEFAULT_CONTROL,
         rate_words,
         shown_cells,
         variance_html_table,
@@ -194,6 +195,7 @@ def compare_runs(
         verdict_html_table,
     )
 
+    control = control or DEFAULT_CONTROL
     given = [run_dir] if isinstance(run_dir, str | Path) else list(run_dir)
     runs = [load_run(r) for r in expand_references(given)]
     refs = [load_run(r) for r in expand_references(reference_dirs)]

@@ -14,6 +14,7 @@ it mutates has changed, and so must the list; or the unmutated copy fails a targ
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -96,9 +97,12 @@ def installed_copy(dest: Path) -> None:
 
 
 def run_tests(copy: Path, tests: str) -> subprocess.CompletedProcess:
+    """The tests in the copy; their child processes (``python -c``, ``python -m``) import the
+    copy too, ahead of the editable install."""
+    env = {**os.environ, "PYTHONPATH": str(copy)}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests.split()],
-        cwd=copy, capture_output=True, text=True,
+        cwd=copy, capture_output=True, text=True, env=env,
     )  # fmt: skip
 
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import UserError
 from .atlas import describe as describe_measured
 from .atlas import fidelity_at
+from .errors import UserError
 from .params import Params
 from .scaling import ModelSpec, linear_k_min, make_spec
 from .theory import (

@@ -602,7 +602,7 @@ def cmd_compare(argv) -> int:
     ap.add_argument(
         "--control",
         choices=["fwer", "fdr"],
-        default="fwer",
+        default=None,
         help="multiple-comparison control: fwer (Holm, default) bounds the chance of any false "
         "'differs' in the table; fdr (Benjamini-Hochberg) the expected share of false ones "
         "among the table's 'differs', assuming positively dependent cells (not shown here)",
@@ -624,8 +624,14 @@ def cmd_compare(argv) -> int:
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {args.alpha}")
     from pynn_microcircuit.analysis.report import compare_runs
-    from pynn_microcircuit.analysis.verdicts import parse_margins, rate_words, verdict_text_table
+    from pynn_microcircuit.analysis.verdicts import (
+        DEFAULT_CONTROL,
+        parse_margins,
+        rate_words,
+        verdict_text_table,
+    )
 
+    args.control = args.control or DEFAULT_CONTROL
     margins = parse_margins(args.margin)
     detect = parse_margins(args.detect, option="--detect")
     out, _ = compare_runs(
