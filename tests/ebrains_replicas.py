@@ -41,7 +41,9 @@ Each rule the replicas follow is the real code's, cited by file: JavaSpiNNaker
   virtual board (``virtual_board = True``, ``version = 5``), where the real runner names a
   real one (``machine_name`` + ``version``, or ``remote_spinnaker_url``).
 * :class:`DriveStandIn` speaks the part of the EBRAINS drive (Seafile) API that the
-  ``ebrains-drive`` client uses to upload a file and share it.
+  ``ebrains-drive`` client uses to upload a file and share it, and to delete one (its
+  ``upload_local_file(overwrite=True)`` deletes an existing file first:
+  ``ebrains_drive/files.py``), so a job submitted again after a refusal uploads again.
 """
 
 from __future__ import annotations
@@ -309,6 +311,17 @@ class DriveStandIn(LocalServer):
                     decode=True
                 )
                 return self._send(200, b'"ok"', "text/plain")
+
+            def do_DELETE(self):  # noqa: N802 - Seafile api2 "delete file", used by overwrite
+                if not self._auth():
+                    return None
+                url = urlparse(self.path)
+                name = parse_qs(url.query).get("p", [""])[0]
+                if url.path != f"/api2/repos/{server.repo['id']}/file/" or name not in server.files:
+                    return self._send(404, {"detail": "File not found"})
+                del server.files[name]
+                server.links = {k: v for k, v in server.links.items() if v != name}
+                return self._send(200, b'"success"', "text/plain")
 
             def do_PUT(self):  # noqa: N802
                 if not self._auth():

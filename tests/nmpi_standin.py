@@ -65,6 +65,9 @@ class StandIn(LocalServer):
         self.stored: dict[int, dict[str, Path]] = {}
         self.auth_headers: list[str] = []
         self.fail_job = False
+        #: Collabs the token's user may submit to (None: any), and whether it has quota.
+        self.collabs: set | None = None
+        self.quota = True
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -123,6 +126,9 @@ class StandIn(LocalServer):
                     return self._send(404, {"detail": "not found"})
                 length = int(self.headers.get("Content-Length", 0))
                 job = json.loads(self.rfile.read(length))
+                refused = server.refusal(job)
+                if refused:
+                    return self._send(*refused)
                 job_id = len(server.jobs) + 1
                 job.update(id=job_id, resource_uri=f"/jobs/{job_id}", status="submitted")
                 server.jobs[job_id] = job
@@ -133,6 +139,20 @@ class StandIn(LocalServer):
                 return self._send(201, job)
 
         self._serve(Handler)
+
+    def refusal(self, job: dict) -> tuple | None:
+        """(status, body) with which the job queue refuses ``job``, as its ``create_job``
+        does (api/simqueue/resources/for_users.py): 404 for a collab the user cannot edit,
+        403 without quota for the platform (``utils.check_quotas``); a command over the
+        database column's 500 characters (``db.py``) fails in the database: 500."""
+        if self.collabs is not None and job.get("collab") not in self.collabs:
+            return 404, {"detail": "You do not have access to this collab or there is no "
+                                   "collab with this id"}  # fmt: skip
+        if not self.quota or job.get("hardware_platform") != "SpiNNaker":
+            return 403, {"detail": "You do not have sufficient compute quota to submit this job"}
+        if len(job.get("command") or "") > 500:
+            return 500, None, b"Internal Server Error"
+        return None
 
     def _execute(self, job_id: int, job: dict) -> None:
         try:

@@ -478,3 +478,36 @@ def test_damaged_submission_record_is_one_line(tmp_path):
         with pytest.raises(UserError, match=r"submission.json' is damaged \(JSONDecodeError"):
             call(job_dir)
     assert (job_dir / "submission.json").read_text() == "{bad"  # nothing rewritten
+
+
+def test_refused_jobs_are_one_line_and_can_be_submitted_again(tmp_path):
+    """The job queue's refusals (a collab the user cannot edit: 404; no quota: 403), as its
+    create_job answers them, end in one line with what to do; nothing is recorded as
+    submitted, and the corrected job goes through - its code uploaded again over the first
+    upload (the drive client deletes the old file first)."""
+    import zipfile
+
+    home = tmp_path / "home"
+    home.mkdir()
+    job_dir = tmp_path / "jobs" / "r"
+    job_dir.mkdir(parents=True)
+    with zipfile.ZipFile(job_dir / "code.zip", "w") as z:
+        z.writestr("run.py", "print('x')\n")
+    job = {"platform": "SpiNNaker", "code": "code.zip", "command": "run.py", "collab": "wrong",
+           "commit": "b" * 40, "fingerprint": FINGERPRINT, "dirty": False}  # fmt: skip
+    (job_dir / "job.yaml").write_text(yaml.safe_dump(job))
+    with DriveStandIn(TOKEN, "wrong") as drive, StandIn(TOKEN, tmp_path) as server:
+        server.collabs = {"right"}
+        _set_job(job_dir, service=server.url, userinfo=server.url + "/userinfo")
+        env = {"EBRAINS_DRIVE_URL": drive.url}
+        rc, out = cli(["submit", str(job_dir)], tmp_path, home, extra_env=env)
+        lines = out.strip().splitlines()
+        assert rc == 2 and len(lines) == 1 and "Error 404" in lines[0] and "check 'collab'" in out
+        assert server.jobs == {} and not (job_dir / "submission.json").exists()
+        server.collabs, server.quota = {"wrong"}, False
+        rc, out = cli(["submit", str(job_dir)], tmp_path, home, extra_env=env)
+        assert rc == 2 and "Error 403" in out and "quota" in out and server.jobs == {}
+        server.quota = True  # granted: the same job goes through, its code uploaded again
+        rc, out = cli(["submit", str(job_dir)], tmp_path, home, extra_env=env)
+        assert rc == 0 and len(server.jobs) == 1, out
+        assert len(drive.files) == 1  # one archive on the drive, not three

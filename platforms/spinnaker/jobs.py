@@ -81,6 +81,13 @@ EXTRA_PIP_INSTALLS = ["h5py>=3.8", "pyyaml>=6"]
 GIT_JOB_SETUP = {"extra_pip_installs": [*EXTRA_PIP_INSTALLS, "-e."], "PIP_NO_DEPS": "1"}
 #: The job queue's column for the command (api/simqueue/db.py: ``String(500)``).
 MAX_COMMAND = 500
+#: What to do when the job queue refuses a job (api/simqueue/resources/for_users.py,
+#: ``create_job``), by HTTP status; the job folder is left as it was, ready to submit again.
+REFUSAL_HINTS = {
+    404: " - check 'collab' in job.yaml (or EBRAINS_COLLAB): it must be a collab you can edit",
+    403: " - the collab needs SpiNNaker quota: request it on the EBRAINS neuromorphic platform",
+    500: " - the service failed; try again later",
+}
 #: The sPyNNaker release the capacity model and the run path were checked against.
 CHECKED_SPYNNAKER = "7.4.1"
 
@@ -286,8 +293,12 @@ def submit(job_dir: str | Path, allow_dirty: bool = False) -> str:
             command=job["command"],
             tags=["pynn-microcircuit"],
         )
-    except Exception as exc:
-        raise UserError(f"the platform refused the job: {exc}") from None
+    except Exception as exc:  # nmpi raises Exception("Error <status>: <detail>")
+        text = str(exc)
+        hint = next(
+            (h for code, h in REFUSAL_HINTS.items() if text.startswith(f"Error {code}")), ""
+        )
+        raise UserError(f"the platform refused the job: {text}{hint}") from None
     sub.write_text(
         json.dumps(
             {
