@@ -69,6 +69,11 @@ class Params:
 
     Attributes
     ----------
+    populations : tuple of str
+        Population names, in the order of every per-population parameter.
+    population_roles : tuple of str
+        ``"E"`` (excitatory) or ``"I"`` (inhibitory) per population: which weight sign and
+        delay its outgoing synapses take.
     n_full : tuple of int
         Neurons per population at full scale.
     k_ext : tuple of float
@@ -83,11 +88,15 @@ class Params:
         Relative inhibitory weight (J_I = g J_E).
     l4e_to_l23e_factor : float
         The L4E -> L23E weight is this many times J_E.
+    l4e_to_l23e_pair : tuple of int
+        (target, source) population indices of that projection (by position, so renaming
+        the populations keeps it).
     bg_rate_hz : float
         Rate of each external Poisson source (Hz); a neuron receives ``k_ext`` of them.
     """
 
     populations: tuple[str, ...] = POPULATIONS
+    population_roles: tuple[str, ...] = ("E", "I", "E", "I", "E", "I", "E", "I")
     n_full: tuple[int, ...] = (20683, 5834, 21915, 5479, 4850, 1065, 14395, 2948)
     k_ext: tuple[float, ...] = (1600, 1500, 2100, 1900, 2000, 1900, 2900, 2100)
     full_rates_hz: tuple[float, ...] = (0.903, 2.965, 4.414, 5.876, 7.569, 8.633, 1.105, 7.829)
@@ -102,6 +111,7 @@ class Params:
     weight_rel_sd: float = 0.1
     g: float = -4.0
     l4e_to_l23e_factor: float = 2.0
+    l4e_to_l23e_pair: tuple[int, ...] = (0, 2)
     delay_exc_mean_ms: float = 1.5
     delay_inh_mean_ms: float = 0.75
     delay_rel_sd: float = 0.5
@@ -118,8 +128,9 @@ class Params:
         return len(self.populations)
 
     def excitatory(self) -> np.ndarray:
-        """Boolean mask of excitatory populations (names ending in ``E``)."""
-        return np.array([p.endswith("E") for p in self.populations])
+        """Boolean mask of excitatory populations (``population_roles`` "E"; stated, not
+        read from the names, so renaming a population changes nothing else)."""
+        return np.array([r == "E" for r in self.population_roles])
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -147,6 +158,13 @@ def psc_over_psp(neuron: NeuronParams) -> float:
 
 def _validate(p: Params) -> None:
     n = len(p.populations)
+    if len(p.l4e_to_l23e_pair) != 2 or not all(0 <= i < n for i in p.l4e_to_l23e_pair):
+        raise UserError(f"parameter 'l4e_to_l23e_pair' must be [target, source] indices below {n}")
+    if len(p.population_roles) != n or set(p.population_roles) - {"E", "I"}:
+        raise UserError(
+            f"parameter 'population_roles' must give 'E' or 'I' for each of the {n} "
+            f"populations ({', '.join(p.population_roles)} given)"
+        )
     for name in ("n_full", "k_ext", "full_rates_hz", "v0_mean_mV", "v0_sd_mV"):
         if len(getattr(p, name)) != n:
             raise UserError(
@@ -168,7 +186,8 @@ def _validate(p: Params) -> None:
         raise UserError(f"parameter 'thalamus.conn_probs' must have {n} values")
     if p.v0_type not in ("optimized", "original"):
         raise UserError("parameter 'v0_type' must be 'optimized' or 'original'")
-    for name in ("bg_rate_hz", "resolution_ms", "delay_ext_ms", "psp_mean_mV"):
+    for name in ("bg_rate_hz", "resolution_ms", "delay_ext_ms", "psp_mean_mV",
+                 "weight_rel_sd", "delay_rel_sd"):  # fmt: skip
         if getattr(p, name) <= 0:
             raise UserError(f"parameter '{name}' must be > 0")
     nr = p.neuron

@@ -139,8 +139,8 @@ def full_weights_pA(p: Params) -> np.ndarray:
     j_e = p.psp_mean_mV * psc_over_psp(p.neuron)
     exc = p.excitatory()
     w = np.where(exc[None, :], j_e, p.g * j_e) * np.ones((p.n_pops, p.n_pops))
-    if "L23E" in p.populations and "L4E" in p.populations:
-        w[p.populations.index("L23E"), p.populations.index("L4E")] *= p.l4e_to_l23e_factor
+    target, source = p.l4e_to_l23e_pair  # by position: renaming keeps it
+    w[target, source] *= p.l4e_to_l23e_factor
     return w
 
 

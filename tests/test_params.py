@@ -84,3 +84,24 @@ def test_seed_word_is_numpys_seed_sequence():
     assert substream_seed(7, 0x4E57) == int(ss.generate_state(1)[0] % (2**31 - 1)) + 1
     with pytest.raises(ValueError, match="non-negative"):
         seed_word([-1])
+
+
+def test_population_roles_are_stated_not_read_from_names():
+    """Renaming populations keeps their roles (before: a name not ending in E made an
+    excitatory population inhibitory, silently); roles must be E or I, one per population;
+    weight and delay spreads must be positive."""
+    import numpy as np
+
+    from pynn_microcircuit.params import Params, params_with_overrides
+    from pynn_microcircuit.scaling import make_spec
+
+    renamed = params_with_overrides({"populations": ["a", "b", "c", "d", "e", "f", "g", "h"]})
+    assert list(renamed.excitatory()) == list(Params().excitatory())
+    spec, ref = make_spec(renamed, 0.1, 0.1), make_spec(Params(), 0.1, 0.1)
+    np.testing.assert_array_equal(spec.weight_mean_pA, ref.weight_mean_pA)
+    for bad, message in (({"population_roles": ["E"] * 7}, "'E' or 'I' for each of the 8"),
+                         ({"population_roles": ["E", "X"] * 4}, "'E' or 'I'"),
+                         ({"weight_rel_sd": 0.0}, "'weight_rel_sd' must be > 0"),
+                         ({"delay_rel_sd": -0.1}, "'delay_rel_sd' must be > 0")):  # fmt: skip
+        with pytest.raises(UserError, match=message):
+            params_with_overrides(bad)
