@@ -165,6 +165,34 @@ def _check_inputs(runs: list, refs: list) -> None:
             raise UserError(f"'{r.path}' has other populations than '{first.path}'")
 
 
+def planned_vs_measured(plan: dict | None, cells: list[dict]) -> str:
+    """HTML: the plan's measured-fidelity figures (``fidelity_by_statistic``) beside what
+    this comparison measured (the largest population effect of each statistic)."""
+    if not plan or not plan.get("fidelity_by_statistic"):
+        return (
+            "<p>The tested run was not made from a plan (or its plan has no measured figures).</p>"
+        )
+    rows = []
+    for stat, f in plan["fidelity_by_statistic"].items():
+        got = [c for c in cells if c["statistic"] == stat and c.get("effect_size") is not None]
+        worst = max(got, key=lambda c: abs(c["effect_size"]), default=None)
+        pct = stat != "cv_isi"
+        fmt = (lambda v: f"{100 * v:+.1f} %") if pct else (lambda v: f"{v:+.3f}")
+        planned = (
+            f"{fmt(f['value'])} [{fmt(f['interval'][0])}, {fmt(f['interval'][1])}] ({f['source']})"
+            if f.get("value") is not None
+            else f"theory only ({html.escape(f.get('note', ''))})"
+        )
+        measured = f"{fmt(worst['effect_size'])} ({worst['population']})" if worst else "-"
+        rows.append(f"<tr><td>{stat}</td><td>{planned}</td><td>{measured}</td></tr>")
+    return (
+        "<p>The plan's stated deviation from full-scale NEST (largest population, 95 % "
+        "interval, pynn_microcircuit/atlas.py) beside the largest population effect this "
+        "comparison measured.</p><table><tr><th>statistic</th><th>planned</th><th>measured"
+        "</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
 def compare_runs(
     run_dir,
     reference_dirs: list,
@@ -294,6 +322,10 @@ def compare_runs(
                 "smallest difference this comparison detects with probability 0.8, and the "
                 "simulated time (test and references alike) a given effect needs "
                 "(analysis/verdicts.py).</p>" + img(figs[0]) + verdict_html_table(cells),
+            ),
+            (
+                "Planned vs measured",
+                planned_vs_measured(run.meta.get("plan"), cells),
             ),
             (
                 "Variance sources",

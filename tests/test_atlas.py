@@ -67,3 +67,15 @@ def test_plans_state_the_shipped_atlas():
     for stat, f in expected.items():
         if f["source"] != "theory":
             assert stat in line and f["source"] in {"measured", "interpolated"}
+
+
+def test_the_report_puts_the_plans_figures_beside_the_measured_ones():
+    from pynn_microcircuit.analysis.report import planned_vs_measured
+
+    plan = {"fidelity_by_statistic": atlas.fidelity_at("sqrt-k", 0.2, 0.2, DATA)}
+    cells = [{"statistic": "rate", "population": "A", "effect_size": -0.12},
+             {"statistic": "rate", "population": "B", "effect_size": 0.05}]  # fmt: skip
+    html = planned_vs_measured(plan, cells)
+    assert "-10.0 % [-14.0 %, -6.0 %] (measured)" in html and "-12.0 % (A)" in html
+    assert "theory only" in html  # synchrony: nothing in DATA
+    assert "not made from a plan" in planned_vs_measured(None, cells)
