@@ -118,8 +118,9 @@ def figure(cells: list[dict], stat: str, path: Path) -> None:
         s = atlas.summary(c, stat)
         if s is None:
             continue
-        name = c["method"] if atlas._same(c["n_scale"], c["k_scale"]) or c["method"] == "n" \
-            else f"{c['method']} k={c['k_scale']:g}"  # fmt: skip
+        name = c["method"] + (" partial" if c.get("allow_partial") else "")
+        if not (atlas._same(c["n_scale"], c["k_scale"]) or c["method"] == "n"):
+            name += f" k={c['k_scale']:g}"
         lines.setdefault(name, []).append((c["n_scale"], s[1]["deviation"], s[1]["se"]))
     scale = 100 if stat in atlas.RELATIVE else 1
     for name, pts in sorted(lines.items()):
