@@ -105,6 +105,10 @@ def test_priors_by_network_scale_and_duration():
     bound = priors.conservative(pd14, entries)
     assert bound["phi"]["rate"]["L4E"] == 4.0 and bound["phi"]["correlation"]["L4E"] == 8.0
     assert bound["phi"]["cv_isi"]["L4E"] == priors.GENERIC_PHI["cv_isi"]
+    assert bound["df"] == priors.GENERIC_DF
+    noisy = [*entries, {**entries[0], "n_scale": 1.0, "k_scale": 1.0, "df": 1.0,
+                        "phi": {"rate": {p: 50.0 for p in pd14}}}]  # fmt: skip
+    assert priors.conservative(pd14, noisy)["phi"]["rate"]["L4E"] == 4.0  # 3 seeds: ignored
     assert priors.phi0(got, "correlation_rescaled", "L4E") == (2.0, 5.5)
     assert priors.phi0(None, "rate", "L4E") == (priors.GENERIC_PHI["rate"], priors.GENERIC_DF)
     shipped = priors.select(pd14, 0.1, 0.1, 2000.0)  # the shipped 24-seed prior at 0.1
