@@ -105,3 +105,8 @@ def test_population_roles_are_stated_not_read_from_names():
                          ({"delay_rel_sd": -0.1}, "'delay_rel_sd' must be > 0")):  # fmt: skip
         with pytest.raises(UserError, match=message):
             params_with_overrides(bad)
+
+
+def test_bad_input_is_a_value_error_for_library_callers():
+    with pytest.raises(ValueError, match="must be > 0"):
+        params_with_overrides({"bg_rate_hz": -1.0})
