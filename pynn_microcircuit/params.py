@@ -229,6 +229,8 @@ def _coerce(value, hint, key: str):
                 raise TypeError
             inner = args[0]
             return tuple(_coerce(v, inner, key) for v in value)
+    except UserError:  # an element's own message (a UserError is a ValueError)
+        raise
     except (TypeError, ValueError):
         pass
     raise UserError(f"config key '{key}': cannot read {value!r} as {_describe(hint)}")
