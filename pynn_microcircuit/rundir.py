@@ -20,6 +20,7 @@ from .runrecord import (  # noqa: F401 - re-exported
     RUN_FILE,
     RunRecord,
     _mark_started,
+    finished,
     incomplete_reason,
     mark_incomplete,
 )

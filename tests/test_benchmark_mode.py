@@ -27,6 +27,7 @@ def test_benchmark_counts_the_spikes_a_recorded_run_records(tmp_path):
     assert proc.stdout.startswith("population") and "N E S T" not in proc.stdout + proc.stderr
     assert "simulating [" not in proc.stderr
     b = json.loads((tmp_path / "b" / "benchmark.json").read_text())
+    assert not (tmp_path / "b" / "INCOMPLETE").exists()  # a finished benchmark is unmarked
     r = json.loads((tmp_path / "r" / "run.json").read_text())
     assert b["spikes"] == sum(p["n_spikes"] for p in r["populations"].values()) > 0
     assert not (tmp_path / "b" / "spikes.h5").exists()  # nothing recorded

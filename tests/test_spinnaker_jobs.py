@@ -120,7 +120,7 @@ def test_submit_status_fetch_end_to_end(tmp_path):
         rc, out = cli(["fetch", str(job_dir), "--runs", str(tmp_path / "runs")], tmp_path, home)
         assert rc == 0, out
     run_dir = Path(out.split("run directory: ")[1].split()[0])
-    assert (run_dir / "spikes.h5").is_file()
+    assert (run_dir / "spikes.h5").is_file() and not (run_dir / "INCOMPLETE").exists()
     assert json.loads((run_dir / "run.json").read_text())["seed"] == 3
     # the token is nowhere on disk: job files, run directory, the home token file
     for path in [*job_dir.rglob("*"), *run_dir.rglob("*"), *home.rglob("*")]:

@@ -111,4 +111,5 @@ def run_benchmark(
         "versions": rundir.versions(),
     }
     rundir.write_json_atomic(run_dir / "benchmark.json", result)
+    rundir.finished(run_dir)  # its record is benchmark.json
     return run_dir, result

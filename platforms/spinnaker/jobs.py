@@ -383,7 +383,7 @@ def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
     reference directory (an ensemble: ``reference.json`` + ``seed_<s>/``), check it reads
     back, and record where it came from (``job_origin.json``: job id, commit, fingerprint)."""
     from pynn_microcircuit.analysis.io import load_run
-    from pynn_microcircuit.rundir import new_run_dir, read_run_json
+    from pynn_microcircuit.rundir import finished, new_run_dir, read_run_json
 
     job_dir = Path(job_dir)
     job, sub = _submitted_job(job_dir)
@@ -429,6 +429,7 @@ def fetch(job_dir: str | Path, runs_root: str | Path = "runs") -> Path:
         run_dir = new_run_dir(None, stem, root=runs_root)
         for item in out.iterdir():
             shutil.move(str(item), run_dir / item.name)
+        finished(run_dir)  # complete: the job wrote its records
     (run_dir / "job_origin.json").write_text(json.dumps(origin, indent=2) + "\n")
     (job_dir / "fetched.json").write_text(json.dumps({"run_dir": str(run_dir)}) + "\n")
     runs = sorted(run_dir.glob("seed_*")) if ensemble else [run_dir]
