@@ -240,10 +240,7 @@ def compare_runs(
     ]
     for w in warnings:  # said before any verdict
         log.warning("%s - the verdicts below compare it as it is", w)
-    test_stats = [
-        _reference_statistics(r, seed) if len(runs) > 1 else run_statistics(r, seed=seed)
-        for r in runs
-    ]
+    test_stats = [_reference_statistics(r, seed) for r in runs]
     ref_stats = [_reference_statistics(r, seed) for r in refs]
     scale = correlation_rescale(run.meta, refs[0].meta)
     law = correlation_law_note(run.meta, refs[0].meta)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import tarfile
 import zipfile
@@ -119,16 +120,22 @@ def tree_files(tree: str) -> dict[str, bytes]:
     return files
 
 
-def write_zip(dest: Path, files: dict[str, bytes]) -> None:
+def write_zip(dest: Path, files: dict) -> None:
     """``dest`` as a zip of regular files (mode 0644, fixed time stamps), written whole to a
-    ``.part`` file first and then renamed."""
+    ``.part`` file first and then renamed. ``files`` maps each entry's name to its bytes or
+    to a file to copy in (streamed: a run's spike file is not held in memory)."""
     tmp = Path(str(dest) + ".part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, ZIP_TIME)
             info.external_attr = 0o100644 << 16  # a regular file, rw-r--r--
             info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, files[name])
+            data = files[name]
+            if isinstance(data, bytes):
+                z.writestr(info, data)
+            else:
+                with open(data, "rb") as src, z.open(info, "w") as dst:
+                    shutil.copyfileobj(src, dst, 2**20)
     tmp.replace(dest)
 
 

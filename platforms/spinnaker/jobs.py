@@ -97,9 +97,14 @@ def results_name(fingerprint: str) -> str:
     return f"pd14-{fingerprint[:8]}-results.zip"
 
 
+def drive_name(prefix: str, name: str) -> str:
+    """The name a job's file ``name`` (its code archive, an input) has on the collab drive."""
+    return f"pd14-{prefix}-{name}"
+
+
 def model_input_name(fingerprint: str) -> str:
-    """The name a ``--code-url`` job's model file is uploaded under."""
-    return f"pd14-{fingerprint[:8]}-model.json"
+    """The name a ``--code-url`` job's model file is uploaded under (the command names it)."""
+    return drive_name(fingerprint[:8], "model.json")
 
 
 def prepare_job(
@@ -318,7 +323,7 @@ def submit(job_dir: str | Path, allow_dirty: bool = False) -> str:
 
 def upload(job_dir: Path, job: dict, token: str | None, name: str, prefix: str) -> str:
     """Upload the job's file ``name`` (its code archive, or an input) to the collab's drive
-    (``ebrains-drive``) as ``pd14-<prefix>-<name>``; returns a world-readable download URL,
+    (``ebrains-drive``) as :func:`drive_name`; returns a world-readable download URL,
     which the platform's runner fetches (and, for the code, expands)."""
     local = job_dir / name
     if not local.is_file():
@@ -335,7 +340,7 @@ def upload(job_dir: Path, job: dict, token: str | None, name: str, prefix: str) 
         c.server = c.drive_url = drive
         repo = c.repos.get_repo_by_url(str(job["collab"]))
         uploaded = repo.get_dir("/").upload_local_file(
-            str(local), name=f"pd14-{prefix}-{local.name}", overwrite=True
+            str(local), name=drive_name(prefix, local.name), overwrite=True
         )
         link = uploaded.get_share_link()
     except Exception as exc:  # requests/drive errors never contain the token
@@ -476,7 +481,7 @@ def pack_results(out: Path, fingerprint: str, cwd: Path = Path(".")) -> Path:
     if out.is_dir():
         for path in sorted(out.rglob("*")):
             if path.is_file():
-                files[(Path(REMOTE_OUT) / path.relative_to(out)).as_posix()] = path.read_bytes()
+                files[(Path(REMOTE_OUT) / path.relative_to(out)).as_posix()] = path
     dest = cwd / results_name(fingerprint)
     write_zip(dest, files)
     shutil.rmtree(out, ignore_errors=True)
