@@ -3,18 +3,21 @@
 A budget is ``KEY=VALUE[,KEY=VALUE...]``:
 
 =========== ========== ===================================================================
-key         platform   value
+key         taken by   value
 =========== ========== ===================================================================
-memory      nest       peak memory of the run, with a unit: ``512MiB``, ``8GiB``, ``2GB``
+memory      nest,      peak memory of the run, with a unit: ``512MiB``, ``8GiB``, ``2GB``
+            neuron
 threads     nest       NEST threads (an integer)
-walltime    nest       wall time of the whole run (build + warm-up + simulation):
-                       ``90s``, ``10min``, ``1.5h``
+walltime    nest,      wall time of the whole run (build + warm-up + simulation):
+            neuron     ``90s``, ``10min``, ``1.5h``
 cores       spinnaker  application cores
 chips       spinnaker  SpiNNaker chips
 boards      spinnaker  SpiNN-5 boards (48 chips)
 slowdown    spinnaker  allowed slow-down factor vs real time (time-scale factor)
 =========== ========== ===================================================================
 
+Which platform takes which key is the platform's to say
+(:attr:`pynn_microcircuit.platform.Platform.budget_keys`); the table lists the built-ins.
 The planner is pure: it calls a platform's capacity model (a function ``ModelSpec -> dict of
 resources``) and the mean-field theory, never a simulator.
 """
@@ -53,10 +56,8 @@ _MEM_UNITS = {
 }
 _TIME_UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "hr": 3600}
 
-PLATFORM_KEYS = {
-    "nest": ("memory", "threads", "walltime"),
-    "spinnaker": ("cores", "chips", "boards", "slowdown"),
-}
+#: The budget vocabulary; each platform names the keys it takes
+#: (:attr:`pynn_microcircuit.platform.Platform.budget_keys`).
 FORMS = {
     "memory": "memory=<number><B|KiB|MiB|GiB|TiB|KB|MB|GB|TB>, e.g. memory=8GiB",
     "threads": "threads=<integer >= 1>, e.g. threads=4",
@@ -98,9 +99,11 @@ def parse_budget(text: str, platform: str) -> dict:
         A malformed item, an unknown key, a unit it cannot read, a key the platform does not
         take: one line listing the accepted forms.
     """
-    if platform not in PLATFORM_KEYS:
-        raise UserError(f"no budget keys for platform '{platform}'")
-    accepted = PLATFORM_KEYS[platform]
+    from .platform import budget_key_owners, get_platform
+
+    accepted = get_platform(platform).budget_keys
+    if not accepted:
+        raise UserError(f"platform '{platform}' takes no budget; drop the budget", "budget")
     out: dict = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
         if "=" not in item:
@@ -116,9 +119,9 @@ def parse_budget(text: str, platform: str) -> dict:
                 + "; ".join(FORMS[k] for k in accepted)
             )
         if key not in accepted:
-            other = next(p for p, ks in PLATFORM_KEYS.items() if key in ks)
+            other = " or ".join(budget_key_owners(key)) or "none registered"
             raise UserError(
-                f"budget key '{key}' is for --platform {other}, not {platform}; "
+                f"budget key '{key}' is for platform {other}, not {platform}; "
                 f"accepted for {platform}: " + ", ".join(accepted)
             )
         if key == "memory":
@@ -200,15 +203,25 @@ MARGINS = {"memory": 0.03, "walltime": 0.2}
 #: Key of a capacity model's result under which it returns the platform settings its
 #: prediction assumes (e.g. SpiNNaker's neurons per core); not a resource.
 SETTINGS = "settings"
+#: Key of a capacity model's result under which it may give its own margins (its measured
+#: error), ``{resource: fraction}``, in place of :data:`MARGINS`; not a resource.
+OWN_MARGINS = "margins"
+
+
+def margins_of(resources: dict) -> dict:
+    """The safety margins for ``resources``: :data:`MARGINS` with the capacity model's own
+    (:data:`OWN_MARGINS`) over them."""
+    return {**MARGINS, **(resources.get(OWN_MARGINS) or {})}
 
 
 def fits(resources: dict, budget: dict) -> bool:
-    """True when every budgeted resource, with its safety margin (:data:`MARGINS`), is
+    """True when every budgeted resource, with its safety margin (:func:`margins_of`), is
     within its limit."""
+    margins = margins_of(resources)
     for key, limit in budget.items():
         if key == "slowdown":
             continue  # an input to the capacity model, not a limit
-        if resources.get(key, 0) * (1 + MARGINS.get(key, 0.0)) > limit:
+        if resources.get(key, 0) * (1 + margins.get(key, 0.0)) > limit:
             return False
     return True
 
@@ -259,7 +272,7 @@ def _split_text(fid: dict) -> str:
     return (
         f" (the scaling itself {100 * own:.1f} %; the rest because the compensation used "
         f"rates up to {100 * fid['compensation_rates_mismatch_rel']:.0f} % off the "
-        "mean-field fixed point - --rates theory compensates at it)"
+        "mean-field fixed point - rates='theory' compensates at it)"
     )
 
 
@@ -349,7 +362,7 @@ def plan(
         No candidate fits; the message states the smallest budget that would.
     """
     if preserve not in PRESERVE:
-        raise UserError(f"--preserve must be one of {', '.join(PRESERVE)}")
+        raise UserError(f"preserve must be one of {', '.join(PRESERVE)}", "preserve", preserve)
     p = p or Params()
     full = make_spec(p, 1.0, 1.0)
     mf_full = self_consistent_rates(full)
@@ -382,31 +395,41 @@ def plan(
     if (spec.n_scale, spec.k_scale) != (best[1].n_scale, best[1].k_scale):
         fid = fidelity(spec, mf_full, ev_full)
     fid.update(compensation_split(spec, p, mf_full))
+    expl, used = _explanation(spec, res, fid, budget, ev_full)
+    res = {**res, "margin": used}
+    measured = fidelity_at(spec.method, spec.n_scale, spec.k_scale)  # the atlas, where near
+    expl.append(describe_measured(measured))
+    return Plan(platform, spec.n_scale, spec.k_scale, spec.method, True, res, budget, fid, expl,
+                measured)  # fmt: skip
+
+
+def _explanation(spec: ModelSpec, res: dict, fid: dict, budget: dict, ev_full) -> tuple:
+    """The plan's lines (model, prediction vs budget, what the method keeps, mean-field
+    fidelity, eigenvalues, margins, platform settings, the capacity model's notes) and the
+    margins used per budget key."""
     shown = {k: v for k, v in res.items() if not isinstance(v, dict | list) and k != SETTINGS}
+    corr = (
+        f"correlations x{fid['correlation_factor']:.2g}"
+        if fid["correlation_factor"] is not None
+        else "correlations: no law (W changes)"
+    )
     expl = [
         f"n = {spec.n_scale:g}, k = {spec.k_scale:g}, method {spec.method}: "
         f"{spec.total_neurons:,} neurons, {spec.total_synapses:,} synapses",
         "predicted: "
         + ", ".join(f"{k} {_fmt(k, v)}" for k, v in shown.items())
-        + " (budget: "
-        + _fmt_budget(budget)
-        + ")",
+        + f" (budget: {_fmt_budget(budget)})",
         f"{spec.method} {METHOD_EFFECTS[spec.method]}",
         f"mean-field rates within {100 * fid['max_rate_error_rel']:.1f} % of full scale"
         + _split_text(fid)
-        + "; "
-        + (
-            f"correlations x{fid['correlation_factor']:.2g}"
-            if fid["correlation_factor"] is not None
-            else "correlations: no law (W changes)"
-        )
-        + f"; effective connectivity x{fid['effective_connectivity_ratio']:.2g}",
+        + f"; {corr}; effective connectivity x{fid['effective_connectivity_ratio']:.2g}",
         "eigenvalues of the effective connectivity (linearised rate model): largest real part "
         f"{fid['dominant_eigenvalue_re']:.3f} (full scale {ev_full.real.max():.3f}); spectrum "
         f"shifted by {fid['eigenvalue_shift']:.2f}"
         + (" - the network's dynamics change" if fid["eigenvalue_shift"] > 0.1 else ""),
     ]
-    used = {k: MARGINS[k] for k in budget if k in MARGINS}
+    margins = margins_of(res)
+    used = {k: margins[k] for k in budget if k in margins}
     if used:
         expl.append(
             "safety margin on the prediction: "
@@ -416,11 +439,7 @@ def plan(
     if res.get(SETTINGS):
         expl.append("platform settings: " + ", ".join(f"{k} {v}" for k, v in res[SETTINGS].items()))
     expl += res.get("notes", [])  # the capacity model's own lines (e.g. what sets a slowdown)
-    res = {**res, "margin": used}
-    measured = fidelity_at(spec.method, spec.n_scale, spec.k_scale)  # the atlas, where near
-    expl.append(describe_measured(measured))
-    return Plan(platform, spec.n_scale, spec.k_scale, spec.method, True, res, budget, fid, expl,
-                measured)  # fmt: skip
+    return expl, used
 
 
 def _refine(spec: ModelSpec, res: dict, capacity, budget: dict, p: Params, steps: int = 12):

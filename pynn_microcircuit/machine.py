@@ -48,23 +48,24 @@ def fits_memory(predicted_memory: float, machine_memory: float | None = None) ->
     return need <= have
 
 
-def check_fits(spec, predicted_memory: float, capacity, params) -> None:
+def check_fits(spec, predicted_memory: float, capacity, params, platform: str) -> None:
     """Stop before building when ``spec`` is predicted to need more memory than this machine
-    offers: one line with the need, what there is, and the largest model that fits."""
+    offers: one line with the need, what there is, and the largest model that fits on
+    ``platform`` (planned with its ``capacity`` model)."""
     from .budget import format_bytes, plan
 
     need, have = _need_and_have(predicted_memory)
     if need <= have:
         return
     try:
-        best = plan("nest", {"memory": int(have)}, capacity, params)
+        best = plan(platform, {"memory": int(have)}, capacity, params)
         fits = (
             f"the largest model that fits is n = {best.n_scale:g}, k = {best.k_scale:g} "
-            f"({best.method}; run.py --budget memory={format_bytes(have).replace(' ', '')})"
+            f"({best.method}; budget memory={format_bytes(have).replace(' ', '')})"
         )
     except UserError:
         fits = "no model fits it"
     raise UserError(
         f"n={spec.n_scale:g}, k={spec.k_scale:g} needs ~{format_bytes(need)} of memory, this "
-        f"machine has {format_bytes(have)} for a run; {fits}, or pass --force to try anyway"
+        f"machine has {format_bytes(have)} for a run; {fits}, or pass force=True to try anyway"
     )

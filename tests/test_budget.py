@@ -31,7 +31,7 @@ def test_parse_budget_units():
         ("memory=8", "nest", "cannot read memory '8'; use memory=<number>"),
         ("memory=8XB", "nest", "cannot read memory '8XB'"),
         ("ram=8GiB", "nest", "unknown budget key 'ram'; accepted for nest: memory="),
-        ("cores=800", "nest", "budget key 'cores' is for --platform spinnaker, not nest"),
+        ("cores=800", "nest", "budget key 'cores' is for platform spinnaker, not nest"),
         ("threads=two", "nest", "cannot read threads 'two'; use threads=<integer >= 1>"),
         ("walltime=10", "nest", "cannot read wall time '10'"),
         ("memory", "nest", "budget item 'memory' is not KEY=VALUE"),
@@ -365,7 +365,8 @@ def test_compact_synapses_when_plain_ones_do_not_fit_the_machine(monkeypatch):
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
-        "error: --synapses chooses NEST's connection storage; drop it for SpiNNaker"
+        "error: --synapses is an option of --platform nest, not spinnaker; drop it or use "
+        "--platform nest"
     ]
     with pytest.raises(UserError, match="--synapses must be one of auto, full, compact"):
         uses_compact(full, 2, "tiny")

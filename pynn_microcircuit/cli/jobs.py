@@ -80,8 +80,14 @@ def slurm_job(opts):
         from .main import _spec_from_args, build_run_parser
 
         args = build_run_parser().parse_args(argv)
-        if args.platform != "nest":
-            raise UserError("SLURM jobs run NEST; for SpiNNaker use --platform spinnaker locally")
+        from ..platform import get_platform, platform_names
+
+        if not get_platform(args.platform).batch_jobs:
+            batch = [n for n in platform_names() if get_platform(n).batch_jobs]
+            raise UserError(
+                f"SLURM jobs run --platform {' or '.join(batch)}, not {args.platform}; run "
+                f"--platform {args.platform} here"
+            )
         _, spec, _ = _spec_from_args(args)
         pred = predict(spec, args.threads, args.t_presim, args.t_sim)
         return BatchJob(tasks=[_task(argv, pred, opts.ranks)], **common)

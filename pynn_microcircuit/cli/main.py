@@ -10,8 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from .. import platforms as _builtin_platforms  # noqa: F401 - registers nest, neuron, spinnaker
 from ..budget import SETTINGS
 from ..errors import UserError
+from ..platform import CapacityOptions, RunRequest, get_platform, platform_names, platforms_taking
 from ..runner import DEFAULT_T_PRESIM_MS, DEFAULT_T_SIM_MS, SYNAPSE_CHOICES
 from ..scaling import METHODS
 from .args import Parser
@@ -19,7 +21,6 @@ from .args import Parser
 log = logging.getLogger("pynn_microcircuit")
 
 DEFAULT_SCALE = 0.1
-PLATFORMS = ["nest", "spinnaker"]
 
 
 def _positive_float(name):
@@ -51,8 +52,9 @@ def _add_model_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--platform",
         default="nest",
-        choices=PLATFORMS,
-        help="simulator backend (default: nest)",
+        choices=platform_names(),
+        help="simulator backend (default: nest): "
+        + "; ".join(f"{n}: {get_platform(n).summary}" for n in platform_names()),
     )
     ap.add_argument(
         "--n-scale",
@@ -178,6 +180,13 @@ def build_run_parser() -> argparse.ArgumentParser:
         help="with --model: refuse to run unless the rebuilt model has this fingerprint",
     )
     _add_spinnaker_args(ap)
+    g = ap.add_argument_group("NEURON (--platform neuron)")
+    g.add_argument(
+        "--charge-match",
+        action="store_true",
+        help="divide every synaptic weight by dt/(tau_s (1 - exp(-dt/tau_s))) (1.103 at "
+        "0.1 ms) so each PSC delivers the exact model's charge on NEURON's fixed step",
+    )
     return ap
 
 
@@ -321,28 +330,36 @@ class _Progress:
         self.stream.flush()
 
 
+def _capacity_options(args) -> CapacityOptions:
+    """What the platform's capacity model needs from the command line."""
+    return CapacityOptions(
+        t_presim_ms=args.t_presim,
+        t_sim_ms=args.t_sim,
+        threads=args.threads,
+        record_fraction=getattr(args, "record_fraction", 1.0),
+        synapses=getattr(args, "synapses", "auto"),
+        analysis=not getattr(args, "no_analysis", False),
+    )
+
+
 def _capacity(args):
     """The platform's capacity model as the planner wants it: spec, budget -> resources."""
-    if args.platform == "spinnaker":
-        from pynn_microcircuit.platforms.spinnaker.capacity import budget_capacity
+    return get_platform(args.platform).capacity(_capacity_options(args))
 
-        return budget_capacity
 
-    from pynn_microcircuit.platforms.nest.capacity import predict
-
-    def capacity(spec, budget):
-        return predict(
-            spec,
-            threads=budget.get("threads", args.threads),
-            t_presim_ms=args.t_presim,
-            t_sim_ms=args.t_sim,
-            analysis=not getattr(args, "no_analysis", False),
-            record_fraction=getattr(args, "record_fraction", 1.0),
-            synapses=getattr(args, "synapses", "auto"),
-            memory_budget=budget.get("memory"),
-        )
-
-    return capacity
+def _check_platform_options(ap: argparse.ArgumentParser, args, platform) -> None:
+    """Options another platform owns (:attr:`~pynn_microcircuit.platform.Platform.options`)
+    are refused when set for this one: they would be silently ignored."""
+    for action in ap._actions:
+        dest = action.dest
+        owners = platforms_taking(dest)
+        if not owners or platform.name in owners:
+            continue
+        if getattr(args, dest, None) not in (None, False, action.default):
+            raise UserError(
+                f"{action.option_strings[0]} is an option of --platform {' or '.join(owners)}, "
+                f"not {platform.name}; drop it or use --platform {owners[0]}"
+            )
 
 
 def compensation_rates(choice: str, params):
@@ -428,14 +445,8 @@ def _check_threads(threads: int | None, force: bool) -> None:
         )
 
 
-def cmd_run(argv) -> int:
-    args = build_run_parser().parse_args(argv)
-    _setup_logging(args.quiet)
-    from pynn_microcircuit.platforms.nest.mpi import launched_rank
-
-    if launched_rank() > 0:  # under mpirun rank 0 reports; the others only warn
-        logging.getLogger().setLevel(logging.WARNING)
-
+def _check_run_args(ap, args, platform) -> None:
+    """Refuse bad values and options of another platform before anything is built."""
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be >= 1")
     _check_threads(args.threads, args.force)
@@ -445,18 +456,20 @@ def cmd_run(argv) -> int:
         raise UserError("--record-fraction must be in (0, 1]")
     if args.t_sim <= 0:
         raise UserError("--t-sim must be > 0 ms")
-    if args.emulate and args.platform != "nest":  # before the SpiNNaker branch returns
-        raise UserError("--emulate spinnaker emulates SpiNNaker on NEST: use --platform nest")
+    _check_platform_options(ap, args, platform)
     if args.out is not None:
         from ..rundir import check_new_dir
 
         check_new_dir(args.out)  # before any simulator is imported
+
+
+def _model_for_run(args, argv):
+    """(params, spec, plan) from ``--model`` or the model options; sets ``args.seeds``
+    (several with ``--seeds`` or a model file's seeds) and ``args.model_fingerprint``."""
     args.model_fingerprint, args.seeds = None, [args.seed]
     if args.job_seeds:
         from ..study import parse_seeds
 
-        if args.platform != "spinnaker":
-            raise UserError("--seeds prepares a SpiNNaker job; for NEST use 'run.py reference'")
         args.seeds = parse_seeds(args.job_seeds)
         args.seed = args.seeds[0]
     if args.code_commit:
@@ -465,47 +478,51 @@ def cmd_run(argv) -> int:
         check_commit(args.code_commit)
     if args.model:
         params, spec, seeds, args.model_fingerprint = _from_model_file(args, argv)
-        the_plan = None
         if "--seed" not in argv:
             args.seed, args.seeds = seeds[0], seeds
-    else:
-        if args.fingerprint:
-            raise UserError("--fingerprint goes with --model")
-        params, spec, the_plan = _spec_from_args(args)
+        return params, spec, None
+    if args.fingerprint:
+        raise UserError("--fingerprint goes with --model")
+    return _spec_from_args(args)
+
+
+def cmd_run(argv) -> int:
+    ap = build_run_parser()
+    args = ap.parse_args(argv)
+    _setup_logging(args.quiet)
+    from pynn_microcircuit.platforms.nest.mpi import launched_rank
+
+    if launched_rank() > 0:  # under mpirun rank 0 reports; the others only warn
+        logging.getLogger().setLevel(logging.WARNING)
+    platform = get_platform(args.platform)
+    _check_run_args(ap, args, platform)
+    params, spec, the_plan = _model_for_run(args, argv)
     if the_plan:
         for line in the_plan.explanation:
-            log.info("plan: %s", line)
+            log.info("plan: %s", in_cli_words(line))
     _check_times_on_grid(args, spec.resolution_ms)
-    if args.platform == "spinnaker":
-        from .spinnaker import run_on_spinnaker
+    if platform.command:  # the platform's own front end (e.g. SpiNNaker's job preparation)
+        import importlib
 
-        if args.synapses != "auto":
-            raise UserError("--synapses chooses NEST's connection storage; drop it for SpiNNaker")
+        module, func = platform.command.split(":")
+        return getattr(importlib.import_module(module), func)(args, argv, params, spec, the_plan)
+    return _run_generic(args, argv, platform, params, spec, the_plan)
 
-        return run_on_spinnaker(args, argv, params, spec, the_plan)
+
+def _run_generic(args, argv, platform, params, spec, the_plan) -> int:
+    """Check the model fits, run it through ``platform.run``, print the rates and timings,
+    analyse it."""
     for note in spec.notes:
         log.warning(note)
     if not args.force:
-        from ..machine import check_fits
-
-        capacity = _capacity(args)
-        check_fits(spec, capacity(spec, {})["memory"], capacity, params)
+        platform.check_fits(spec, params, _capacity_options(args))
     log.info(
         "model: n=%g k=%g method=%s, %d neurons, %d synapses",
-        spec.n_scale,
-        spec.k_scale,
-        spec.method,
-        spec.total_neurons,
-        spec.total_synapses,
-    )
-    from pynn_microcircuit.platforms.nest.mpi import Comm
-    from pynn_microcircuit.platforms.nest.run import run_nest
-
+        spec.n_scale, spec.k_scale, spec.method, spec.total_neurons, spec.total_synapses,
+    )  # fmt: skip
     from ..runner import RunOptions
 
-    comm = Comm()
-    if not comm.is_root:  # rank 0 reports; the others only warn
-        logging.getLogger().setLevel(logging.WARNING)
+    planned = (the_plan.predicted.get(SETTINGS) or {}) if the_plan else {}
     opts = RunOptions(
         t_presim_ms=args.t_presim,
         t_sim_ms=args.t_sim,
@@ -513,43 +530,28 @@ def cmd_run(argv) -> int:
         threads=args.threads,
         record_fraction=args.record_fraction,
         # a plan made for a memory budget may need compact synapses
-        synapses=(the_plan.predicted.get(SETTINGS) or {}).get("synapses", args.synapses)
-        if the_plan and args.synapses == "auto"
+        synapses=planned.get("synapses", args.synapses)
+        if args.synapses == "auto"
         else args.synapses,
     )
-    quanta = emulation = None
-    if args.emulate == "spinnaker" and comm.is_root:
-        from .spinnaker import emulated_quanta
-
-        quanta, emulation = emulated_quanta(args, params, spec)
-    if args.emulate and comm.size > 1:
-        quanta, emulation = comm.bcast((quanta, emulation))
     t0 = time.perf_counter()
-    run_dir = run_nest(
-        spec,
-        opts,
-        out=args.out,
-        progress=None if args.quiet else _Progress(),
-        plan=the_plan.to_dict() if the_plan else None,
-        extra={"params": params.to_dict(), "command": ["run.py", *argv]},
-        weight_quanta=quanta,
-        emulation=emulation,
-    )
-    if not comm.is_root:
+    run_dir = platform.run(
+        RunRequest(
+            params, spec, opts,
+            out=args.out,
+            plan=the_plan.to_dict() if the_plan else None,
+            settings={d: getattr(args, d) for d in platform.options},
+            progress=None if args.quiet else _Progress(),
+            extra={"command": ["run.py", *argv]},
+        )
+    )  # fmt: skip
+    if run_dir is None:  # an MPI rank other than 0: rank 0 reports
         return 0
     from ..rundir import read_run_json
 
     rec = read_run_json(run_dir)
     print(format_rate_table(rec, params.full_rates_hz))
-    t = rec["timings_s"]
-    print(
-        f"build {t['build']:.1f} s, simulate {t['simulate']:.1f} s "
-        f"({rec['real_time_factor']:.1f}x real time), peak memory "
-        f"{rec['peak_rss_bytes'] / 2**30:.2f} GiB, threads {rec['threads']}"
-        + (f" x {rec['mpi_ranks']} MPI ranks" if rec.get("mpi_ranks", 1) > 1 else "")
-        + "; "
-        f"total {time.perf_counter() - t0:.0f} s"
-    )
+    print(_timing_line(rec, time.perf_counter() - t0))
     print(f"run directory: {run_dir}")
     if not args.no_analysis:
         from pynn_microcircuit.analysis.report import analyse
@@ -558,6 +560,19 @@ def cmd_run(argv) -> int:
         out = analyse(run_dir, seed=args.seed)
         print(f"report: {out / 'report.html'}")
     return 0
+
+
+def _timing_line(rec: dict, total_s: float) -> str:
+    """Build and simulation time, real-time factor, peak memory, threads/ranks of a run."""
+    t = rec["timings_s"]
+    where = f", threads {rec['threads']}" if rec.get("threads") else ""
+    if rec.get("mpi_ranks", 1) > 1:
+        where += f" x {rec['mpi_ranks']} MPI ranks"
+    return (
+        f"build {t['build']:.1f} s, simulate {t['simulate']:.1f} s "
+        f"({rec['real_time_factor']:.1f}x real time), peak memory "
+        f"{rec['peak_rss_bytes'] / 2**30:.2f} GiB{where}; total {total_s:.0f} s"
+    )
 
 
 def cmd_analyse(argv) -> int:
@@ -703,7 +718,7 @@ def build_plan_parser() -> argparse.ArgumentParser:
         prog="run.py plan",
         description="Choose n, k and method that fit a hardware budget, and say what it costs.",
     )
-    ap.add_argument("--platform", default="nest", choices=PLATFORMS)
+    ap.add_argument("--platform", default="nest", choices=platform_names())
     ap.add_argument(
         "--budget", required=True, help="KEY=VALUE[,...], e.g. memory=2GiB or cores=800"
     )
@@ -729,51 +744,19 @@ def cmd_plan(argv) -> int:
     the_plan = plan(
         args.platform, budget, _capacity(args), load_params(args.config), preserve=args.preserve
     )
+    platform = get_platform(args.platform)
     out = the_plan.to_dict()
-    lines = list(the_plan.explanation)
-    if args.platform == "spinnaker":
-        lines.append(_plan_quantisation(args, the_plan, out))
+    lines = list(the_plan.explanation) + platform.plan_notes(out, load_params(args.config))
     if args.json:
         print(json.dumps(out))
-    else:
-        print("\n".join(lines))
-        knobs = the_plan.predicted.get(SETTINGS) or {}
-        extra = ""
-        if args.platform == "nest":
-            extra = f" --synapses {knobs['synapses']}"
-        elif knobs:
-            extra = (
-                f" --neurons-per-core {knobs['neurons_per_core']} --time-scale-factor "
-                f"{knobs['time_scale_factor']} --planning-rate {knobs['spikes_per_second']:g}"
-                + ("" if knobs["delay_extensions"] else " --no-delay-extensions")
-            )
-        print(
-            f"run it: python run.py --platform {args.platform} --n-scale {the_plan.n_scale:g} "
-            f"--k-scale {the_plan.k_scale:g} --method {the_plan.method}{extra}"
-        )
+        return 0
+    print(in_cli_words("\n".join(lines)))
+    flags = platform.run_flags(the_plan.predicted.get(SETTINGS) or {})
+    print(
+        f"run it: python run.py --platform {args.platform} --n-scale {the_plan.n_scale:g} "
+        f"--k-scale {the_plan.k_scale:g} --method {the_plan.method}{flags}"
+    )
     return 0
-
-
-def _plan_quantisation(args, the_plan, out: dict) -> str:
-    """The plan's weight-resolution line (and ``out["weight_quantisation"]``), from the quanta
-    sPyNNaker computes for the planned model and knobs."""
-    from pynn_microcircuit.platforms.spinnaker.capacity import Knobs
-
-    from ..params import load_params
-    from ..quantisation import summary
-    from ..scaling import make_spec
-    from .spinnaker import quantisation_line, spinnaker_quanta
-
-    params = load_params(args.config)
-    spec = make_spec(params, the_plan.n_scale, the_plan.k_scale, method=the_plan.method)
-    knobs = Knobs(**(the_plan.predicted.get(SETTINGS) or {}))
-    try:
-        quanta = spinnaker_quanta(params, spec, knobs, seed=12345)
-    except UserError as exc:
-        out["weight_quantisation"] = None
-        return f"weight resolution: not computed ({exc})"
-    out["weight_quantisation"] = summary(spec, quanta)
-    return quantisation_line(out["weight_quantisation"])
 
 
 def format_rate_table(rec: dict, full_rates) -> str:
@@ -788,6 +771,33 @@ def format_rate_table(rec: dict, full_rates) -> str:
             f"{r / ref if ref else float('nan'):>6.2f}"
         )
     return "\n".join(lines)
+
+
+#: The core's parameter names -> this command line's options (:class:`UserError`'s words).
+CLI_OPTIONS = {
+    "n_scale": "--n-scale", "k_scale": "--k-scale", "allow_partial": "--allow-partial",
+    "force": "--force", "out": "--out", "config": "--config", "preserve": "--preserve",
+    "input": "--input", "budget": "--budget", "rates": "--rates",
+}  # fmt: skip
+
+
+def in_cli_words(text: str, key: str | None = None) -> str:
+    """A core message in command-line words: ``n_scale`` -> ``--n-scale``,
+    ``allow_partial=True`` -> ``--allow-partial``, ``rates='theory'`` -> ``--rates theory``,
+    ``budget memory=...`` -> ``--budget memory=...``, and the last mention of ``key`` (the
+    parameter at fault, e.g. ``out``) -> its option."""
+    import re
+
+    text = re.sub(r"\b(allow_partial|force)=True\b", lambda m: CLI_OPTIONS[m[1]], text)
+    text = re.sub(r"\brates='(\w+)'", r"--rates \1", text)
+    text = re.sub(r"(?<![-\w])(n_scale|k_scale)\b", lambda m: CLI_OPTIONS[m[1]], text)
+    text = re.sub(r"\bbudget (memory=)", r"--budget \1", text)
+    if key in CLI_OPTIONS and CLI_OPTIONS[key] not in text:
+        hits = list(re.finditer(rf"(?<![-\w/.']){re.escape(key)}\b(?!['/])", text))
+        if hits:
+            m = hits[-1]
+            text = text[: m.start()] + CLI_OPTIONS[key] + text[m.end() :]
+    return text
 
 
 def _setup_logging(quiet: bool) -> None:
@@ -849,8 +859,9 @@ def main(argv=None) -> int:
     except UserError as exc:
         from ..rundir import mark_incomplete
 
-        mark_incomplete(f"failed: {exc}")  # a run directory it leaves says why
-        print(f"error: {exc}", file=sys.stderr)
+        message = in_cli_words(str(exc), getattr(exc, "key", None))
+        mark_incomplete(f"failed: {message}")  # a run directory it leaves says why
+        print(f"error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         from ..rundir import mark_incomplete

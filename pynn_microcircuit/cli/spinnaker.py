@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import os
@@ -20,72 +19,12 @@ log = logging.getLogger("pynn_microcircuit")
 
 
 def _knobs(args, the_plan):
+    """The run's SpiNNaker knobs: the plan's (or the defaults) with the command's over them."""
     from pynn_microcircuit.platforms.spinnaker.capacity import Knobs
+    from pynn_microcircuit.platforms.spinnaker.quanta import knobs_from_settings
 
-    base = Knobs(**the_plan.predicted[SETTINGS]) if the_plan else Knobs()
-    over = {
-        "neurons_per_core": args.neurons_per_core,
-        "time_scale_factor": args.time_scale_factor,
-        "spikes_per_second": args.planning_rate,
-        "delay_extensions": False if args.no_delay_extensions else None,
-    }
-    for key, v in over.items():
-        if v is not None and isinstance(v, int | float) and not isinstance(v, bool) and v <= 0:
-            raise UserError(f"--{key.replace('_', '-')} must be > 0, got {v}")
-    return Knobs(**{**base.to_dict(), **{k: v for k, v in over.items() if v is not None}})
-
-
-def emulated_quanta(args, params, spec) -> tuple[dict, dict]:
-    """The weight quanta sPyNNaker would use for ``spec`` with this command's SpiNNaker
-    settings: ``(quanta, emulation record)`` (see :func:`spinnaker_quanta`)."""
-    knobs = _knobs(args, None)
-    quanta = spinnaker_quanta(params, spec, knobs, args.seed, args.allow_partial)
-    return quanta, {"platform": "spinnaker", "knobs": knobs.to_dict()}
-
-
-def spinnaker_quanta(params, spec, knobs, seed: int, allow_partial: bool = False) -> dict:
-    """The weight quanta sPyNNaker computes for ``spec`` with ``knobs``, by sPyNNaker itself
-    in a child process (it cannot share a process with NEST)."""
-    import subprocess
-    import tempfile
-
-    from ..modelfile import model_record, write_model
-
-    with tempfile.TemporaryDirectory() as tmp:
-        model = write_model(
-            Path(tmp) / "model.json",
-            model_record(params, spec, allow_partial, {}, {"knobs": knobs.to_dict()}),
-        )
-        out = Path(tmp) / "quanta.json"
-        log.info("computing sPyNNaker's weight quanta on a virtual board")
-        res = subprocess.run(
-            [sys.executable, "-m", "pynn_microcircuit.platforms.spinnaker.quantisation", str(model), str(out),
-             str(seed)],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if res.returncode or not out.is_file():
-            last = (res.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UserError(f"sPyNNaker could not compute the weight quanta: {last}")
-        return json.loads(out.read_text())
-
-
-def quantisation_line(s: dict) -> str:
-    """One plan line for a :func:`pynn_microcircuit.quantisation.summary`: the quanta's range,
-    the largest input errors, and a flag beyond its tolerance."""
-    qs = [q[t] for q in s["weight_quantum_pA"].values() for t in ("excitatory", "inhibitory")]
-    tol = 100 * s["tolerance"]
-    flag = (
-        f" (within the {tol:g} % tolerance)"
-        if s["within_tolerance"]
-        else f" - beyond the {tol:g} % tolerance: lower --planning-rate or check with "
-        "--platform nest --emulate spinnaker"
-    )
-    return (
-        f"weight resolution (sPyNNaker's ring-buffer shifts): quanta {min(qs):.3g}-"
-        f"{max(qs):.3g} pA; input mean changes by up to "
-        f"{100 * s['max_input_mean_rel_error']:.2g} % of the drive, variance by up to "
-        f"{100 * s['max_input_variance_rel_error']:.2g} %{flag}"
-    )
+    base = Knobs(**the_plan.predicted[SETTINGS]) if the_plan else None
+    return knobs_from_settings(vars(args), base)
 
 
 def _machine(args, budget: dict | None, predicted_chips: int):
@@ -139,7 +78,6 @@ def run_ensemble(args, argv, spec) -> int:
     sPyNNaker setup per process) in the same allocation: ``OUT/reference.json`` and
     ``OUT/seed_<s>/``, the layout of a reference directory."""
     import subprocess
-    import sys
 
     from ..rundir import write_json_atomic
 
@@ -213,7 +151,7 @@ def _run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
     from ..budget import parse_budget
     from ..runner import RunOptions
 
-    budget = parse_budget(args.budget, "spinnaker") if args.budget else None
+    budget = parse_budget(args.budget, args.platform) if args.budget else None
     knobs = _knobs(args, the_plan)
     pred = predict_mapping(spec, knobs)
     if not pred.feasible:
@@ -252,6 +190,13 @@ def _run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
             "code": code_version(),
         },
     )
+    return _after_mapping(args, run_dir, pred, budget, machine, model)
+
+
+def _after_mapping(args, run_dir: Path, pred, budget: dict | None, machine, model: dict) -> int:
+    """Say what was mapped (and whether it fits the budget), the run's validity if it ran,
+    and after a dry run prepare the job under jobs/. Exit code 3: the mapping exceeds the
+    budget."""
     from ..rundir import read_run_json
 
     rec = read_run_json(run_dir)

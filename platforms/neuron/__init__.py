@@ -1,0 +1,1 @@
+"""NEURON through PyNN's generic route (optional dependency group ``.[neuron]``)."""

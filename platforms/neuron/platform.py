@@ -1,0 +1,40 @@
+"""NEURON as a :class:`~pynn_microcircuit.platform.Platform`. Importing this module imports
+no simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pynn_microcircuit.platform import CapacityOptions, Platform, RunRequest, register
+
+
+class NeuronPlatform(Platform):
+    name = "neuron"
+    summary = "NEURON through PyNN's generic route (one process)"
+    budget_keys = ("memory", "walltime")
+    options = ("charge_match",)
+
+    def capacity(self, options: CapacityOptions):
+        from .capacity import predict
+
+        def capacity(spec, budget):
+            return predict(
+                spec, options.t_presim_ms, options.t_sim_ms, options.analysis,
+                options.record_fraction,
+            )  # fmt: skip
+
+        return capacity
+
+    def check_fits(self, spec, params, options: CapacityOptions) -> None:
+        from pynn_microcircuit.machine import check_fits
+
+        capacity = self.capacity(options)
+        check_fits(spec, capacity(spec, {})["memory"], capacity, params, self.name)
+
+    def run(self, request: RunRequest) -> Path:
+        from .run import run_neuron
+
+        return run_neuron(request)
+
+
+PLATFORM = register(NeuronPlatform())
