@@ -286,7 +286,11 @@ def load_params(path: str | Path | None) -> Params:
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"config file '{path}' not found; pass an existing YAML file to --config")
+        raise UserError(
+            f"config file '{path}' not found; pass an existing YAML file as config",
+            "config",
+            str(path),
+        )
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -38,7 +38,9 @@ def check_new_dir(out: str | Path) -> None:
     if path.exists():
         raise UserError(
             f"output directory '{path}' already exists; runs are never overwritten - "
-            "choose a new --out or omit it for a fresh name"
+            "choose a new out or omit it for a fresh name",
+            "out",
+            str(path),
         )
     parent = path.absolute().parent
     while not parent.exists():
@@ -46,7 +48,9 @@ def check_new_dir(out: str | Path) -> None:
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise UserError(
             f"cannot create output directory '{path}': '{parent}' is not a writable "
-            "directory; choose another --out"
+            "directory; choose another out",
+            "out",
+            str(path),
         )
 
 

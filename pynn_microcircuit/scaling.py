@@ -229,128 +229,23 @@ def make_spec(
         population empty, or ``linear-k`` below k_min without ``allow_partial``.
     """
     method = method or ("n" if k_scale == 1 else "sqrt-k")
-    if method not in METHODS:
-        raise UserError(f"unknown scaling method '{method}'; choose one of {', '.join(METHODS)}")
-    for name, v in (("n-scale", n_scale), ("k-scale", k_scale)):
-        if not (isinstance(v, (int, float)) and 0 < v <= 1):
-            raise UserError(f"--{name} must be a number in (0, 1], got {v!r}")
-    if method == "n" and k_scale != 1:
-        raise UserError(
-            "method 'n' keeps in-degrees, so --k-scale must be 1; use sqrt-k, linear-k or none "
-            "to reduce in-degrees"
-        )
-    if input not in ("poisson", "dc"):
-        raise UserError(f"--input must be 'poisson' or 'dc', got {input!r}")
-
+    _check_arguments(method, n_scale, k_scale, input)
     nu = np.asarray(p.full_rates_hz if rates_hz is None else rates_hz, dtype=float)
     if nu.shape != (p.n_pops,) or np.any(nu < 0) or not np.all(np.isfinite(nu)):
         raise UserError(f"full-scale rates must be {p.n_pops} non-negative numbers, got {nu}")
-    n_full = np.asarray(p.n_full, dtype=float)
-    n_neurons = np.round(n_full * n_scale).astype(np.int64)
-    if np.any(n_neurons < 1):
-        empty = [p.populations[i] for i in np.flatnonzero(n_neurons < 1)]
-        smallest = 0.5 / n_full.min()
-        raise UserError(
-            f"--n-scale {n_scale} leaves no neurons in {', '.join(empty)}; use n >= {smallest:.4f}"
-        )
-    # Keep the in-degree exactly: scale S with the *rounded* neuron count of the target
-    # (the NEST example scales S by n, which shifts in-degrees by up to 0.5 % where N n rounds).
-    k_full = full_in_degrees(p)
-    n_synapses = np.round(full_synapse_numbers(p) * (k_scale * n_neurons / n_full)[:, None]).astype(
-        np.int64
-    )
-
-    w_full = full_weights_pA(p)
-    w_ext = ext_weight_pA(p)
-    k_ext_full = np.asarray(p.k_ext, dtype=float)
-    tau_s = p.neuron.tau_syn_ms
-    notes: list[str] = []
-    residual = None
-
-    if method in ("n", "none"):
-        w = w_full.copy()
-        w_ext_new = w_ext
-        k_ext = k_ext_full * k_scale
-        ext_rate = p.bg_rate_hz * k_ext
-        dc = np.zeros(p.n_pops)
-        if method == "none" and k_scale != 1:
-            notes.append("in-degrees reduced without compensation: mean and variance change")
-    elif method == "sqrt-k":
-        sk = math.sqrt(k_scale)
-        w = w_full / sk
-        w_ext_new = w_ext / sk
-        k_ext = k_ext_full * k_scale
-        ext_rate = p.bg_rate_hz * k_ext
-        # van Albada et al. 2015: Delta I = 1e-3 tau_s (1 - sqrt k) [sum_j w_ij K_ij nu_j + w_ext K_ext nu_ext]
-        # (pA; tau_s in ms, rates in Hz, hence 1e-3), with full-scale w, K and nu.
-        drive = (w_full * k_full * nu[None, :]).sum(1) + w_ext * k_ext_full * p.bg_rate_hz
-        dc = 1e-3 * tau_s * (1.0 - sk) * drive
-    else:  # linear-k
-        w = w_full / k_scale
-        w_ext_new = w_ext
-        _, s2_rec, s2_ext = input_moments_full(p, nu)
-        s2_ext_new = s2_ext - (1.0 / k_scale - 1.0) * s2_rec
-        bad = s2_ext_new < 0
-        if np.any(bad):
-            kmin = s2_rec / (s2_rec + s2_ext)
-            names = ", ".join(
-                f"{p.populations[i]} (k_min {kmin[i]:.2f})" for i in np.flatnonzero(bad)
-            )
-            if not allow_partial:
-                raise UserError(
-                    f"linear-k cannot keep the input variance at k={k_scale}: {names}; use "
-                    f"k >= {kmin.max():.2f}, another method, or --allow-partial"
-                )
-            residual = np.where(bad, -s2_ext_new / (s2_rec + s2_ext), 0.0)
-            s2_ext_new = np.clip(s2_ext_new, 0.0, None)
-            notes.append(f"linear-k below k_min for {names}: external variance set to 0")
-        frac = s2_ext_new / s2_ext
-        ext_rate = p.bg_rate_hz * k_ext_full * frac
-        k_ext = k_ext_full * frac
-        # lost external mean restored as DC (pA): 1e-3 tau_s w_ext (R_full - R')
-        dc = 1e-3 * tau_s * w_ext * (p.bg_rate_hz * k_ext_full - ext_rate)
-        if residual is None:
-            residual = np.zeros(p.n_pops)
-
+    n_neurons, n_synapses = _counts(p, n_scale, k_scale)
+    rule = RULES[method]
+    c = rule.compensate(p, k_scale, nu, allow_partial)
+    notes = list(c.notes)
+    dc, ext_rate = c.dc, c.ext_rate
     if input == "dc":
-        dc = dc + 1e-3 * tau_s * w_ext_new * ext_rate
+        dc = dc + 1e-3 * p.neuron.tau_syn_ms * c.w_ext * ext_rate
         ext_rate = np.zeros(p.n_pops)
         notes.append("external Poisson drive replaced by its mean as DC")
-
-    if p.v0_type == "optimized":
-        v0_mean = np.asarray(p.v0_mean_mV, dtype=float)
-        v0_sd = np.asarray(p.v0_sd_mV, dtype=float)
-    else:
-        v0_mean = np.full(p.n_pops, p.v0_original_mean_mV)
-        v0_sd = np.full(p.n_pops, p.v0_original_sd_mV)
-
-    exc = p.excitatory()
-    d_mean_src = np.where(exc, p.delay_exc_mean_ms, p.delay_inh_mean_ms)
-    d_mean = np.tile(d_mean_src, (p.n_pops, 1))
-
-    thal = None
-    if p.thalamus.enabled:
-        th = p.thalamus
-        prod = th.n_neurons * n_full
-        s_th = np.log(1.0 - np.asarray(th.conn_probs)) / np.log((prod - 1.0) / prod)
-        s_th = np.round(s_th / n_full * k_scale * n_neurons).astype(np.int64)
-        w_th = th.psp_mV * psc_over_psp(p.neuron)
-        if method == "sqrt-k":
-            w_th /= math.sqrt(k_scale)
-        elif method == "linear-k":
-            w_th /= k_scale
-        thal = {
-            "n_neurons": th.n_neurons,
-            "rate_hz": th.rate_hz,
-            "start_ms": th.start_ms,
-            "duration_ms": th.duration_ms,
-            "n_synapses": s_th,
-            "weight_mean_pA": w_th,
-            "weight_sd_pA": w_th * p.weight_rel_sd,
-            "delay_mean_ms": th.delay_mean_ms,
-            "delay_sd_ms": th.delay_mean_ms * th.delay_rel_sd,
-        }
-
+    v0_mean, v0_sd = _initial_potentials(p)
+    d_mean = np.tile(np.where(p.excitatory(), p.delay_exc_mean_ms, p.delay_inh_mean_ms),
+                     (p.n_pops, 1))  # fmt: skip
+    thal = _thalamus(p, n_neurons, k_scale, rule) if p.thalamus.enabled else None
     return ModelSpec(
         populations=tuple(p.populations),
         n_scale=float(n_scale),
@@ -360,14 +255,14 @@ def make_spec(
         resolution_ms=p.resolution_ms,
         n_neurons=n_neurons,
         n_synapses=n_synapses,
-        weight_mean_pA=w,
-        weight_sd_pA=np.abs(w) * p.weight_rel_sd,
+        weight_mean_pA=c.w,
+        weight_sd_pA=np.abs(c.w) * p.weight_rel_sd,
         delay_mean_ms=d_mean,
         delay_sd_ms=d_mean * p.delay_rel_sd,
         delay_min_ms=0.5 * p.resolution_ms,
-        k_ext=k_ext,
+        k_ext=c.k_ext,
         ext_rate_hz=ext_rate,
-        ext_weight_pA=float(w_ext_new),
+        ext_weight_pA=float(c.w_ext),
         ext_delay_ms=p.delay_ext_ms,
         dc_pA=dc,
         v0_mean_mV=v0_mean,
@@ -376,6 +271,183 @@ def make_spec(
         rates_for_compensation_hz=nu,
         rates_source=rates_source,
         thalamus=thal,
-        residual_variance_rel=residual,
+        residual_variance_rel=c.residual,
         notes=tuple(notes),
     )
+
+
+def _check_arguments(method: str, n_scale, k_scale, input: str) -> None:
+    if method not in METHODS:
+        raise UserError(f"unknown scaling method '{method}'; choose one of {', '.join(METHODS)}")
+    for name, v in (("n_scale", n_scale), ("k_scale", k_scale)):
+        if not (isinstance(v, (int, float)) and 0 < v <= 1):
+            raise UserError(f"{name} must be a number in (0, 1], got {v!r}", name, v)
+    if method == "n" and k_scale != 1:
+        raise UserError(
+            "method 'n' keeps in-degrees, so k_scale must be 1; use sqrt-k, linear-k or none "
+            "to reduce in-degrees",
+            "k_scale",
+            k_scale,
+        )
+    if input not in ("poisson", "dc"):
+        raise UserError(f"input must be 'poisson' or 'dc', got {input!r}", "input", input)
+
+
+def _counts(p: Params, n_scale: float, k_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Neurons per population and synapses per projection (target row, source column).
+
+    The in-degree is kept exactly: S scales with the *rounded* neuron count of the target
+    (the NEST example scales S by n, which shifts in-degrees by up to 0.5 % where N n
+    rounds)."""
+    n_full = np.asarray(p.n_full, dtype=float)
+    n_neurons = np.round(n_full * n_scale).astype(np.int64)
+    if np.any(n_neurons < 1):
+        empty = [p.populations[i] for i in np.flatnonzero(n_neurons < 1)]
+        smallest = 0.5 / n_full.min()
+        raise UserError(
+            f"n_scale {n_scale} leaves no neurons in {', '.join(empty)}; use n >= {smallest:.4f}",
+            "n_scale",
+            n_scale,
+        )
+    factor = (k_scale * n_neurons / n_full)[:, None]
+    return n_neurons, np.round(full_synapse_numbers(p) * factor).astype(np.int64)
+
+
+def _initial_potentials(p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and SD (mV) of the initial membrane potentials per population."""
+    if p.v0_type == "optimized":
+        return np.asarray(p.v0_mean_mV, dtype=float), np.asarray(p.v0_sd_mV, dtype=float)
+    return np.full(p.n_pops, p.v0_original_mean_mV), np.full(p.n_pops, p.v0_original_sd_mV)
+
+
+def _thalamus(p: Params, n_neurons: np.ndarray, k_scale: float, rule: ScalingRule) -> dict:
+    """The thalamic input of Potjans & Diesmann (2014), scaled as the recurrent synapses are:
+    synapse numbers from the connection probabilities (their Eq. 1), in-degrees times k, the
+    weight divided by the method's :attr:`ScalingRule.weight_divisor`."""
+    th = p.thalamus
+    n_full = np.asarray(p.n_full, dtype=float)
+    prod = th.n_neurons * n_full
+    s_th = np.log(1.0 - np.asarray(th.conn_probs)) / np.log((prod - 1.0) / prod)
+    s_th = np.round(s_th / n_full * k_scale * n_neurons).astype(np.int64)
+    w_th = th.psp_mV * psc_over_psp(p.neuron) / rule.weight_divisor(k_scale)
+    return {
+        "n_neurons": th.n_neurons,
+        "rate_hz": th.rate_hz,
+        "start_ms": th.start_ms,
+        "duration_ms": th.duration_ms,
+        "n_synapses": s_th,
+        "weight_mean_pA": w_th,
+        "weight_sd_pA": w_th * p.weight_rel_sd,
+        "delay_mean_ms": th.delay_mean_ms,
+        "delay_sd_ms": th.delay_mean_ms * th.delay_rel_sd,
+    }
+
+
+@dataclass(frozen=True)
+class Compensation:
+    """What a scaling method makes of the input: recurrent weights ``w`` (pA, target x
+    source), external weight ``w_ext`` (pA), in-degree ``k_ext`` and rate ``ext_rate`` (Hz)
+    of the external drive, compensating DC ``dc`` (pA), the residual input variance
+    (``linear-k`` only; relative) and notes."""
+
+    w: np.ndarray
+    w_ext: float
+    k_ext: np.ndarray
+    ext_rate: np.ndarray
+    dc: np.ndarray
+    residual: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+
+
+class ScalingRule:
+    """A downscaling method: the weight divisor (recurrent and thalamic weights are divided
+    by it) and the compensation of the lost input."""
+
+    def weight_divisor(self, k_scale: float) -> float:
+        return 1.0
+
+    def compensate(self, p: Params, k_scale: float, nu: np.ndarray, allow_partial: bool):
+        raise NotImplementedError
+
+
+class KeepWeights(ScalingRule):
+    """``n`` (in-degrees kept) and ``none`` (in-degrees cut, nothing compensated): full-scale
+    weights; the external in-degree scales with k."""
+
+    def compensate(self, p, k_scale, nu, allow_partial):
+        k_ext = np.asarray(p.k_ext, dtype=float) * k_scale
+        notes = ()
+        if k_scale != 1:
+            notes = ("in-degrees reduced without compensation: mean and variance change",)
+        return Compensation(
+            w=full_weights_pA(p) / self.weight_divisor(k_scale), w_ext=ext_weight_pA(p),
+            k_ext=k_ext, ext_rate=p.bg_rate_hz * k_ext, dc=np.zeros(p.n_pops), notes=notes,
+        )  # fmt: skip
+
+
+class SqrtK(ScalingRule):
+    """van Albada, Helias & Diesmann (2015): weights x 1/sqrt(k) keep the input variance;
+    the lost mean is restored as DC,
+    ``Delta I = 1e-3 tau_s (1 - sqrt k) [sum_j w_ij K_ij nu_j + w_ext K_ext nu_ext]`` (pA;
+    tau_s in ms, rates in Hz, hence 1e-3), with full-scale w, K and nu."""
+
+    def weight_divisor(self, k_scale):
+        return math.sqrt(k_scale)
+
+    def compensate(self, p, k_scale, nu, allow_partial):
+        sk = self.weight_divisor(k_scale)
+        w_full, w_ext = full_weights_pA(p), ext_weight_pA(p)
+        k_ext_full = np.asarray(p.k_ext, dtype=float)
+        k_ext = k_ext_full * k_scale
+        drive = (w_full * full_in_degrees(p) * nu[None, :]).sum(1)
+        drive = drive + w_ext * k_ext_full * p.bg_rate_hz
+        return Compensation(
+            w=w_full / sk, w_ext=w_ext / sk, k_ext=k_ext, ext_rate=p.bg_rate_hz * k_ext,
+            dc=1e-3 * p.neuron.tau_syn_ms * (1.0 - sk) * drive,
+        )  # fmt: skip
+
+
+class LinearK(ScalingRule):
+    """van Albada et al. (2015): weights x 1/k keep the recurrent mean; the external
+    variance is cut by the recurrent variance gained, ``s2_ext' = s2_ext - (1/k - 1) s2_rec``
+    (possible down to ``k_min = s2_rec / (s2_rec + s2_ext)``), and the external mean lost
+    with it restored as DC ``1e-3 tau_s w_ext (R_full - R')`` (pA)."""
+
+    def weight_divisor(self, k_scale):
+        return k_scale
+
+    def compensate(self, p, k_scale, nu, allow_partial):
+        w_ext = ext_weight_pA(p)
+        k_ext_full = np.asarray(p.k_ext, dtype=float)
+        _, s2_rec, s2_ext = input_moments_full(p, nu)
+        s2_ext_new = s2_ext - (1.0 / k_scale - 1.0) * s2_rec
+        bad = s2_ext_new < 0
+        residual, notes = np.zeros(p.n_pops), ()
+        if np.any(bad):
+            kmin = s2_rec / (s2_rec + s2_ext)
+            names = ", ".join(
+                f"{p.populations[i]} (k_min {kmin[i]:.2f})" for i in np.flatnonzero(bad)
+            )
+            if not allow_partial:
+                raise UserError(
+                    f"linear-k cannot keep the input variance at k={k_scale}: {names}; use "
+                    f"k >= {kmin.max():.2f}, another method, or allow_partial=True",
+                    "k_scale",
+                    k_scale,
+                )
+            residual = np.where(bad, -s2_ext_new / (s2_rec + s2_ext), 0.0)
+            s2_ext_new = np.clip(s2_ext_new, 0.0, None)
+            notes = (f"linear-k below k_min for {names}: external variance set to 0",)
+        frac = s2_ext_new / s2_ext
+        ext_rate = p.bg_rate_hz * k_ext_full * frac
+        dc = 1e-3 * p.neuron.tau_syn_ms * w_ext * (p.bg_rate_hz * k_ext_full - ext_rate)
+        return Compensation(
+            w=full_weights_pA(p) / k_scale, w_ext=w_ext, k_ext=k_ext_full * frac,
+            ext_rate=ext_rate, dc=dc, residual=residual, notes=notes,
+        )  # fmt: skip
+
+
+#: The rule of each method name.
+RULES: dict[str, ScalingRule] = {
+    "n": KeepWeights(), "none": KeepWeights(), "sqrt-k": SqrtK(), "linear-k": LinearK(),
+}  # fmt: skip

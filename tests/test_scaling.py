@@ -58,7 +58,7 @@ def test_linear_k_refuses_below_k_min_naming_population():
     with pytest.raises(UserError) as exc:
         make_spec(P, 1.0, 0.5, method="linear-k")
     msg = str(exc.value)
-    assert "L23E (k_min 0.90)" in msg and "--allow-partial" in msg
+    assert "L23E (k_min 0.90)" in msg and "allow_partial=True" in msg
     kmin = linear_k_min(P)
     assert kmin[0] == pytest.approx(0.90, abs=0.005)
     assert kmin[-1] == pytest.approx(0.79, abs=0.005)
@@ -83,8 +83,8 @@ def test_linear_k_partial_records_residual():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(n_scale=0, k_scale=1), "--n-scale must be a number in (0, 1]"),
-        (dict(n_scale=1.5, k_scale=1), "--n-scale must be a number in (0, 1]"),
+        (dict(n_scale=0, k_scale=1), "n_scale must be a number in (0, 1]"),
+        (dict(n_scale=1.5, k_scale=1), "n_scale must be a number in (0, 1]"),
         (dict(n_scale=1, k_scale=0.5, method="n"), "method 'n' keeps in-degrees"),
         (dict(n_scale=1, k_scale=1, method="magic"), "unknown scaling method 'magic'"),
         (dict(n_scale=1e-5, k_scale=1), "leaves no neurons in"),
