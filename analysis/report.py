@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compare import (
@@ -212,138 +213,175 @@ def compare_runs(
     minimum detectable effect of each cell, equivalence within ``margins``); the distance
     ratios of :func:`pynn_microcircuit.analysis.compare.compare` (of the first test run) are
     reported beside them. Returns the folder and the distance result."""
-    from . import priors
-    from .verdicts import (
-        CONTROLS,
-        DEFAULT_CONTROL,
-        rate_words,
-        shown_cells,
-        variance_html_table,
-        verdict_cells,
-        verdict_html_table,
-    )
+    from .verdicts import DEFAULT_CONTROL
 
     control = control or DEFAULT_CONTROL
     given = [run_dir] if isinstance(run_dir, str | Path) else list(run_dir)
-    runs = [load_run(r) for r in expand_references(given)]
-    refs = [load_run(r) for r in expand_references(reference_dirs)]
-    _check_inputs(runs, refs)
-    run = runs[0]
-    if len(refs) < 2:  # benchmarks/compare_few_references.py, README
-        log.warning(
-            "one reference run: its seed-to-seed variance comes from the prior alone, so the "
-            "verdicts see less (measured at n = k = 0.1: detectable rate change 14 %% vs 10 "
-            "%% with three references); give three or more reference seeds"
-        )
-    warnings = [
-        f"{r.path.name}: {w}" for r in [*runs, *refs] if (w := validity_warning(r.meta)) is not None
-    ]
-    for w in warnings:  # said before any verdict
-        log.warning("%s - the verdicts below compare it as it is", w)
-    test_stats = [_reference_statistics(r, seed) for r in runs]
-    ref_stats = [_reference_statistics(r, seed) for r in refs]
-    scale = correlation_rescale(run.meta, refs[0].meta)
-    law = correlation_law_note(run.meta, refs[0].meta)
-    result = compare(test_stats[0], ref_stats, correlation_scale=scale)
-    test_prior, ref_prior, prior_note = priors.for_comparison(
-        refs[0].populations, [r.meta for r in runs], refs[0].meta
-    )
-    cells = verdict_cells(
-        test_stats, ref_stats, scale, alpha=alpha, margins=margins, distances=result,
-        duration_s=run.duration_s, detect=detect, prior=ref_prior, control=control,
-        test_prior=test_prior,
-    )  # fmt: skip
-    test_stats = test_stats[0]  # figures and tables below show the first test run
+    c = _Comparison.load(given, reference_dirs, seed)
+    c.judge(alpha, margins, detect, control)
     out = _fresh_dir(Path(given[0]) / "comparison")
-    (out / "comparison.json").write_text(
-        json.dumps(
-            {
-                "run": str(run.path),
-                "tests": [str(r.path) for r in runs],
-                "references": [str(r.path) for r in refs],
-                "warnings": warnings,
-                "correlation_law": law,
-                "correlation_rescale": scale,
-                "alpha": alpha,
-                "control": f"{control} ({CONTROLS[control]})",
-                "margins": margins or {},
-                "duration_s": run.duration_s,
-                "overdispersion_prior": {
-                    "test": None if test_prior is None else test_prior["label"],
-                    "reference": ref_prior["label"],
-                    "note": prior_note,
-                },
-                "cells": cells,
-                "distances": result,
-            },
-            indent=2,
+    (out / "comparison.json").write_text(json.dumps(c.to_json(margins), indent=2) + "\n")
+    figs = c.figures(out)
+    title = f"{Path(given[0]).name}{f' ({len(c.runs)} runs)' if len(c.runs) > 1 else ''}"
+    write_html(out / "report.html", f"{title} vs reference", c.sections(figs))
+    return out, c.result
+
+
+@dataclass
+class _Comparison:
+    """The inputs and results of one :func:`compare_runs`."""
+
+    runs: list
+    refs: list
+    warnings: list
+    test_stats: list
+    ref_stats: list
+    scale: float | None = None
+    law: str = ""
+    result: dict | None = None
+    cells: list = field(default_factory=list)
+    alpha: float = 0.05
+    control: str = ""
+    prior_labels: tuple = (None, None)
+    prior_note: str = ""
+
+    @classmethod
+    def load(cls, given: list, reference_dirs: list, seed: int) -> _Comparison:
+        """Read the runs, refuse unfit inputs, say the validity warnings first."""
+        runs = [load_run(r) for r in expand_references(given)]
+        refs = [load_run(r) for r in expand_references(reference_dirs)]
+        _check_inputs(runs, refs)
+        if len(refs) < 2:  # benchmarks/compare_few_references.py, README
+            log.warning(
+                "one reference run: its seed-to-seed variance comes from the prior alone, so "
+                "the verdicts see less (measured at n = k = 0.1: detectable rate change 14 %% "
+                "vs 10 %% with three references); give three or more reference seeds"
+            )
+        warnings = [
+            f"{r.path.name}: {w}"
+            for r in [*runs, *refs]
+            if (w := validity_warning(r.meta)) is not None
+        ]
+        for w in warnings:  # said before any verdict
+            log.warning("%s - the verdicts below compare it as it is", w)
+        return cls(runs, refs, warnings,
+                   [_reference_statistics(r, seed) for r in runs],
+                   [_reference_statistics(r, seed) for r in refs])  # fmt: skip
+
+    def judge(self, alpha: float, margins, detect, control: str) -> None:
+        """Distances of the first test run, and the verdict cells of all of them."""
+        from . import priors
+        from .verdicts import verdict_cells
+
+        run, ref = self.runs[0], self.refs[0]
+        self.alpha, self.control = alpha, control
+        self.scale = correlation_rescale(run.meta, ref.meta)
+        self.law = correlation_law_note(run.meta, ref.meta)
+        self.result = compare(self.test_stats[0], self.ref_stats, correlation_scale=self.scale)
+        test_prior, ref_prior, self.prior_note = priors.for_comparison(
+            ref.populations, [r.meta for r in self.runs], ref.meta
         )
-        + "\n"
-    )
-    shown, left_out = shown_cells(cells)
-    figs = [
-        plot_verdict_cells(
-            shown,
-            out / "verdicts.png",
-            f"{run.path.name}{f' and {len(runs) - 1} more' if len(runs) > 1 else ''} vs "
-            f"{len(refs)} reference run(s): verdicts at\n"
-            f"{rate_words(control, alpha)}\ncell: difference from the references' mean; "
-            "≥: the smallest difference it would have detected (probability 0.8)",
-            left_out,
-        ),
-        plot_distributions(test_stats, out / "distributions.png", ref_stats, run.duration_s, cells),
-        plot_distances(result, out / "distances.png"),
-    ]
-    write_html(
-        out / "report.html",
-        f"{Path(given[0]).name}{f' ({len(runs)} runs)' if len(runs) > 1 else ''} vs reference",
-        [
-            (
-                "Runs",
-                warning_html(warnings)
-                + run_line(run.meta)
-                + (
-                    "<p>test runs: " + ", ".join(html.escape(str(r.path)) for r in runs) + "</p>"
-                    if len(runs) > 1
-                    else ""
-                )
-                + "<p>references: "
-                + ", ".join(html.escape(str(r.path)) for r in refs)
-                + "</p>",
+        self.prior_labels = (None if test_prior is None else test_prior["label"],
+                             ref_prior["label"])  # fmt: skip
+        self.cells = verdict_cells(
+            self.test_stats, self.ref_stats, self.scale, alpha=alpha, margins=margins,
+            distances=self.result, duration_s=run.duration_s, detect=detect, prior=ref_prior,
+            control=control, test_prior=test_prior,
+        )  # fmt: skip
+
+    def to_json(self, margins) -> dict:
+        from .verdicts import CONTROLS
+
+        return {
+            "run": str(self.runs[0].path),
+            "tests": [str(r.path) for r in self.runs],
+            "references": [str(r.path) for r in self.refs],
+            "warnings": self.warnings,
+            "correlation_law": self.law,
+            "correlation_rescale": self.scale,
+            "alpha": self.alpha,
+            "control": f"{self.control} ({CONTROLS[self.control]})",
+            "margins": margins or {},
+            "duration_s": self.runs[0].duration_s,
+            "overdispersion_prior": {
+                "test": self.prior_labels[0],
+                "reference": self.prior_labels[1],
+                "note": self.prior_note,
+            },
+            "cells": self.cells,
+            "distances": self.result,
+        }
+
+    def figures(self, out: Path) -> list:
+        """Verdict map, distributions and distances (figures show the first test run)."""
+        from .verdicts import rate_words, shown_cells
+
+        run, n_more = self.runs[0], len(self.runs) - 1
+        shown, left_out = shown_cells(self.cells)
+        return [
+            plot_verdict_cells(
+                shown,
+                out / "verdicts.png",
+                f"{run.path.name}{f' and {n_more} more' if n_more else ''} vs "
+                f"{len(self.refs)} reference run(s): verdicts at\n"
+                f"{rate_words(self.control, self.alpha)}\ncell: difference from the "
+                "references' mean; ≥: the smallest difference it would have detected "
+                "(probability 0.8)",
+                left_out,
             ),
+            plot_distributions(
+                self.test_stats[0],
+                out / "distributions.png",
+                self.ref_stats,
+                run.duration_s,
+                self.cells,
+            ),  # fmt: skip
+            plot_distances(self.result, out / "distances.png"),
+        ]
+
+    def sections(self, figs: list) -> list:
+        """The report's (title, HTML) sections."""
+        from .verdicts import CONTROLS, rate_words, variance_html_table, verdict_html_table
+
+        run, runs, refs = self.runs[0], self.runs, self.refs
+        tests = ("<p>test runs: " + ", ".join(html.escape(str(r.path)) for r in runs) + "</p>"
+                 if len(runs) > 1 else "")  # fmt: skip
+        ref_line = "<p>references: " + ", ".join(html.escape(str(r.path)) for r in refs)
+        rescaled = f" (test x {self.scale:.3g}).</p>" if self.scale is not None else (
+            "; not compared.</p>")  # fmt: skip
+        return [
+            ("Runs", warning_html(self.warnings) + run_line(run.meta) + tests + ref_line + "</p>"),
             (
                 "Verdicts",
-                f"<p>Each cell: verdict at {rate_words(control, alpha)}, "
-                f"the difference from the reference mean, its {CONTROLS[control]}-adjusted "
-                "p-value, and the "
-                "smallest difference this comparison detects with probability 0.8, and the "
-                "simulated time (test and references alike) a given effect needs "
-                "(analysis/verdicts.py).</p>" + img(figs[0]) + verdict_html_table(cells),
+                f"<p>Each cell: verdict at {rate_words(self.control, self.alpha)}, "
+                f"the difference from the reference mean, its {CONTROLS[self.control]}-"
+                "adjusted p-value, and the smallest difference this comparison detects with "
+                "probability 0.8, and the simulated time (test and references alike) a given "
+                "effect needs (analysis/verdicts.py).</p>"
+                + img(figs[0])
+                + verdict_html_table(self.cells),
             ),
-            (
-                "Planned vs measured",
-                planned_vs_measured(run.meta.get("plan"), cells),
-            ),
+            ("Planned vs measured", planned_vs_measured(run.meta.get("plan"), self.cells)),
             (
                 "Variance sources",
-                f"<p>Overdispersion priors: {html.escape(prior_note)}. Each side's "
+                f"<p>Overdispersion priors: {html.escape(self.prior_note)}. Each side's "
                 "seed-to-seed variance is its runs' sampling variance times its own "
                 "overdispersion phi, moderated towards its prior (analysis/priors.py).</p>"
-                + variance_html_table(cells),
+                + variance_html_table(self.cells),
             ),
             (
                 "Distribution distances",
                 DISTANCE_HELP
-                + f"<p>Rescaled mean correlation: {html.escape(law)}"
-                + (f" (test x {scale:.3g}).</p>" if scale is not None else "; not compared.</p>")
+                + f"<p>Rescaled mean correlation: {html.escape(self.law)}"
+                + rescaled
                 + img(figs[2])
-                + f"<pre>{html.escape(distance_table(result))}</pre>",
+                + f"<pre>{html.escape(distance_table(self.result))}</pre>",
             ),
             (
                 "Means",
-                comparison_table(summary(test_stats), [summary(r) for r in ref_stats]),
+                comparison_table(
+                    summary(self.test_stats[0]), [summary(r) for r in self.ref_stats]
+                ),  # fmt: skip
             ),
             ("Distributions", img(figs[1])),
-        ],
-    )
-    return out, result
+        ]

@@ -60,9 +60,49 @@ def theory_rates(cells, p) -> dict:
 
 def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
     """Statistics, verdicts, figures, results.json and report.html of a finished sweep."""
-    from .sweep_plots import plot_quantity
-
     ref_meta, ref_stats, band = reference_statistics(ref)
+    measured, verdicts, per_run = _judge_cells(cells, unique, ref, ref_meta, ref_stats)
+    kept = kept_table({key: vs[0] for key, vs in verdicts.items()})
+    theory = theory_rates(cells, p)
+    pops = list(band)
+    rn, rk = float(ref_meta["n_scale"]), float(ref_meta["k_scale"])
+    law_corr = {
+        "1/n law (reference x n_ref / n)": {
+            s: {pop: band[pop]["mean_correlation"][0] * rn / s for pop in pops}
+            for s in measured.get("n", {})
+        }
+    }
+    ref_label = "full-scale reference" if rn == rk == 1 else f"reference (n={rn:g}, k={rk:g})"
+    figs = _figures(out / "figures", measured, band, theory, law_corr, ref_label)
+    text = kept_text(kept, skipped)
+    results = {
+        "reference": str(ref),
+        "reference_seeds": list(ref_stats),
+        "runs": per_run,
+        "kept": {m: {f"{s:g}": row for s, row in by.items()} for m, by in kept.items()},
+        "skipped": [{"method": m, "scale": s, "reason": r} for m, s, r in skipped],
+        "theory_rates_hz": {m: {f"{s:g}": v for s, v in by.items()} for m, by in theory.items()},
+        "kept_text": text,
+    }
+    write_json_atomic(out / "results.json", results)
+    sections = [
+        (
+            "Sweep",
+            f"<p>reference {html.escape(str(ref))} (seeds {list(ref_stats)}, "
+            f"{ref_meta['t_sim_ms']:g} ms each); every run compared with it as in "
+            "<code>run.py compare</code>.</p>",
+        ),
+        ("What each method keeps", kept_html(kept, skipped)),
+    ]
+    sections += [(SWEEP_QUANTITIES[q], img(f)) for q, f in figs.items()]
+    write_html(out / "report.html", "Downscaling sweep", sections)
+    return results
+
+
+def _judge_cells(cells, unique, ref: Path, ref_meta: dict, ref_stats: dict):
+    """Every sweep run compared with the reference (a run that is one of the reference
+    seeds is left out of its own reference); returns the per-method, per-scale means over
+    seeds of the scalar summaries, the verdicts per (method, scale), and each run's entry."""
     measured: dict = {}
     verdicts: dict = {}
     per_run: dict = {}
@@ -96,22 +136,17 @@ def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
                 for q, vals in row.items():
                     vals = [v for v in vals if v is not None]
                     row[q] = float(np.mean(vals)) if vals else None
-    kept = kept_table({key: vs[0] for key, vs in verdicts.items()})
-    theory = theory_rates(cells, p)
-    pops = list(band)
-    rn, rk = float(ref_meta["n_scale"]), float(ref_meta["k_scale"])
-    law_corr = {
-        "1/n law (reference x n_ref / n)": {
-            s: {pop: band[pop]["mean_correlation"][0] * rn / s for pop in pops}
-            for s in measured.get("n", {})
-        }
-    }
-    ref_label = "full-scale reference" if rn == rk == 1 else f"reference (n={rn:g}, k={rk:g})"
-    fig_dir = out / "figures"
+    return measured, verdicts, per_run
+
+
+def _figures(fig_dir: Path, measured, band, theory, law_corr, ref_label: str) -> dict:
+    """One figure per quantity of :data:`SWEEP_QUANTITIES` (rates with the theory, mean
+    correlations with the 1/n law)."""
+    from .sweep_plots import plot_quantity
+
     fig_dir.mkdir(exist_ok=True)
-    figs = {}
-    for q in SWEEP_QUANTITIES:
-        figs[q] = plot_quantity(
+    return {
+        q: plot_quantity(
             q,
             measured,
             band,
@@ -120,29 +155,8 @@ def analyse_sweep(out: Path, ref: Path, cells, skipped, unique, p) -> dict:
             law=law_corr if q == "mean_correlation" and "n" in measured else None,
             reference_label=ref_label,
         )
-    text = kept_text(kept, skipped)
-    results = {
-        "reference": str(ref),
-        "reference_seeds": list(ref_stats),
-        "runs": per_run,
-        "kept": {m: {f"{s:g}": row for s, row in by.items()} for m, by in kept.items()},
-        "skipped": [{"method": m, "scale": s, "reason": r} for m, s, r in skipped],
-        "theory_rates_hz": {m: {f"{s:g}": v for s, v in by.items()} for m, by in theory.items()},
-        "kept_text": text,
+        for q in SWEEP_QUANTITIES
     }
-    write_json_atomic(out / "results.json", results)
-    sections = [
-        (
-            "Sweep",
-            f"<p>reference {html.escape(str(ref))} (seeds {list(ref_stats)}, "
-            f"{ref_meta['t_sim_ms']:g} ms each); every run compared with it as in "
-            "<code>run.py compare</code>.</p>",
-        ),
-        ("What each method keeps", kept_html(kept, skipped)),
-    ]
-    sections += [(SWEEP_QUANTITIES[q], img(f)) for q, f in figs.items()]
-    write_html(out / "report.html", "Downscaling sweep", sections)
-    return results
 
 
 STAT_NAMES = {

@@ -460,6 +460,27 @@ def verdict_cells(
     """
     margins = margins or {}
     tests = [test] if isinstance(test, dict) else list(test)
+    cells = _raw_cells(tests, refs, correlation_scale, distances, prior, test_prior)
+    k = _adjust_family(cells, control, correlation_scale)
+    detect = {**DETECT_DEFAULT, **(detect or {})}
+    for c in cells:
+        c["alpha"] = alpha
+        if c.get("state") == "one-sided":
+            c["verdict"] = "differs"  # a statistic on one side only (e.g. a silent population)
+            continue
+        if c.get("state") != "tested":
+            c["verdict"] = "no data"
+            continue
+        _judge(c, alpha, k, margins.get(c["statistic"]), control)
+        effect = detect.get(c["statistic"])
+        if duration_s and effect:
+            _add_time_needed(c, effect, duration_s, tests, refs)
+    return cells
+
+
+def _raw_cells(tests, refs, correlation_scale, distances, prior, test_prior) -> list[dict]:
+    """A cell per population x statistic with its unadjusted test (:func:`cell`) and the
+    effect sizes; rescaled cells without a correlation law are ``no data``."""
     labels = (_prior_label(prior if test_prior is None else test_prior), _prior_label(prior))
     cells = []
     for pop in tests[0]:
@@ -475,15 +496,20 @@ def verdict_cells(
             dist = distances[pop] if distances is not None else None
             c.update(population=pop, statistic=stat, **_effects(tpops, rpops, stat, c, dist))
             cells.append(c)
-    # with a law factor of exactly 1 a rescaled cell is its raw cell's hypothesis again: one
-    # hypothesis, counted once in the family (its adjusted p-value is the other's)
+    return cells
+
+
+def _adjust_family(cells: list[dict], control: str, correlation_scale) -> int:
+    """Adjusted p-values (``p_adjusted``) over the family of tested cells; returns its size.
+
+    With a law factor of exactly 1 a rescaled cell is its raw cell's hypothesis again: one
+    hypothesis, counted once in the family (its adjusted p-value is the other's)."""
     same = correlation_scale == 1.0
     tested = [
         c
         for c in cells
         if c.get("p_value") is not None and not (same and c["statistic"] in RESCALED)
     ]
-    k = max(len(tested), 1)
     for c, adj in zip(tested, adjust([c["p_value"] for c in tested], control), strict=True):
         c["p_adjusted"] = adj
     if same:
@@ -493,57 +519,55 @@ def verdict_cells(
             if twin is not None:
                 c["p_adjusted"] = twin["p_adjusted"]
                 c["note"] = NOTE_FACTOR_1
+    return max(len(tested), 1)
 
-    def z_mde(df):  # two-sided level alpha / K, power POWER (t approximation)
+
+def _judge(c: dict, alpha: float, k: int, margin: float | None, control: str) -> None:
+    """A tested cell's verdict, effect size, minimum detectable effect (two-sided level
+    alpha / k, power :data:`POWER`, t approximation) and, within ``margin``, equivalence
+    (its 1 - 2 alpha interval inside the margin: Schuirmann's two one-sided tests)."""
+
+    def z_mde(df):
         return stats.t.isf(alpha / (2 * k), df) + stats.t.ppf(POWER, df)
 
-    detect = {**DETECT_DEFAULT, **(detect or {})}
-    for c in cells:
-        c["alpha"] = alpha
-        if c.get("state") == "one-sided":
-            c["verdict"] = "differs"  # a statistic on one side only (e.g. a silent population)
-            continue
-        if c.get("state") != "tested":
-            c["verdict"] = "no data"
-            continue
-        c["control"] = control
-        c["verdict"] = "differs" if c["p_adjusted"] < alpha else "consistent"
-        c["z_mde"] = float(z_mde(c["df"]))
-        margin = margins.get(c["statistic"])
-        half_width = stats.t.isf(alpha, c["df"]) * c["sd"]  # of the 1 - 2 alpha interval
-        if c["log_scale"]:  # relative: ratio - 1
-            c["effect_size"] = float(np.expm1(c["difference"]))
-            c["min_detectable_effect"] = float(np.expm1(z_mde(c["df"]) * c["sd"]))
-            c["mde_units"] = "relative"
-            lo, hi = c["difference"] - half_width, c["difference"] + half_width
-            inside = margin is not None and margin < 1 and np.log1p(-margin) < lo
-            inside = inside and hi < np.log1p(margin)
-        else:  # relative to the reference mean where that mean is clearly non-zero
-            rel = c["statistic"] in RELATIVE and abs(c["reference"]) > 2 * c["sd"]
-            unit = abs(c["reference"]) if rel else 1.0
-            c["effect_size"] = c["difference"] / unit
-            c["min_detectable_effect"] = z_mde(c["df"]) * c["sd"] / unit
-            c["mde_units"] = "relative" if rel else "absolute"
-            # a margin is in the statistic's own terms: relative to the reference mean for
-            # the statistics of RELATIVE whatever the mean (near zero: a tiny margin)
-            span = abs(c["reference"]) if c["statistic"] in RELATIVE else 1.0
-            inside = margin is not None and abs(c["difference"]) + half_width < margin * span
-        if margin is not None and c["verdict"] == "consistent":
-            c["verdict"] = "equivalent" if inside else c["verdict"]
-            c["margin"] = margin
-        effect = detect.get(c["statistic"])
-        if duration_s and effect:
-            pop = c["population"]
-            counting = None
-            if c["statistic"] == "rate":
-                cr = [rate_counting_variance(r[pop], duration_s) for r in refs]
-                ct = [rate_counting_variance(t[pop], duration_s) for t in tests]
-                counting = (float(np.mean(ct)), float(np.mean(cr)))
-            t = time_needed(c, effect, duration_s, counting)
-            if t is not None:
-                c["detect_effect"], c["duration_s"] = effect, duration_s
-                c["t_needed_s"] = t if np.isfinite(t) else None  # None: not by a longer run
-    return cells
+    c["control"] = control
+    c["verdict"] = "differs" if c["p_adjusted"] < alpha else "consistent"
+    c["z_mde"] = float(z_mde(c["df"]))
+    half_width = stats.t.isf(alpha, c["df"]) * c["sd"]  # of the 1 - 2 alpha interval
+    if c["log_scale"]:  # relative: ratio - 1
+        c["effect_size"] = float(np.expm1(c["difference"]))
+        c["min_detectable_effect"] = float(np.expm1(z_mde(c["df"]) * c["sd"]))
+        c["mde_units"] = "relative"
+        lo, hi = c["difference"] - half_width, c["difference"] + half_width
+        inside = margin is not None and margin < 1 and np.log1p(-margin) < lo
+        inside = inside and hi < np.log1p(margin)
+    else:  # relative to the reference mean where that mean is clearly non-zero
+        rel = c["statistic"] in RELATIVE and abs(c["reference"]) > 2 * c["sd"]
+        unit = abs(c["reference"]) if rel else 1.0
+        c["effect_size"] = c["difference"] / unit
+        c["min_detectable_effect"] = z_mde(c["df"]) * c["sd"] / unit
+        c["mde_units"] = "relative" if rel else "absolute"
+        # a margin is in the statistic's own terms: relative to the reference mean for
+        # the statistics of RELATIVE whatever the mean (near zero: a tiny margin)
+        span = abs(c["reference"]) if c["statistic"] in RELATIVE else 1.0
+        inside = margin is not None and abs(c["difference"]) + half_width < margin * span
+    if margin is not None and c["verdict"] == "consistent":
+        c["verdict"] = "equivalent" if inside else c["verdict"]
+        c["margin"] = margin
+
+
+def _add_time_needed(c: dict, effect: float, duration_s: float, tests, refs) -> None:
+    """``t_needed_s``: the simulated time that detects ``effect`` (:func:`time_needed`)."""
+    pop = c["population"]
+    counting = None
+    if c["statistic"] == "rate":
+        cr = [rate_counting_variance(r[pop], duration_s) for r in refs]
+        ct = [rate_counting_variance(t[pop], duration_s) for t in tests]
+        counting = (float(np.mean(ct)), float(np.mean(cr)))
+    t = time_needed(c, effect, duration_s, counting)
+    if t is not None:
+        c["detect_effect"], c["duration_s"] = effect, duration_s
+        c["t_needed_s"] = t if np.isfinite(t) else None  # None: not by a longer run
 
 
 def parse_margins(text: str | None, option: str = "--margin") -> dict:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,13 +80,9 @@ MUTATIONS = [
 
 def installed_copy(dest: Path) -> None:
     """The working tree's files, with analysis/ and platforms/ inside pynn_microcircuit/."""
-    from pynn_microcircuit.platforms.spinnaker.code import PACKAGE_FOLDERS
+    from pynn_microcircuit.platforms.spinnaker.code import installed_layout
 
-    for sub in ("pynn_microcircuit", "tests", "analysis", "platforms"):
-        target = dest / (PACKAGE_FOLDERS.get(sub + "/", sub + "/").rstrip("/"))
-        shutil.copytree(ROOT / sub, target, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("run.py", "pyproject.toml"):
-        shutil.copy2(ROOT / name, dest / name)
+    installed_layout(ROOT, dest, also=("tests",))
     # a git checkout of its own, as job archives are built from git (a mutation is then an
     # uncommitted change, which the archive packs)
     git = ["git", "-c", "user.name=m", "-c", "user.email=m@localhost"]

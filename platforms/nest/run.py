@@ -6,6 +6,7 @@ import contextlib
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import nest
@@ -178,16 +179,73 @@ def run_nest(
         spike_dir.mkdir()
     t_build0 = time.perf_counter()
     sim = setup(spec.resolution_ms, opts.seed, threads)
-    vps = threads * comm.size
+    built = _build(sim, spec, opts, threads * comm.size, spike_dir, weight_quanta, emulation,
+                   comm.is_root)  # fmt: skip
+    t_build = time.perf_counter() - t_build0
+    t_total = opts.t_presim_ms + opts.t_sim_ms
+    t_sim0 = time.perf_counter()
+    with chunked_run(sim, announce=comm.is_root) as advance:
+        simulate(sim, t_total, opts.progress_chunks,
+                 progress if comm.is_root else lambda *a: None, advance=advance)  # fmt: skip
+    t_simulate = time.perf_counter() - t_sim0
+    timings = {"build": t_build, "simulate": t_simulate,
+               "prepare": advance.setup_s,  # part of t_simulate, as in PyNEST's Simulate
+               **built.net.build_phases_s}  # fmt: skip
+    parts, n_syn_nest, n_recorded = _collect_spikes(built, spike_dir, t_total, comm)
+    peak_rss = [int(x) for x in (comm.gather(peak_rss_bytes()) or [])]
+    if not comm.is_root:
+        return run_dir
+    populations = store_spikes(
+        run_dir, spec, merge_spikes(parts), n_recorded, opts.t_presim_ms, t_total
+    )
+    activity = activity_check(spec, populations)
+    peak_rss[0] = max(peak_rss[0], peak_rss_bytes())  # the root's writing included
+    details = {
+        "threads": threads,
+        "mpi_ranks": int(nest.NumProcesses()),
+        "n_connections_nest": n_syn_nest,
+        "nest_synapse_models": sorted(set(built.types.values())),
+        "real_time_factor": t_simulate / (t_total * 1e-3),
+        "peak_rss_bytes_per_rank": peak_rss,
+        "backend": built.backend.name,
+        **activity,
+        **(extra or {}),
+    }
+    if built.emulated is not None:
+        details["emulation"] = built.emulated
+    if activity["activity_note"]:
+        log.warning(activity["activity_note"])
+    RunRecord.for_model(
+        "nest", spec, opts,
+        simulated=True,
+        populations=populations,
+        timings_s=timings,
+        peak_rss_bytes=max(peak_rss),
+        versions=rundir.versions(),
+        plan=plan,
+        details=details,
+    ).write(run_dir)  # fmt: skip
+    return run_dir
+
+
+@dataclass
+class _Built:
+    net: object
+    backend: NestBackend
+    types: dict
+    emulated: dict | None
+
+
+def _build(sim, spec, opts, vps: int, spike_dir, weight_quanta, emulation, is_root) -> _Built:
+    """The network on ``vps`` virtual processes: synapse storage chosen, weights rounded to
+    SpiNNaker's quanta when given (:mod:`.emulation`)."""
     compact = uses_compact(spec, vps, opts.synapses, opts.t_sim_ms)
-    if compact and opts.synapses == "auto" and comm.is_root:
+    if compact and opts.synapses == "auto" and is_root:
         log.warning(
             "compact synapses (static_synapse_hpc): plain ones would not fit this machine's "
             "memory (a third less memory at full scale; simulation there 1.3x slower)"
         )
     types = synapse_types(spec, vps, compact=compact)
-    # SpiNNaker's weight resolution: rounded weights drawn at connection time
-    # (pynn_microcircuit.platforms.nest.emulation)
     quantiser = None
     if weight_quanta is not None:
         from .emulation import WeightQuantiser
@@ -206,76 +264,30 @@ def run_nest(
             "covers": "weights rounded as sPyNNaker stores them; not the s16.15 neuron state, "
             "decay factors, packet loss or real-time overruns",
         }
-    t_build = time.perf_counter() - t_build0
+    return _Built(net, backend, types, emulated)
 
-    t_total = opts.t_presim_ms + opts.t_sim_ms
-    t_sim0 = time.perf_counter()
-    with chunked_run(sim, announce=comm.is_root) as advance:
-        simulate(
-            sim,
-            t_total,
-            opts.progress_chunks,
-            progress if comm.is_root else lambda *a: None,
-            advance=advance,
-        )
-    t_simulate = time.perf_counter() - t_sim0
-    t_prepare = advance.setup_s  # part of t_simulate, as in plain PyNEST's Simulate
 
-    t_end = opts.t_presim_ms + opts.t_sim_ms
+def _collect_spikes(built: _Built, spike_dir, t_end: float, comm):
+    """Every rank's spikes up to ``t_end`` ms (gathered on the root), NEST's connection count
+    over all ranks, and the recorded neurons per population; the network is deleted first
+    and spike files are read after it (not on top of its memory)."""
 
     def kept(ids, times):
         # PyNN lets NEST run one min_delay past the requested time to deliver the last
         # spikes; spikes stamped after t_end fall outside the run and are not stored
         return ids[times <= t_end + 1e-9], times[times <= t_end + 1e-9]
 
+    net, backend = built.net, built.backend
     names = list(net.populations)
     local = None if spike_dir else {k: kept(*v) for k, v in net.spikes().items()}
     expected = backend.recorded_counts() if spike_dir is not None else None
     # num_connections counts this rank's connections only
     n_syn_nest = int(comm.allreduce_sum(nest.GetKernelStatus("num_connections")))
-    n_recorded, build_phases = net.n_recorded, net.build_phases_s
+    n_recorded = net.n_recorded
+    built.net = None
     del net
     release_nest_memory()
-    if spike_dir is not None:  # read with the network gone: not on top of its memory
+    if spike_dir is not None:
         local = {k: kept(*read_complete(backend, k, expected[k], spike_dir)) for k in names}
         shutil.rmtree(spike_dir)
-    parts = comm.gather(local)  # every rank recorded its own neurons
-    peak_rss = [int(x) for x in (comm.gather(peak_rss_bytes()) or [])]
-    if not comm.is_root:
-        return run_dir
-    populations = store_spikes(
-        run_dir, spec, merge_spikes(parts), n_recorded, opts.t_presim_ms, t_end
-    )
-    activity = activity_check(spec, populations)
-    peak_rss[0] = max(peak_rss[0], peak_rss_bytes())  # the root's writing included
-    details = {
-        "threads": threads,
-        "mpi_ranks": int(nest.NumProcesses()),
-        "n_connections_nest": n_syn_nest,
-        "nest_synapse_models": sorted(set(types.values())),
-        "real_time_factor": t_simulate / (t_total * 1e-3),
-        "peak_rss_bytes_per_rank": peak_rss,
-        "backend": backend.name,
-        **activity,
-        **(extra or {}),
-    }
-    if emulated is not None:
-        details["emulation"] = emulated
-    if activity["activity_note"]:
-        log.warning(activity["activity_note"])
-    RunRecord.for_model(
-        "nest", spec, opts,
-        simulated=True,
-        populations=populations,
-        timings_s={
-            "build": t_build,
-            "simulate": t_simulate,
-            "prepare": t_prepare,
-            **build_phases,
-        },
-        peak_rss_bytes=max(peak_rss),
-        versions=rundir.versions(),
-        plan=plan,
-        details=details,
-    ).write(run_dir)  # fmt: skip
-    return run_dir
+    return comm.gather(local), n_syn_nest, n_recorded

@@ -278,42 +278,12 @@ def predict_mapping(spec: ModelSpec, knobs: Knobs = Knobs()) -> Mapping:
     n = [int(x) for x in spec.n_neurons]
     n_pop = len(n)
     slices = [math.ceil(x / npc) if x else 0 for x in n]
-    problems: list[str] = []
-    max_row = 0
-    syn_cores = []
     poisson = [
         1 if (spec.input == "poisson" and spec.ext_rate_hz[i] > 0) else 0 for i in range(n_pop)
     ]
     dt = spec.resolution_ms
-    need = {"neuron_updates": neuron_slowdown(npc, dt), "synapse_events": 1}
-    for i in range(n_pop):
-        events = 0.0
-        for j in range(n_pop):
-            s = int(spec.n_synapses[i, j])
-            if not s:
-                continue
-            row = probable_max_row(s, n[j], n[i], npc)
-            max_row = max(max_row, row)
-            events += math.ceil(row * knobs.spikes_per_second * n[j])
-        if spec.thalamus:
-            s = int(spec.thalamus["n_synapses"][i])
-            if s:
-                th_n = int(spec.thalamus["n_neurons"])
-                row = probable_max_row(s, th_n, n[i], npc)
-                max_row = max(max_row, row)
-                events += math.ceil(row * float(spec.thalamus["rate_hz"]) * th_n)
-        s_i = math.ceil(events / (SYNAPSE_EVENTS_PER_CORE_S * tsf))
-        room = MAX_SUPPORT_CORES - 1 - poisson[i]  # synapse cores a slice may have
-        need["synapse_events"] = max(
-            need["synapse_events"], math.ceil(events / (SYNAPSE_EVENTS_PER_CORE_S * room) - 1e-9)
-        )
-        if s_i + poisson[i] >= MAX_SUPPORT_CORES:
-            problems.append(
-                f"{spec.populations[i]} needs {s_i} synapse cores per slice (max "
-                f"{MAX_SUPPORT_CORES - 1 - poisson[i]}); raise the time-scale factor or lower "
-                "the planning rate"
-            )
-        syn_cores.append((spec.populations[i], s_i))
+    need = {"neuron_updates": neuron_slowdown(npc, dt)}
+    syn_cores, max_row, need["synapse_events"], problems = _synapse_cores(spec, knobs, poisson)
     if max_row > MAX_ROW_SYNAPSES:
         problems.append(
             f"rows of {max_row} synapses exceed sPyNNaker's {MAX_ROW_SYNAPSES}; use fewer "
@@ -337,16 +307,7 @@ def predict_mapping(spec: ModelSpec, knobs: Knobs = Knobs()) -> Mapping:
     groups += [[1] * slices[j] for j in ext_sources]  # delay vertices come after the model's
     n_pois += n_thal
     cores = n_neuron + n_syn + n_pois + n_delay
-    # the placer emulation on the smallest machine that holds the first-fit-like estimate
-    estimate = pack_chips(groups)
-    chips = estimate
-    if not problems:  # a group larger than a chip cannot be placed anywhere (the timing
-        # bound is checked below: sPyNNaker maps such a model, it overruns only when it runs)
-        boards = boards_for_chips(estimate)
-        chips = place(groups, boards)
-        while chips is None:  # did not fit that machine: the next size up
-            boards = 3 if boards == 1 else boards + 3
-            chips = place(groups, boards)
+    chips = _chips(groups, problems)
     by_kind = {"neuron": n_neuron, "synapse": n_syn, "poisson": n_pois, "delay": n_delay}
     need["set_by"] = max(("neuron_updates", "synapse_events"), key=lambda k: need[k])
     if npc > max_neurons_per_core(dt, tsf):  # maps like any other; overruns when it runs
@@ -358,6 +319,59 @@ def predict_mapping(spec: ModelSpec, knobs: Knobs = Knobs()) -> Mapping:
     return Mapping(
         cores, chips, boards_for_chips(chips), by_kind, slices, syn_cores, max_row, problems, need
     )
+
+
+def _synapse_cores(spec: ModelSpec, knobs: Knobs, poisson: list[int]):
+    """Per population the synapse cores each slice needs for its incoming events at the
+    planning rate (:data:`SYNAPSE_EVENTS_PER_CORE_S` per core, times the time-scale factor),
+    the longest row, the time-scale factor the events alone need, and the problems found.
+    Rows: :func:`probable_max_row`; the thalamus counts as one more source."""
+    npc, tsf = int(knobs.neurons_per_core), float(knobs.time_scale_factor)
+    n = [int(x) for x in spec.n_neurons]
+    problems: list[str] = []
+    max_row, need_events, syn_cores = 0, 1, []
+    for i in range(len(n)):
+        events = 0.0
+        sources = [(int(spec.n_synapses[i, j]), n[j], knobs.spikes_per_second)
+                   for j in range(len(n))]  # fmt: skip
+        if spec.thalamus:
+            sources.append((int(spec.thalamus["n_synapses"][i]), int(spec.thalamus["n_neurons"]),
+                            float(spec.thalamus["rate_hz"])))  # fmt: skip
+        for s, n_src, rate in sources:
+            if not s:
+                continue
+            row = probable_max_row(s, n_src, n[i], npc)
+            max_row = max(max_row, row)
+            events += math.ceil(row * rate * n_src)
+        s_i = math.ceil(events / (SYNAPSE_EVENTS_PER_CORE_S * tsf))
+        room = MAX_SUPPORT_CORES - 1 - poisson[i]  # synapse cores a slice may have
+        need_events = max(
+            need_events, math.ceil(events / (SYNAPSE_EVENTS_PER_CORE_S * room) - 1e-9)
+        )
+        if s_i + poisson[i] >= MAX_SUPPORT_CORES:
+            problems.append(
+                f"{spec.populations[i]} needs {s_i} synapse cores per slice (max "
+                f"{MAX_SUPPORT_CORES - 1 - poisson[i]}); raise the time-scale factor or lower "
+                "the planning rate"
+            )
+        syn_cores.append((spec.populations[i], s_i))
+    return syn_cores, max_row, need_events, problems
+
+
+def _chips(groups: list[list[int]], problems: list[str]) -> int:
+    """Chips the placer emulation uses, on the smallest machine that holds the first-fit-like
+    estimate (the next size up until it fits); with problems only the estimate (a group
+    larger than a chip cannot be placed anywhere; the timing bound is checked apart:
+    sPyNNaker maps such a model, it overruns only when it runs)."""
+    chips = pack_chips(groups)
+    if not problems:
+        boards = boards_for_chips(chips)
+        placed = place(groups, boards)
+        while placed is None:  # did not fit that machine: the next size up
+            boards = 3 if boards == 1 else boards + 3
+            placed = place(groups, boards)
+        chips = placed
+    return chips
 
 
 #: Margin on predicted chips when checking a chips/boards budget: the placer emulation was up

@@ -90,6 +90,26 @@ def job_path(name: str) -> str | None:
     return name if needed else None
 
 
+def installed_layout(src: Path, dest: Path, also: tuple[str, ...] = ()) -> Path:
+    """Copy the checkout at ``src`` into ``dest`` in the installed layout: what a job needs
+    (:func:`job_path`: ``analysis/`` and ``platforms/`` inside ``pynn_microcircuit/``) and the
+    top-level folders in ``also`` (e.g. ``tests``) where they are. ``python -m
+    pynn_microcircuit`` run in ``dest`` imports that copy, with no path edits (the tests'
+    import-graph tools, ``benchmarks/mutation_check.py``, ``benchmarks/same_numbers.py``)."""
+    tops = [*JOB_PATHS, *(f"{a}/" for a in also)]
+    for top in tops:
+        start = src / top.rstrip("/")
+        paths = sorted(start.rglob("*")) if start.is_dir() else [start]
+        for path in paths:
+            rel = path.relative_to(src).as_posix()
+            if not path.is_file() or "__pycache__" in rel:
+                continue
+            target = job_path(rel) or rel
+            (dest / target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest / target)
+    return dest
+
+
 def tree_files(tree: str) -> dict[str, bytes]:
     """The files of git ``tree`` a job needs, keyed by their place in the archive.
 

@@ -10,6 +10,7 @@ written for: sPyNNaker 7.4.1 (checked at import; another version stops with one 
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 
 from pynn_microcircuit.errors import UserError
 from pynn_microcircuit.platforms.compat_check import require
@@ -69,12 +70,12 @@ def population_vertex(population):
 #: (its ``docker_image/install_spinnaker_git.sh``), so a 1!7.4.2 that passes the version
 #: check may have moved one of them.
 INTERNALS = (
-    ("spinn_front_end_common.data", "FecDataView.iterate_placemements", "run.read_mapping"),
-    ("spinn_front_end_common.data", "FecDataView.get_machine", "run.read_mapping"),
+    ("spinn_front_end_common.data", "FecDataView.iterate_placemements", "compat.read_mapping"),
+    ("spinn_front_end_common.data", "FecDataView.get_machine", "compat.read_mapping"),
     ("spinn_front_end_common.utilities.base_database", "BaseDatabase.default_database_file",
-     "run.run_databases"),
+     "compat.run_databases"),
     ("spinn_front_end_common.interface.provenance", "GlobalProvenance.get_global_provenace_path",
-     "run.run_databases"),
+     "compat.run_databases"),
     ("spynnaker.pyNN.models.neural_projections.synapse_information",
      "SynapseInformation.may_generate_on_machine", "synapses_generated_on_machine"),
     ("spynnaker.pyNN.models.neural_projections.connectors",
@@ -116,3 +117,61 @@ def check_internals() -> dict:
             f"{'; '.join(missing)} - install sPyNNaker==1!7.4.1 or report it"
         )
     return {"version": SPYNNAKER_VERSION, "internals_checked": len(INTERNALS)}
+
+
+#: Machine-vertex classes by the kind of core they occupy; system cores are not counted.
+KIND_OF_VERTEX = {
+    "PopulationNeuronsMachineVertex": "neuron",
+    "PopulationMachineVertex": "neuron",  # combined neuron+synapse core
+    "PopulationSynapsesMachineVertexLead": "synapse",
+    "PopulationSynapsesMachineVertexShared": "synapse",
+    "SpikeSourcePoissonMachineVertex": "poisson",
+    "DelayExtensionMachineVertex": "delay",
+}
+SYSTEM_VERTICES = {"ExtraMonitorSupportMachineVertex", "DataSpeedUpPacketGatherMachineVertex"}
+
+
+def read_mapping() -> dict:
+    """Cores, chips and boards the last ``sim.run`` placed, from sPyNNaker's data view."""
+    from spinn_front_end_common.data import FecDataView
+
+    kinds: Counter = Counter()
+    chips = set()
+    other: Counter = Counter()
+    for pl in FecDataView.iterate_placemements():  # sic, sPyNNaker 7.4.1
+        name = type(pl.vertex).__name__
+        if name in SYSTEM_VERTICES:
+            continue
+        kind = KIND_OF_VERTEX.get(name)
+        if kind is None:
+            other[name] += 1
+            kind = "other"
+        kinds[kind] += 1
+        chips.add((pl.x, pl.y))
+    machine = FecDataView.get_machine()
+    boards = {
+        (machine[x, y].nearest_ethernet_x, machine[x, y].nearest_ethernet_y) for x, y in chips
+    }
+    return {
+        "cores": int(sum(kinds.values())),
+        "chips": len(chips),
+        "boards": len(boards),
+        "cores_by_kind": dict(kinds),
+        "other_vertices": dict(other),
+        "machine_chips": int(machine.n_chips),
+    }
+
+
+def run_databases() -> tuple[str | None, str | None]:
+    """Paths of the current run's database (recordings and provenance counters) and of the
+    global provenance database (log messages, timings); call before ``sim.end``."""
+    from spinn_front_end_common.interface.provenance import GlobalProvenance
+    from spinn_front_end_common.utilities.base_database import BaseDatabase
+
+    paths = []
+    for get in (BaseDatabase.default_database_file, GlobalProvenance.get_global_provenace_path):
+        try:
+            paths.append(get())
+        except Exception:  # noqa: BLE001 - a missing path only loses provenance, reported
+            paths.append(None)
+    return paths[0], paths[1]

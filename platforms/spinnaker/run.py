@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from pathlib import Path
 
 from pynn_microcircuit import rundir
@@ -33,7 +32,7 @@ from pynn_microcircuit.scaling import ModelSpec
 
 from .backend import SpinnakerBackend, delay_rounding_record
 from .capacity import Knobs, predict_mapping
-from .compat import check_internals, synapses_generated_on_machine
+from .compat import check_internals, read_mapping, run_databases, synapses_generated_on_machine
 from .logs import spinnaker_logs
 from .provenance import copy_logs, copy_provenance, summary, verdict
 from .quantisation import quantisation_record
@@ -46,63 +45,6 @@ from .setup import (
 )
 
 log = logging.getLogger(__name__)
-
-#: Machine-vertex classes by the kind of core they occupy; system cores are not counted.
-KIND_OF_VERTEX = {
-    "PopulationNeuronsMachineVertex": "neuron",
-    "PopulationMachineVertex": "neuron",  # combined neuron+synapse core
-    "PopulationSynapsesMachineVertexLead": "synapse",
-    "PopulationSynapsesMachineVertexShared": "synapse",
-    "SpikeSourcePoissonMachineVertex": "poisson",
-    "DelayExtensionMachineVertex": "delay",
-}
-SYSTEM_VERTICES = {"ExtraMonitorSupportMachineVertex", "DataSpeedUpPacketGatherMachineVertex"}
-
-
-def read_mapping() -> dict:
-    """Cores, chips and boards the last ``sim.run`` placed, from sPyNNaker's data view."""
-    from spinn_front_end_common.data import FecDataView
-
-    kinds: Counter = Counter()
-    chips = set()
-    other: Counter = Counter()
-    for pl in FecDataView.iterate_placemements():  # sic, sPyNNaker 7.4.1
-        name = type(pl.vertex).__name__
-        if name in SYSTEM_VERTICES:
-            continue
-        kind = KIND_OF_VERTEX.get(name)
-        if kind is None:
-            other[name] += 1
-            kind = "other"
-        kinds[kind] += 1
-        chips.add((pl.x, pl.y))
-    machine = FecDataView.get_machine()
-    boards = {
-        (machine[x, y].nearest_ethernet_x, machine[x, y].nearest_ethernet_y) for x, y in chips
-    }
-    return {
-        "cores": int(sum(kinds.values())),
-        "chips": len(chips),
-        "boards": len(boards),
-        "cores_by_kind": dict(kinds),
-        "other_vertices": dict(other),
-        "machine_chips": int(machine.n_chips),
-    }
-
-
-def run_databases() -> tuple[str | None, str | None]:
-    """Paths of the current run's database (recordings and provenance counters) and of the
-    global provenance database (log messages, timings); call before ``sim.end``."""
-    from spinn_front_end_common.interface.provenance import GlobalProvenance
-    from spinn_front_end_common.utilities.base_database import BaseDatabase
-
-    paths = []
-    for get in (BaseDatabase.default_database_file, GlobalProvenance.get_global_provenace_path):
-        try:
-            paths.append(get())
-        except Exception:  # noqa: BLE001 - a missing path only loses provenance, reported
-            paths.append(None)
-    return paths[0], paths[1]
 
 
 def run_spinnaker(
@@ -129,7 +71,6 @@ def run_spinnaker(
     spynnaker = check_internals()
     stem = f"spinnaker_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
     run_dir = rundir.new_run_dir(out, stem)
-    run_dir_abs = run_dir.resolve()  # the run works inside its cfg's directory
     t_total = opts.t_presim_ms + opts.t_sim_ms
     record = {  # SpiNNaker's own entries of run.json (RunRecord.details)
         "machine": machine.to_dict(),
@@ -139,9 +80,43 @@ def run_spinnaker(
         "spynnaker": spynnaker,
         **(extra or {}),
     }
+    done = _map_or_run(sim, spec, opts, knobs, machine, run_dir, record)
+    t_build, t_run, simulated, spikes, backend, net = done
+    record["delay_tail_redrawn"] = backend.delay_tail_redrawn
+    record["delay_rounding"] = delay_rounding_record(spec.resolution_ms)
+    if simulated:
+        populations = store_spikes(run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total)
+        record.update(activity_check(spec, populations))
+        if record["activity_note"]:
+            log.warning(record["activity_note"])
+    else:
+        populations = {
+            name: {"n_neurons": int(spec.n_neurons[i]), "n_recorded": 0}
+            for i, name in enumerate(spec.populations)
+        }
+    RunRecord.for_model(
+        "spinnaker", spec, opts,
+        simulated=simulated,
+        populations=populations,
+        timings_s={"build": t_build, "map_or_run": t_run},
+        peak_rss_bytes=peak_rss_bytes(),
+        versions=rundir.versions(),
+        plan=plan,
+        details=record,
+    ).write(run_dir)  # fmt: skip
+    return run_dir
+
+
+def _map_or_run(sim, spec, opts, knobs, machine, run_dir: Path, record: dict):
+    """Set up sPyNNaker, build, and run (a machine) or map (a virtual board); fills
+    ``record`` (weight quantisation, mapping, provenance). Returns (build s, map/run s,
+    simulated, spikes or None, backend, network). sPyNNaker's own errors become one line
+    naming the machine and the fix; ``sim.end()`` always runs."""
     t0 = time.perf_counter()
     spikes = None
     simulated = machine.mode in ("host", "spalloc")
+    t_total = opts.t_presim_ms + opts.t_sim_ms
+    run_dir_abs = run_dir.resolve()  # the run works inside its cfg's directory
     with spinnaker_logs(run_dir) as logs, run_environment(run_dir, machine, knobs):
         try:
             setup(sim, spec.resolution_ms, knobs, machine)
@@ -184,29 +159,7 @@ def run_spinnaker(
                 sim.end()
             except Exception:  # noqa: BLE001 - end() after a failed setup may fail too
                 pass
-    record["delay_tail_redrawn"] = backend.delay_tail_redrawn
-    record["delay_rounding"] = delay_rounding_record(spec.resolution_ms)
-    if simulated:
-        populations = store_spikes(run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total)
-        record.update(activity_check(spec, populations))
-        if record["activity_note"]:
-            log.warning(record["activity_note"])
-    else:
-        populations = {
-            name: {"n_neurons": int(spec.n_neurons[i]), "n_recorded": 0}
-            for i, name in enumerate(spec.populations)
-        }
-    RunRecord.for_model(
-        "spinnaker", spec, opts,
-        simulated=simulated,
-        populations=populations,
-        timings_s={"build": t_build, "map_or_run": t_run},
-        peak_rss_bytes=peak_rss_bytes(),
-        versions=rundir.versions(),
-        plan=plan,
-        details=record,
-    ).write(run_dir)  # fmt: skip
-    return run_dir
+    return t_build, t_run, simulated, spikes, backend, net
 
 
 def provenance_record(run_dir: Path, database: str | None, global_db: str | None) -> dict:
