@@ -512,3 +512,20 @@ def test_a_full_disk_never_ends_in_a_run_with_fewer_spikes(tmp_path):
         assert "failed: NEST's spike files" in (out / "INCOMPLETE").read_text()
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_lean_import_switch_off_imports_pyNN_plainly():
+    """``PYNN_MICROCIRCUIT_LEAN_IMPORT=0`` is the one switch: PyNN then loads neo and
+    quantities at import as it always does (and nothing is deferred)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, pynn_microcircuit.platforms.nest.fastpath; "
+            "print('neo' in sys.modules, 'quantities' in sys.modules)")  # fmt: skip
+    quiet = {**os.environ, "PYNEST_QUIET": "1"}  # no NEST banner on stdout
+    env = {**quiet, "PYNN_MICROCIRCUIT_LEAN_IMPORT": "0"}
+    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    lean = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=quiet)
+    assert plain.stdout.split() == ["True", "True"], plain.stderr[-500:]
+    assert lean.stdout.split() == ["False", "False"], lean.stderr[-500:]

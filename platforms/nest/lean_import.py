@@ -93,10 +93,22 @@ def _remove(installed: dict) -> None:
             del sys.modules[name]
 
 
+#: The one switch: ``PYNN_MICROCIRCUIT_LEAN_IMPORT=0`` imports PyNN plainly (no stand-ins,
+#: ``dir(numpy)`` untouched), e.g. to rule this module out when something looks wrong; the
+#: cost is the ~40 MB above, measured by ``benchmarks/nest_vs_pynest.py``.
+SWITCH = "PYNN_MICROCIRCUIT_LEAN_IMPORT"
+
+
 def import_pynn_nest() -> None:
     """Import ``pyNN.nest`` without ``csa`` and with :data:`DEFERRED` deferred (module
-    docstring). No-op when ``pyNN.nest`` is loaded."""
+    docstring), unless :data:`SWITCH` is ``0``. No-op when ``pyNN.nest`` is loaded."""
     if "pyNN.nest" in sys.modules:
+        return
+    import os
+
+    if os.environ.get(SWITCH, "1") == "0":
+        import pyNN.nest  # noqa: F401
+
         return
     installed: dict = {}
     if "csa" not in sys.modules:
