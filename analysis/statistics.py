@@ -268,7 +268,7 @@ def pooled_correlation(
     averaged covariance over their averaged variance (counts in ``bin_ms`` bins),
 
     ``c = sum_{i != j} Cov(n_i, n_j) / ((N - 1) sum_i Var(n_i))
-        = (Var(S) / sum_i Var(n_i) - 1) / (N - 1)``,  with S the population count.
+    = (Var(S) / sum_i Var(n_i) - 1) / (N - 1)``, with S the population count.
 
     The population-averaged correlation coefficient of Tetzlaff et al. (2012), PLoS Comput
     Biol 8:e1002596 (averaged covariance normalised by averaged variance); averaged

@@ -67,7 +67,7 @@ def _from_axis(stat: str, x: float) -> float:
 
 
 def summary(cell: dict, stat: str) -> tuple[str, dict] | None:
-    """The population that sets a cell's figure for ``stat`` (largest |deviation|; for rates
+    """The population that sets a cell's figure for ``stat`` (largest absolute deviation; for rates
     among populations firing >= :data:`MIN_RATE_HZ` at full scale) and its entry."""
     rows = cell["statistics"].get(stat, {})
     if stat == "rate":

@@ -8,7 +8,7 @@
   Poisson rate (Hz) and tau_m in s for the rate terms (ms/pF with pA for the DC term).
 * :func:`siegert` - stationary LIF rate for white-noise input (Siegert 1951) with the
   Fourcaud & Brunel (2002) shift of threshold and reset for exponential synaptic filtering:
-  ``y -> y + (alpha/2) sqrt(tau_s/tau_m)``, ``alpha = sqrt(2) |zeta(1/2)|``.
+  ``y -> y + (alpha/2) sqrt(tau_s/tau_m)``, ``alpha = sqrt(2) abs(zeta(1/2))``.
 * :func:`self_consistent_rates` - rates that reproduce themselves through mu(nu), sigma(nu).
 * :func:`effective_connectivity_ratio`, :func:`correlation_factor` - what a scaling does to
   network feedback and to pairwise correlations.
@@ -26,7 +26,7 @@ from .scaling import ModelSpec
 # planner) before a NEST run builds, and scipy's integrate/optimize/special would add 53 MB
 # to the run's peak memory
 
-#: alpha = sqrt(2) |zeta(1/2)| (Fourcaud & Brunel 2002, eq. 4.33)
+#: alpha = sqrt(2) abs(zeta(1/2)) (Fourcaud & Brunel 2002, eq. 4.33)
 ALPHA_FB = math.sqrt(2.0) * 1.4603545088095868
 
 

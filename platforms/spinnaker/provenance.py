@@ -7,27 +7,24 @@ on every healthy run (``Latest_Send_time``, ``Latest_receive_time``,
 ``Max_filled_size_input_buffer``, packet totals). A few count events in which the hardware
 did not do what the model says; any non-zero one of those makes the run invalid:
 
-============================================  =================================================
-counter (sPyNNaker 7.4.1 source)              meaning
-============================================  =================================================
-``Timer tick overruns``                       a neuron core did not finish a time step in time
+- ``Timer tick overruns``: a neuron core did not finish a time step in time
   (``population_neurons_machine_vertex.py``)
-``Times_the_timer_tic_over_ran``              same, from every core's system provenance
+- ``Times_the_timer_tic_over_ran``: the same, from every core's system provenance
   (``provides_provenance_data_from_machine_impl.py``)
-``Times_a_time_step_was_skipped``             a synapse core skipped a whole time step
-``Times_the_transfer_did_not_complete_in_time``  synaptic-row DMA transfers that missed the step
-  (both ``population_synapses_machine_vertex_common.py``)
-``Times_the_{dma,user,callback}_queue_was_overloaded``  event queues overflowed (events lost)
-``Times_the_background_queue_overloaded``     synapse cores' background work overflowed
-``Times_the_transmission_of_spikes_overran``  spikes not sent within their time step
-``Times_the_input_buffer_lost_packets``       incoming spikes dropped at a full input buffer
-``Times_synaptic_weights_have_saturated``     summed input clipped at the ring-buffer maximum
-``Number_of_late_spikes``, ``Late spikes``    spikes that arrived after their delay slot
-``Skipped synapses``                          synapses a split synapse core skipped
+- ``Times_a_time_step_was_skipped``: a synapse core skipped a whole time step
+- ``Times_the_transfer_did_not_complete_in_time``: synaptic-row DMA transfers that missed
+  the step (both ``population_synapses_machine_vertex_common.py``)
+- ``Times_the_{dma,user,callback}_queue_was_overloaded``: event queues overflowed (events
+  lost)
+- ``Times_the_background_queue_overloaded``: synapse cores' background work overflowed
+- ``Times_the_transmission_of_spikes_overran``: spikes not sent within their time step
+- ``Times_the_input_buffer_lost_packets``: incoming spikes dropped at a full input buffer
+- ``Times_synaptic_weights_have_saturated``: summed input clipped at the ring-buffer maximum
+- ``Number_of_late_spikes``, ``Late spikes``: spikes that arrived after their delay slot
+- ``Skipped synapses``: synapses a split synapse core skipped
   (``population_machine_synapses_provenance.py``)
-router: dropped multicast packets that were   spike packets lost in the run phase
-  not re-injected (see below)
-============================================  =================================================
+- router: dropped multicast packets that were not re-injected (see below): spike packets
+  lost in the run phase
 
 Routers (``spinn_front_end_common/interface/interface_functions/router_provenance_gatherer.py``)
 write one row per counter and chip, per phase: the description is the phase prefix
