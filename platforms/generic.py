@@ -32,9 +32,15 @@ def run_generic(
     request: RunRequest,
     setup_kwargs: dict | None = None,
     details: dict | None = None,
-) -> Path:
+    backend_class: type[PyNNBackend] = PyNNBackend,
+) -> Path | None:
     """Build and simulate ``request`` with the PyNN module ``sim`` (generic route); returns
     the run directory (``spikes.h5`` and ``run.json``, as every platform writes them).
+
+    Under ``mpirun`` (PyNN's NEURON backend distributes the cells over the ranks with
+    NEURON's ``ParallelContext``; mpi4py needed) every rank builds and simulates its cells,
+    rank 0 creates the directory and writes the spikes of all ranks, and the other ranks
+    return None.
 
     Parameters
     ----------
@@ -48,26 +54,35 @@ def run_generic(
         Extra keyword arguments of ``sim.setup`` (the time step and seed are set here).
     details : dict, optional
         The platform's own entries of ``run.json``.
+    backend_class : type, optional
+        A :class:`~pynn_microcircuit.network.PyNNBackend` subclass (the platform's hooks).
     """
     spec, opts = request.spec, request.options
     progress = request.progress or (lambda *a: None)
-    stem = f"{platform}_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
-    run_dir = rundir.new_run_dir(request.out, stem)
-    log.info("run directory %s (%s)", run_dir, platform)
     t0 = time.perf_counter()
     sim.setup(timestep=spec.resolution_ms, min_delay=spec.resolution_ms, **(setup_kwargs or {}))
+    comm = _Comm(sim)
+    stem = f"{platform}_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
+    run_dir = Path(comm.root_decides(lambda: str(rundir.new_run_dir(request.out, stem))))
+    if comm.is_root:
+        log.info("run directory %s (%s, %d process(es))", run_dir, platform, comm.size)
     try:
-        backend = PyNNBackend(sim, opts.seed)
+        backend = backend_class(sim, opts.seed)
         net = build_for_run(sim, spec, opts, backend)
-        n_connections = sum(len(p) for p in net.projections.values())
+        # every rank's connections (PyNN's size() sums them over MPI ranks)
+        n_connections = sum(p.size() for p in net.projections.values())
         t_build = time.perf_counter() - t0
         t_total = opts.t_presim_ms + opts.t_sim_ms
         t1 = time.perf_counter()
-        simulate(sim, t_total, opts.progress_chunks, progress)
+        simulate(sim, t_total, opts.progress_chunks, progress if comm.is_root else _quiet)
         t_simulate = time.perf_counter() - t1
+        # get_data gathers every rank's spikes on rank 0 (pyNN/recording/__init__.py)
         spikes = {k: _kept(*v, t_total) for k, v in net.spikes().items()}
     finally:
         sim.end()
+    peak = comm.gather(peak_rss_bytes())
+    if not comm.is_root:
+        return None
     populations = store_spikes(run_dir, spec, spikes, net.n_recorded, opts.t_presim_ms, t_total)
     activity = activity_check(spec, populations)
     if activity["activity_note"]:
@@ -77,11 +92,13 @@ def run_generic(
         simulated=True,
         populations=populations,
         timings_s={"build": t_build, "simulate": t_simulate, **net.build_phases_s},
-        peak_rss_bytes=peak_rss_bytes(),
+        peak_rss_bytes=max(peak),
         versions=rundir.versions(),
         plan=request.plan,
         details={
             "backend": backend.name,
+            "mpi_ranks": comm.size,
+            "peak_rss_bytes_per_rank": peak,
             "n_connections_built": int(n_connections),
             "real_time_factor": t_simulate / (t_total * 1e-3),
             **activity,
@@ -91,6 +108,34 @@ def run_generic(
         },
     ).write(run_dir)  # fmt: skip
     return run_dir
+
+
+def _quiet(*_args) -> None:
+    """Progress of ranks other than 0: nothing."""
+
+
+class _Comm:
+    """The MPI ranks PyNN runs on (``sim.num_processes()``; mpi4py, which PyNN needs for
+    more than one, only then)."""
+
+    def __init__(self, sim):
+        self.size = int(sim.num_processes())
+        self.rank = int(sim.rank())
+        self.is_root = self.rank == 0
+        self._comm = None
+        if self.size > 1:
+            from mpi4py import MPI
+
+            self._comm = MPI.COMM_WORLD
+
+    def root_decides(self, decide):
+        """``decide()`` on rank 0, its result on every rank."""
+        value = decide() if self.is_root else None
+        return self._comm.bcast(value, root=0) if self._comm else value
+
+    def gather(self, value) -> list:
+        """Every rank's ``value`` on rank 0 (in rank order); others get None."""
+        return self._comm.gather(value, root=0) if self._comm else [value]
 
 
 def _kept(ids, times, t_end: float):

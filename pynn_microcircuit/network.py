@@ -99,7 +99,8 @@ class PyNNBackend:
         redrawn outside ``[low, high]``."""
         return self._random("normal_clipped", (3, *key), mu=d[0], sigma=d[1], low=low, high=high)
 
-    def _connector(self, n: int, keys: tuple):
+    def _connector(self, n: int, keys: tuple, pre=None, post=None):
+        """``n`` synapses between ``pre`` and ``post``, drawn with replacement."""
         return self.sim.FixedTotalNumberConnector(
             int(n), with_replacement=True, rng=self._rng(*keys)
         )
@@ -134,7 +135,7 @@ class PyNNBackend:
         return sim.Projection(
             pre,
             post,
-            self._connector(n, (4, *key)),
+            self._connector(n, (4, *key), pre, post),
             sim.StaticSynapse(weight=weight, delay=delay),
             receptor_type=receptor_of(w_mean),
         )

@@ -19,4 +19,23 @@ def pytest_collection_modifyitems(config, items):
 
     for item in items:
         name = item.module.__name__.rsplit(".", 1)[-1]
-        item.add_marker(pytest.mark.unit if name in UNIT_MODULES else pytest.mark.integration)
+        if name in UNIT_MODULES:
+            item.add_marker(pytest.mark.unit)
+        elif item.get_closest_marker("unit") is None:  # a module's own unit tests stay unit
+            item.add_marker(pytest.mark.integration)
+
+
+def mpi4py_env() -> dict | None:
+    """Environment for a child process that needs mpi4py beside this venv's packages (NEURON
+    under mpirun): mpi4py from this interpreter, or from ``MPI4PY_TARGET`` (a ``pip install
+    --target`` folder, kept out of the test venv so no other test imports MPI); None if
+    neither has it."""
+    import importlib.util
+
+    if importlib.util.find_spec("mpi4py") is not None:
+        return dict(os.environ)
+    target = os.environ.get("MPI4PY_TARGET")
+    if target and os.path.isdir(os.path.join(target, "mpi4py")):
+        path = os.pathsep.join(p for p in (target, os.environ.get("PYTHONPATH")) if p)
+        return {**os.environ, "PYTHONPATH": path}
+    return None

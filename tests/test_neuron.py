@@ -72,8 +72,8 @@ def _run(platform: str, seed: int, out: Path, scale: float, t_sim: float, *extra
 @pytest.mark.integration
 def test_neuron_run_matches_nest_counts_and_rates(tmp_path):
     """Three seeds of n = k = 0.02 on each simulator, 1 s after 0.2 s: the same neurons and
-    synapses exactly, and with the PSC charge matched (``--charge-match``; NEURON's fixed
-    step otherwise injects 10.3 % more charge per PSC, which raises every rate: see
+    synapses exactly, and with the PSC charge matched (the default; NEURON's fixed step
+    otherwise injects 10.3 % more charge per PSC, which raises every rate: see
     docs/neuron.md) no rate cell 'differs' at the table's 5 % family-wise error rate (the
     calibrated comparison, each side's variance from its own seeds)."""
     _need_neuron()
@@ -82,8 +82,7 @@ def test_neuron_run_matches_nest_counts_and_rates(tmp_path):
     from pynn_microcircuit.scaling import make_spec
 
     spec = make_spec(Params(), 0.02, 0.02)
-    nrn = [_run("neuron", s, tmp_path / f"neuron_{s}", 0.02, 1000.0, "--charge-match")
-           for s in (1, 2, 3)]  # fmt: skip
+    nrn = [_run("neuron", s, tmp_path / f"neuron_{s}", 0.02, 1000.0) for s in (1, 2, 3)]
     nest = [_run("nest", s, tmp_path / f"nest_{s}", 0.02, 1000.0) for s in (1, 2, 3)]
     for rec in nrn:
         assert rec["platform"] == "neuron" and rec["neuron_version"].startswith("9.")
@@ -105,3 +104,37 @@ def test_neuron_run_matches_nest_counts_and_rates(tmp_path):
     assert len(rates) == 8 and all(c["verdict"] == "consistent" for c in rates), [
         (c["population"], c["verdict"], c.get("effect_size")) for c in rates
     ]
+
+
+@pytest.mark.integration
+def test_neuron_on_two_mpi_ranks(tmp_path):
+    """``mpirun -np 2``: NEURON's ParallelContext splits the cells, rank 0 writes one run
+    directory with every rank's spikes and memory, and the synapse count is exact (PyNN's own
+    parallel FixedTotalNumberConnector loses some: platforms/neuron/backend.py)."""
+    import shutil
+
+    from conftest import mpi4py_env
+
+    from pynn_microcircuit.params import Params
+    from pynn_microcircuit.scaling import make_spec
+
+    _need_neuron()
+    env = mpi4py_env()
+    if env is None or shutil.which("mpirun") is None:
+        why = "no mpirun or no mpi4py (pip install --target DIR mpi4py; MPI4PY_TARGET=DIR)"
+        if os.environ.get("REQUIRE_NEURON_MPI"):  # CI installs both (.ci/run): never skip
+            pytest.fail(f"{why}, but REQUIRE_NEURON_MPI is set")
+        pytest.skip(why)
+    out = tmp_path / "mpi"
+    cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", sys.executable,
+           str(ROOT / "run.py"), "--platform", "neuron", "--n-scale", "0.02", "--seed", "4",
+           "--t-presim", "100", "--t-sim", "300", "--no-analysis", "-q", "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rec = json.loads((out / "run.json").read_text())
+    spec = make_spec(Params(), 0.02, 0.02)
+    assert rec["mpi_ranks"] == 2 and len(rec["peak_rss_bytes_per_rank"]) == 2
+    assert rec["n_connections_built"] == spec.total_synapses
+    # every population fired and every recorded neuron is in the file once (both ranks' cells)
+    assert all(p["n_spikes"] > 0 for p in rec["populations"].values())
+    assert sum(p["n_recorded"] for p in rec["populations"].values()) == spec.total_neurons

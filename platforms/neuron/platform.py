@@ -10,7 +10,7 @@ from pynn_microcircuit.platform import CapacityOptions, Platform, RunRequest, re
 
 class NeuronPlatform(Platform):
     name = "neuron"
-    summary = "NEURON through PyNN's generic route (one process)"
+    summary = "NEURON through PyNN's generic route (one process, or MPI ranks under mpirun)"
     budget_keys = ("memory", "walltime")
     options = ("charge_match",)
 

@@ -4,6 +4,7 @@ on ``pyNN.neuron``, with the NEURON version and integration settings in ``run.js
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from pynn_microcircuit.platform import RunRequest
 from pynn_microcircuit.scaling import ModelSpec
 
 from .setup import import_pynn_neuron
+
+log = logging.getLogger(__name__)
 
 
 def charge_factor(dt_ms: float, tau_syn_ms: float) -> float:
@@ -58,26 +61,36 @@ def run_neuron(request: RunRequest) -> Path:
     (``pyNN/neuron/cells.py``, ``RandomSpikeSource``). The base seed is derived from the
     run's seed here, so a run is reproducible; without it PyNN seeds every run with 0.
 
-    With ``settings["charge_match"]`` the weights are divided by :func:`charge_factor`
-    (NEURON's fixed step otherwise delivers 10 % more charge per PSC at 0.1 ms); ``run.json``
-    records the factor, whether it was applied, and the weights as run.
+    Unless ``settings["charge_match"]`` is False the weights are divided by
+    :func:`charge_factor` (NEURON's fixed step otherwise delivers 10 % more charge per PSC at
+    0.1 ms, and the rates come out far above the model's); ``run.json`` records the factor,
+    whether it was applied, and the weights as run.
     """
-    import neuron
-
     from pynn_microcircuit.network import substream_seed
 
-    sim = import_pynn_neuron()
+    from .backend import NeuronBackend
+
+    sim = import_pynn_neuron()  # before neuron itself: under mpirun, mpi4py comes first
+    import neuron
+
     from pynn_microcircuit.platforms.generic import run_generic
 
     poisson_seed = substream_seed(request.options.seed, 97)
     spec = request.spec
     factor = charge_factor(spec.resolution_ms, float(spec.neuron["tau_syn_ms"]))
-    matched = bool(request.settings.get("charge_match"))
+    matched = request.settings.get("charge_match") is not False
+    if not matched:
+        log.warning(
+            "charge match off: NEURON's fixed step delivers %.1f %% more charge per PSC than "
+            "the model (docs/neuron.md)",
+            100 * (factor - 1),
+        )
     return run_generic(
         sim,
         "neuron",
         dataclasses.replace(request, spec=charge_matched(spec)) if matched else request,
         setup_kwargs={"native_rng_baseseed": poisson_seed},
+        backend_class=NeuronBackend,
         details={
             "neuron_version": neuron.__version__,
             "integration": "fixed-step implicit Euler, cvode off",

@@ -65,6 +65,19 @@ def import_pynn_neuron():
                 "install one, e.g. apt install gcc, or set CC"
             )
         log.info("compiling PyNN's NEURON mechanisms once (nrnivmodl in %s)", mechanisms_dir())
+    from pynn_microcircuit.platforms.nest.mpi import launched_size
+
+    if launched_size() > 1:
+        # NEURON's wheel initialises MPI for its ParallelContext only when mpi4py has
+        # initialised it first (or NEURON_INIT_MPI is set); otherwise every rank would run
+        # the whole network alone
+        try:
+            from mpi4py import MPI  # noqa: F401
+        except ImportError:
+            raise UserError(
+                "NEURON under mpirun needs mpi4py: pip install mpi4py (built against the MPI "
+                "that mpirun belongs to)"
+            ) from None
     try:
         import pyNN.neuron as sim
     except OSError as exc:  # load_mechanisms after a failed compile

@@ -82,7 +82,7 @@ class SpinnakerBackend(PyNNBackend):
         # would need one slot more, a delay extension where none may be)
         return super()._delay(key, (d[0] + shift, d[1]), low + shift, high)
 
-    def _connector(self, n: int, keys: tuple):
+    def _connector(self, n: int, keys: tuple, pre=None, post=None):
         # no rng=: sPyNNaker seeds connectivity from the target population's seed
         return self.sim.FixedTotalNumberConnector(int(n), with_replacement=True)
 
