@@ -22,6 +22,7 @@ from pynn_microcircuit.runner import (
     store_spikes,
 )
 from pynn_microcircuit.runrecord import RunRecord
+from pynn_microcircuit.scaling import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ def run_generic(
     setup_kwargs: dict | None = None,
     details: dict | None = None,
     backend_class: type[PyNNBackend] = PyNNBackend,
+    build_spec: ModelSpec | None = None,
 ) -> Path | None:
     """Build and simulate ``request`` with the PyNN module ``sim`` (generic route); returns
     the run directory (``spikes.h5`` and ``run.json``, as every platform writes them).
@@ -56,6 +58,10 @@ def run_generic(
         The platform's own entries of ``run.json``.
     backend_class : type, optional
         A :class:`~pynn_microcircuit.network.PyNNBackend` subclass (the platform's hooks).
+    build_spec : ModelSpec, optional
+        What to build when the platform builds the model differently from how it is
+        recorded (NEURON's charge-matched weights); ``run.json`` and the activity check keep
+        ``request.spec``, the model.
     """
     spec, opts = request.spec, request.options
     progress = request.progress or (lambda *a: None)
@@ -68,7 +74,7 @@ def run_generic(
         log.info("run directory %s (%s, %d process(es))", run_dir, platform, comm.size)
     try:
         backend = backend_class(sim, opts.seed)
-        net = build_for_run(sim, spec, opts, backend)
+        net = build_for_run(sim, build_spec or spec, opts, backend)
         # every rank's connections (PyNN's size() sums them over MPI ranks)
         n_connections = sum(p.size() for p in net.projections.values())
         t_build = time.perf_counter() - t0

@@ -88,7 +88,8 @@ def test_neuron_run_matches_nest_counts_and_rates(tmp_path):
         assert rec["platform"] == "neuron" and rec["neuron_version"].startswith("9.")
         # dt / (tau_s (1 - exp(-dt / tau_s))) at 0.1 ms, 0.5 ms, applied to every weight
         assert rec["psc_charge_factor"] == pytest.approx(1.10333, abs=1e-5) and rec["charge_match"]
-        assert rec["spec"]["ext_weight_pA"] == pytest.approx(spec.ext_weight_pA / 1.10333, rel=1e-5)
+        assert rec["weights_built_divided_by"] == rec["psc_charge_factor"]
+        assert rec["spec"]["ext_weight_pA"] == spec.ext_weight_pA  # the model, as stated
         assert rec["n_connections_built"] == spec.total_synapses  # recurrent, every one
         n = {p: v["n_neurons"] for p, v in rec["populations"].items()}
         assert n == {p: v["n_neurons"] for p, v in nest[0]["populations"].items()}
@@ -138,3 +139,27 @@ def test_neuron_on_two_mpi_ranks(tmp_path):
     # every population fired and every recorded neuron is in the file once (both ranks' cells)
     assert all(p["n_spikes"] > 0 for p in rec["populations"].values())
     assert sum(p["n_recorded"] for p in rec["populations"].values()) == spec.total_neurons
+
+
+@pytest.mark.unit
+def test_charge_factor_is_the_fixed_step_sum_of_an_exponential():
+    from pynn_microcircuit.platforms.neuron.run import charge_factor
+
+    # 0.1 / (0.5 (1 - exp(-0.2))) by hand: 0.1 / (0.5 x 0.181269) = 1.10333
+    assert charge_factor(0.1, 0.5) == pytest.approx(1.10333, abs=1e-5)
+    assert charge_factor(1e-6, 0.5) == pytest.approx(1.0, abs=1e-5)  # exact as dt -> 0
+
+
+@pytest.mark.integration
+def test_one_neuron_psp_charge_on_neuron_is_the_predicted_factor_of_nests():
+    """A regular PSC train on one neuron: NEURON's mean depolarisation over NEST's is the
+    charge factor (measured 1.1035 vs 1.1033) - the cause of NEURON's higher rates, and what
+    the charge match divides out."""
+    _need_neuron()
+    spec = importlib.util.spec_from_file_location("psc_charge", ROOT / "benchmarks/psc_charge.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    from pynn_microcircuit.platforms.neuron.run import charge_factor
+
+    ratio = bench.depolarisation("neuron", 0.1) / bench.depolarisation("nest", 0.1)
+    assert ratio == pytest.approx(charge_factor(0.1, 0.5), rel=0.002)

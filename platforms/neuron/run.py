@@ -64,7 +64,7 @@ def run_neuron(request: RunRequest) -> Path:
     Unless ``settings["charge_match"]`` is False the weights are divided by
     :func:`charge_factor` (NEURON's fixed step otherwise delivers 10 % more charge per PSC at
     0.1 ms, and the rates come out far above the model's); ``run.json`` records the factor,
-    whether it was applied, and the weights as run.
+    whether it was applied; its ``spec`` is the model (the weights as the model states them).
     """
     from pynn_microcircuit.network import substream_seed
 
@@ -88,7 +88,8 @@ def run_neuron(request: RunRequest) -> Path:
     return run_generic(
         sim,
         "neuron",
-        dataclasses.replace(request, spec=charge_matched(spec)) if matched else request,
+        request,
+        build_spec=charge_matched(spec) if matched else None,
         setup_kwargs={"native_rng_baseseed": poisson_seed},
         backend_class=NeuronBackend,
         details={
@@ -97,5 +98,6 @@ def run_neuron(request: RunRequest) -> Path:
             "poisson_base_seed": poisson_seed,
             "psc_charge_factor": factor,
             "charge_match": matched,
+            "weights_built_divided_by": factor if matched else 1.0,
         },
     )
