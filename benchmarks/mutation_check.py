@@ -1,7 +1,7 @@
 """Do the tests fail when the logic is wrong? Apply small wrong changes one at a time in a
 temporary copy of the repository and run the tests that should catch each.
 
-    python benchmarks/mutation_check.py            # every mutation (about 10 min on 2 cores)
+    python benchmarks/mutation_check.py            # every mutation (about 12 min on 2 cores)
     python benchmarks/mutation_check.py -k margin  # those whose name contains 'margin'
 
 The copy holds the package in its installed layout (``analysis/`` and ``platforms/`` inside
@@ -75,6 +75,14 @@ MUTATIONS = [
      'DEFAULT_CONTROL = "fwer"', 'DEFAULT_CONTROL = "fdr"', "tests/test_analysis.py"),
     ("self-comparison allowed", "analysis/report.py",
      "        if t.path.resolve() in seen:", "        if False:", "tests/test_analysis.py"),
+    ("another platform's options accepted", "pynn_microcircuit/cli/main.py",
+     "        if not owners or platform.name in owners:", "        if True:",
+     "tests/test_budget.py"),
+    ("budget keys of another platform accepted", "pynn_microcircuit/budget.py",
+     "        if key not in accepted:", "        if False:", "tests/test_platform.py"),
+    ("NEURON weights built without the charge match", "platforms/neuron/run.py",
+     "build_spec=charge_matched(spec) if matched else None,", "build_spec=None,",
+     "tests/test_neuron.py"),
 ]  # fmt: skip
 
 
@@ -82,7 +90,7 @@ def installed_copy(dest: Path) -> None:
     """The working tree's files, with analysis/ and platforms/ inside pynn_microcircuit/."""
     from pynn_microcircuit.platforms.spinnaker.code import installed_layout
 
-    installed_layout(ROOT, dest, also=("tests",))
+    installed_layout(ROOT, dest, also=("tests", "benchmarks"))
     # a git checkout of its own, as job archives are built from git (a mutation is then an
     # uncommitted change, which the archive packs)
     git = ["git", "-c", "user.name=m", "-c", "user.email=m@localhost"]
