@@ -44,6 +44,45 @@ def _run_dirs(paths: list[str]) -> list[Path]:
     return out
 
 
+def rates(paths: list[str]) -> dict:
+    """Per population the mean rate (Hz) of each run."""
+    recs = [json.loads((d / "run.json").read_text()) for d in _run_dirs(paths)]
+    return {p: [r["populations"][p]["mean_rate_hz"] for r in recs] for p in recs[0]["populations"]}
+
+
+def plot_rates(cases: list[dict], path: Path) -> None:
+    """One panel per case: each population's mean rate (seed mean +- SEM) on both
+    simulators."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = 2
+    rows = (len(cases) + 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(11, 3.6 * rows), squeeze=False)
+    for ax, case in zip(axes.flat, cases):
+        pops = list(case["rates_nest"])
+        x = np.arange(len(pops))
+        for off, key, label, color in ((-0.2, "rates_nest", "NEST", "0.3"),
+                                       (0.2, "rates_neuron", "NEURON", "tab:red")):  # fmt: skip
+            vals = [np.asarray(case[key][p]) for p in pops]
+            mean = [v.mean() for v in vals]
+            sem = [v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0 for v in vals]
+            ax.bar(
+                x + off, mean, 0.4, yerr=sem, color=color, label=f"{label} ({len(vals[0])} seeds)"
+            )
+        ax.set_xticks(x, pops)
+        ax.set_ylabel("mean rate (Hz)")
+        ax.set_title(case["label"], fontsize=9)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(cases) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def cost(paths: list[str]) -> dict:
     """Mean build and simulation time per simulated second, and peak memory, of the runs."""
     recs = [json.loads((d / "run.json").read_text()) for d in _run_dirs(paths)]
@@ -68,7 +107,8 @@ def compare_case(label: str, tests: list[str], refs: list[str]) -> dict:
     return {"label": label, "cells": result["cells"], "report": str(out / "report.html"),
             "prior": result["overdispersion_prior"]["note"],
             "neuron": cost(tests), "nest": cost(refs),
-        "charge_match": _charge_match(tests)}  # fmt: skip
+        "charge_match": _charge_match(tests),
+        "rates_neuron": rates(tests), "rates_nest": rates(refs)}  # fmt: skip
 
 
 def _charge_match(paths: list[str]) -> bool | None:
@@ -161,6 +201,9 @@ def main() -> None:
     text = page(cases)
     print(text)
     if args.page:
+        figure = Path(args.page).with_name(Path(args.page).stem + "-rates.png")
+        plot_rates(cases, figure)
+        text += f"\n## Rates\n\n![mean rates per population]({figure.name})\n"
         Path(args.page).write_text(text)
         Path(args.page).with_suffix(".json").write_text(
             json.dumps([{k: v for k, v in c.items() if k != "report"} for c in cases], indent=1)
