@@ -180,16 +180,7 @@ def build_run_parser() -> argparse.ArgumentParser:
         help="with --model: refuse to run unless the rebuilt model has this fingerprint",
     )
     _add_spinnaker_args(ap)
-    g = ap.add_argument_group("NEURON (--platform neuron)")
-    g.add_argument(
-        "--charge-match",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="(default on) divide every synaptic weight by dt/(tau_s (1 - exp(-dt/tau_s))) "
-        "(1.103 at 0.1 ms) so each PSC delivers the model's exact charge on NEURON's fixed "
-        "step; --no-charge-match runs NEURON's own integration (rates 25-110 %% above NEST's "
-        "at n = 0.05: docs/neuron.md)",
-    )
+    _add_neuron_args(ap)
     return ap
 
 
@@ -244,6 +235,19 @@ def _from_model_file(args, argv):
     if "--seed" in argv and args.seed not in seeds:
         raise UserError(f"--seed {args.seed} is not one of the model file's seeds {seeds}")
     return params, spec, seeds, fp
+
+
+def _add_neuron_args(ap: argparse.ArgumentParser) -> None:
+    g = ap.add_argument_group("NEURON (--platform neuron)")
+    g.add_argument(
+        "--charge-match",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="(default on) divide every synaptic weight by dt/(tau_s (1 - exp(-dt/tau_s))) "
+        "(1.103 at 0.1 ms) so each PSC delivers the model's exact charge on NEURON's fixed "
+        "step; --no-charge-match runs NEURON's own integration (rates 25-110 %% above NEST's "
+        "at n = 0.05: docs/neuron.md)",
+    )
 
 
 def _add_spinnaker_args(ap: argparse.ArgumentParser) -> None:
