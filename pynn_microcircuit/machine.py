@@ -28,16 +28,18 @@ def memory_bytes() -> int:
 
 
 def _need_and_have(
-    predicted_memory: float, machine_memory: float | None = None
+    predicted_memory: float, machine_memory: float | None = None, margin: float | None = None
 ) -> tuple[float, float]:
-    """(need, have) in bytes: ``predicted_memory`` with the planner's safety margin, and
-    :data:`USABLE_FRACTION` of the machine's memory (``machine_memory``, bytes; default this
-    machine's, :func:`memory_bytes`)."""
+    """(need, have) in bytes: ``predicted_memory`` with a safety margin (``margin``, a
+    fraction; default the planner's memory margin), and :data:`USABLE_FRACTION` of the
+    machine's memory (``machine_memory``, bytes; default this machine's,
+    :func:`memory_bytes`)."""
     from .budget import MARGINS
 
     if machine_memory is None:
         machine_memory = memory_bytes()
-    return predicted_memory * (1 + MARGINS["memory"]), USABLE_FRACTION * machine_memory
+    margin = MARGINS["memory"] if margin is None else margin
+    return predicted_memory * (1 + margin), USABLE_FRACTION * machine_memory
 
 
 def fits_memory(predicted_memory: float, machine_memory: float | None = None) -> bool:
@@ -51,10 +53,12 @@ def fits_memory(predicted_memory: float, machine_memory: float | None = None) ->
 def check_fits(spec, predicted_memory: float, capacity, params, platform: str) -> None:
     """Stop before building when ``spec`` is predicted to need more memory than this machine
     offers: one line with the need, what there is, and the largest model that fits on
-    ``platform`` (planned with its ``capacity`` model)."""
-    from .budget import format_bytes, plan
+    ``platform`` (planned with its ``capacity`` model, whose own margin applies where it
+    states one: :func:`pynn_microcircuit.budget.margins_of`)."""
+    from .budget import format_bytes, margins_of, plan
 
-    need, have = _need_and_have(predicted_memory)
+    margin = margins_of(capacity(spec, {}))["memory"]
+    need, have = _need_and_have(predicted_memory, margin=margin)
     if need <= have:
         return
     try:

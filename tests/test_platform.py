@@ -170,3 +170,25 @@ def test_core_errors_speak_the_core_and_the_command_line_maps_them(tmp_path):
     assert f"'{out}' already exists" in cli and cli.endswith(
         "choose a new --out or omit it for a fresh name"
     )
+
+
+@pytest.mark.unit
+def test_machine_check_uses_the_capacity_models_own_margin(monkeypatch):
+    """A run predicted at 1 GiB on a machine with 1.5 GiB (1.35 GiB usable): fits with the
+    planner's 3 % memory margin, refused with a capacity model stating a 50 % one."""
+    from pynn_microcircuit.machine import check_fits
+    from pynn_microcircuit.params import Params
+    from pynn_microcircuit.scaling import make_spec
+
+    monkeypatch.setenv("PYNN_MICROCIRCUIT_MACHINE_MEMORY", "1.5GiB")
+    spec, params = make_spec(Params(), 0.05, 0.05), Params()
+
+    def plain(s, budget):
+        return {"memory": 2**30 * (s.total_synapses / spec.total_synapses)}
+
+    def own(s, budget):
+        return {**plain(s, budget), "margins": {"memory": 0.5}}
+
+    check_fits(spec, 2**30, plain, params, "toy")
+    with pytest.raises(UserError, match=r"needs ~1\.50 GiB of memory, this machine has 1\.35 GiB"):
+        check_fits(spec, 2**30, own, params, "toy")
