@@ -163,3 +163,18 @@ def test_one_neuron_psp_charge_on_neuron_is_the_predicted_factor_of_nests():
 
     ratio = bench.depolarisation("neuron", 0.1) / bench.depolarisation("nest", 0.1)
     assert ratio == pytest.approx(charge_factor(0.1, 0.5), rel=0.002)
+
+
+@pytest.mark.unit
+def test_a_corrupt_capacity_record_is_one_line(tmp_path, monkeypatch):
+    from pynn_microcircuit.platforms.neuron import capacity
+
+    bad = tmp_path / "capacity.json"
+    bad.write_text('{"fit": {"memory": [1, 2]}')  # cut short
+    monkeypatch.setattr(capacity, "CAPACITY_FILE", bad)
+    capacity.fitted.cache_clear()
+    try:
+        with pytest.raises(UserError, match=r"is not a NEURON capacity record \(JSONDecodeError"):
+            capacity.fitted()
+    finally:
+        capacity.fitted.cache_clear()

@@ -65,8 +65,25 @@ def fitted() -> NeuronCapacity:
             "no NEURON capacity model on record: run python benchmarks/neuron_capacity.py "
             "--write, or pass --force to run without the memory check"
         )
-    fit = json.loads(CAPACITY_FILE.read_text())["fit"]
+    fit = _record()["fit"]
     return NeuronCapacity(tuple(fit["memory"]), tuple(fit["build"]), tuple(fit["simulate"]))
+
+
+def _record() -> dict:
+    """``capacity.json``, checked: a one-line error naming the fix if it is unreadable."""
+    try:
+        record = json.loads(CAPACITY_FILE.read_text())
+        fit = record["fit"]
+        if [len(fit[k]) for k in ("memory", "build", "simulate")] != [3, 3, 3]:
+            raise ValueError("the fit needs 3 coefficients each for memory, build, simulate")
+        if any(len(v) != len(record["points"]) for v in record["leave_one_out"].values()):
+            raise ValueError("a leave-one-out error per measured point is missing")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(
+            f"'{CAPACITY_FILE}' is not a NEURON capacity record ({type(exc).__name__}: {exc}); "
+            "write it again with python benchmarks/neuron_capacity.py --write"
+        ) from None
+    return record
 
 
 def predict(
@@ -94,7 +111,7 @@ def predict(
 def margins() -> dict:
     """Safety margins of this model (fractions): its largest leave-one-out error on the
     measured runs, plus 2 % (memory) and 5 % (wall time: the run-to-run spread of timing)."""
-    loo = json.loads(CAPACITY_FILE.read_text())["leave_one_out"]
+    loo = _record()["leave_one_out"]
     worst = {k: max(abs(e) for e in v) for k, v in loo.items()}
     return {"memory": round(worst["memory"] + 0.02, 2),
             "walltime": round(max(worst["build"], worst["simulate"]) + 0.05, 2)}  # fmt: skip
