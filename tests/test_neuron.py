@@ -178,3 +178,24 @@ def test_a_corrupt_capacity_record_is_one_line(tmp_path, monkeypatch):
             capacity.fitted()
     finally:
         capacity.fitted.cache_clear()
+
+
+@pytest.mark.integration
+def test_reference_ensemble_on_neuron(tmp_path):
+    """``run.py reference --platform neuron``: one NEURON run per seed and the ensemble's
+    statistics; --threads (a NEST option) is refused before the directory is claimed."""
+    _need_neuron()
+    out = tmp_path / "ref"
+    base = [sys.executable, str(ROOT / "run.py"), "reference", "--platform", "neuron",
+            "--n-scale", "0.02", "--seeds", "0-1", "--t-presim", "100", "--t-sim", "300",
+            "--out", str(out), "-q"]  # fmt: skip
+    bad = subprocess.run([*base, "--threads", "2"], capture_output=True, text=True)
+    assert bad.returncode == 2 and not out.exists()
+    assert bad.stderr.strip() == "error: --threads is not an option of --platform neuron; drop it"
+    proc = subprocess.run(base, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    meta = json.loads((out / "reference.json").read_text())
+    assert meta["platform"] == "neuron" and meta["n_scale"] == 0.02
+    for seed in (0, 1):
+        rec = json.loads((out / f"seed_{seed}" / "run.json").read_text())
+        assert rec["platform"] == "neuron" and rec["seed"] == seed and rec["charge_match"]

@@ -80,19 +80,13 @@ def slurm_job(opts):
         from .main import _spec_from_args, build_run_parser
 
         args = build_run_parser().parse_args(argv)
-        from ..platform import get_platform, platform_names
-
-        if not get_platform(args.platform).batch_jobs:
-            batch = [n for n in platform_names() if get_platform(n).batch_jobs]
-            raise UserError(
-                f"SLURM jobs run --platform {' or '.join(batch)}, not {args.platform}; run "
-                f"--platform {args.platform} here"
-            )
+        _check_batch_platform(args.platform)
         _, spec, _ = _spec_from_args(args)
         pred = predict(spec, args.threads, args.t_presim, args.t_sim)
         return BatchJob(tasks=[_task(argv, pred, opts.ranks)], **common)
     if kind == "reference":
         args = reference_parser().parse_args(argv)
+        _check_batch_platform(args.platform)
         out, plan = reference_setup(args)
         tasks = [
             _task(_cell_args(c, d, _run_options(args)), plan.predictions[c.name], opts.ranks)
@@ -102,6 +96,7 @@ def slurm_job(opts):
             raise UserError(f"every seed of '{out}' is finished; nothing to submit")
         return BatchJob(tasks=tasks, finalize=["reference", *argv, "-q"], **common)
     args = sweep_parser().parse_args(argv)
+    _check_batch_platform(args.platform)
     st = sweep_setup(args, Params())
     tasks = []
     for plan in (st["ref_plan"], st["run_plan"]):
@@ -166,3 +161,15 @@ def cmd_submit(argv) -> int:
     ids = sbatch(job_dir)
     print("submitted: " + ", ".join(f"{k} {v}" for k, v in ids.items()))
     return 0
+
+
+def _check_batch_platform(name: str) -> None:
+    """SLURM jobs run platforms that take batch jobs (their capacity model sizes the job)."""
+    from ..platform import get_platform, platform_names
+
+    if not get_platform(name).batch_jobs:
+        batch = [n for n in platform_names() if get_platform(n).batch_jobs]
+        raise UserError(
+            f"SLURM jobs run --platform {' or '.join(batch)}, not {name}; run --platform "
+            f"{name} here"
+        )

@@ -54,7 +54,12 @@ DEFAULT_EXTRA_CELLS = (
 def _common_args(ap: argparse.ArgumentParser) -> None:
     from .main import _positive_float
 
-    ap.add_argument("--platform", default="nest", choices=["nest"])
+    ap.add_argument(
+        "--platform",
+        default="nest",
+        choices=_study_platforms(),
+        help="a platform that runs locally (default nest); every run is a child process",
+    )
     ap.add_argument(
         "--t-sim",
         type=_positive_float("--t-sim"),
@@ -62,9 +67,25 @@ def _common_args(ap: argparse.ArgumentParser) -> None:
         help=f"analysed time per run, ms (default {DEFAULT_T_SIM_MS:g})",
     )
     ap.add_argument("--t-presim", type=_positive_float("--t-presim"), default=DEFAULT_T_PRESIM_MS)
-    ap.add_argument("--threads", type=int, default=None, help="NEST threads per run")
+    ap.add_argument("--threads", type=int, default=None, help="threads per run (NEST)")
     ap.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     ap.add_argument("-q", "--quiet", action="store_true")
+
+
+def _study_platforms() -> list[str]:
+    """Platforms a study can run: those without a command-line front end of their own (a
+    SpiNNaker ensemble is one job: run.py --platform spinnaker --seeds ...)."""
+    from ..platform import get_platform, platform_names
+
+    return [n for n in platform_names() if get_platform(n).command is None]
+
+
+def _check_study_args(args) -> None:
+    """Refused before a study directory is claimed: options the platform does not take."""
+    from ..platform import get_platform
+
+    if args.threads and "threads" not in get_platform(args.platform).options:
+        raise UserError(f"--threads is not an option of --platform {args.platform}; drop it")
 
 
 def _run_options(args) -> list[str]:
@@ -95,16 +116,21 @@ def reference_plan(out: Path, n: float, k: float, method: str, seeds, args, p) -
     if why:
         raise UserError(why)
     runs = [(c, out / f"seed_{c.seed}") for c in cells]
-    preds = predict_cells(cells, p, _nest_predict(args))
+    preds = predict_cells(cells, p, _predict(args))
     return StudyPlan(runs, predictions=preds)
 
 
-def _nest_predict(args):
-    """The NEST capacity model for this command's run length and threads."""
-    from pynn_microcircuit.platforms.nest.capacity import predict
+def _predict(args):
+    """The platform's capacity model for this command's run length and threads (the runs are
+    not analysed one by one)."""
+    from ..platform import CapacityOptions, get_platform
+
+    capacity = get_platform(args.platform).capacity(
+        CapacityOptions(args.t_presim, args.t_sim, threads=args.threads, analysis=False)
+    )
 
     def one(spec):
-        return predict(spec, threads=args.threads, t_presim_ms=args.t_presim, t_sim_ms=args.t_sim)
+        return capacity(spec, {})
 
     return one
 
@@ -129,6 +155,7 @@ def reference_setup(args) -> tuple[Path, StudyPlan]:
     """The reference directory (claimed unless --dry-run) and the runs it needs."""
     from ..params import Params
 
+    _check_study_args(args)
     n = args.n_scale
     k = args.k_scale if args.k_scale is not None else n
     method = args.method or ("none" if n == k == 1 else ("n" if k == 1 else "sqrt-k"))
@@ -199,6 +226,7 @@ def sweep_parser() -> argparse.ArgumentParser:
 def sweep_setup(args, p) -> dict:
     """Reference (given, or the default full-scale one with its runs), the sweep directory
     (claimed unless --dry-run), grid cells, skipped cells and the runs to do."""
+    _check_study_args(args)
     methods = parse_list(args.methods, "--methods", METHODS + SWEEP_GROUPS)
     scales = sorted(set(parse_list(args.scales, "--scales", kind=float)), reverse=True)
     if any(not 0 < s <= 1 for s in scales):
@@ -236,7 +264,7 @@ def sweep_setup(args, p) -> dict:
     run_plan = StudyPlan(
         [u for u in unique.values() if u[1].parent != ref],
         skipped=skipped,
-        predictions=predict_cells([c for c, _ in unique.values()], p, _nest_predict(args)),
+        predictions=predict_cells([c for c, _ in unique.values()], p, _predict(args)),
     )
     return {
         "ref": ref,
