@@ -187,9 +187,13 @@ def format_plan(plan: StudyPlan) -> str:
         )
     for what, why in skipped:
         lines.append(f"{what:<{w}}{'':>20}  skipped: {why.split(': ')[0]}")
+    from .budget import margins_of
+
+    margin = max((margins_of(plan.predictions.get(c.name, {}))["walltime"] for c, _ in plan.runs),
+                 default=0.0)  # fmt: skip
     lines.append(
         f"{len(plan.todo())} of {len(plan.runs)} runs to do, predicted {format_seconds(total)} "
-        "(capacity model, +-30 %)"
+        f"(capacity model; its wall-time margin +{100 * margin:.0f} %)"
     )
     return "\n".join(lines)
 
