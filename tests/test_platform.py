@@ -192,3 +192,23 @@ def test_machine_check_uses_the_capacity_models_own_margin(monkeypatch):
     check_fits(spec, 2**30, plain, params, "toy")
     with pytest.raises(UserError, match=r"needs ~1\.50 GiB of memory, this machine has 1\.35 GiB"):
         check_fits(spec, 2**30, own, params, "toy")
+
+
+@pytest.mark.integration
+def test_spinnaker_runs_a_request_without_the_command_line(tmp_path):
+    """The library route (``get_platform("spinnaker").run(RunRequest)``; the command line
+    uses its own front end, while NEST and NEURON runs from the command line go through
+    ``Platform.run``): the request is mapped on a virtual board with the settings given over
+    the defaults, and the run record written."""
+    from pynn_microcircuit.params import Params
+    from pynn_microcircuit.runner import RunOptions
+    from pynn_microcircuit.scaling import make_spec
+
+    params = Params()
+    spec = make_spec(params, 0.02, 0.02)
+    req = RunRequest(params, spec, RunOptions(t_presim_ms=10.0, t_sim_ms=20.0, seed=1),
+                     out=tmp_path / "spinnaker", settings={"neurons_per_core": 32})  # fmt: skip
+    rec = json.loads((get_platform("spinnaker").run(req) / "run.json").read_text())
+    assert rec["platform"] == "spinnaker" and rec["simulated"] is False
+    assert rec["knobs"]["neurons_per_core"] == 32 and rec["machine"]["mode"] == "virtual"
+    assert rec["mapping"]["cores_by_kind"]["neuron"] == sum(-(-n // 32) for n in spec.n_neurons)
