@@ -81,7 +81,7 @@ MUTATIONS = [
     ("budget keys of another platform accepted", "pynn_microcircuit/budget.py",
      "        if key not in accepted:", "        if False:", "tests/test_platform.py"),
     ("NEURON weights built without the charge match", "platforms/neuron/run.py",
-     "build_spec=charge_matched(spec) if matched else None,", "build_spec=None,",
+     "build_spec=charge_matched(spec, factor) if matched else None,", "build_spec=None,",
      "tests/test_neuron.py"),
 ]  # fmt: skip
 

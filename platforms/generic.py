@@ -14,6 +14,7 @@ from pathlib import Path
 from pynn_microcircuit import rundir
 from pynn_microcircuit.network import PyNNBackend
 from pynn_microcircuit.platform import RunRequest
+from pynn_microcircuit.platforms.mpi import Comm, root_decides
 from pynn_microcircuit.runner import (
     activity_check,
     build_for_run,
@@ -67,9 +68,9 @@ def run_generic(
     progress = request.progress or (lambda *a: None)
     t0 = time.perf_counter()
     sim.setup(timestep=spec.resolution_ms, min_delay=spec.resolution_ms, **(setup_kwargs or {}))
-    comm = _Comm(sim)
+    comm = Comm()  # the launcher's ranks, which PyNN's backend shares (mpi4py when > 1)
     stem = f"{platform}_n{spec.n_scale:g}_k{spec.k_scale:g}_{spec.method}_s{opts.seed}"
-    run_dir = Path(comm.root_decides(lambda: str(rundir.new_run_dir(request.out, stem))))
+    run_dir = Path(root_decides(comm, lambda: str(rundir.new_run_dir(request.out, stem))))
     if comm.is_root:
         log.info("run directory %s (%s, %d process(es))", run_dir, platform, comm.size)
     try:
@@ -118,30 +119,6 @@ def run_generic(
 
 def _quiet(*_args) -> None:
     """Progress of ranks other than 0: nothing."""
-
-
-class _Comm:
-    """The MPI ranks PyNN runs on (``sim.num_processes()``; mpi4py, which PyNN needs for
-    more than one, only then)."""
-
-    def __init__(self, sim):
-        self.size = int(sim.num_processes())
-        self.rank = int(sim.rank())
-        self.is_root = self.rank == 0
-        self._comm = None
-        if self.size > 1:
-            from mpi4py import MPI
-
-            self._comm = MPI.COMM_WORLD
-
-    def root_decides(self, decide):
-        """``decide()`` on rank 0, its result on every rank."""
-        value = decide() if self.is_root else None
-        return self._comm.bcast(value, root=0) if self._comm else value
-
-    def gather(self, value) -> list:
-        """Every rank's ``value`` on rank 0 (in rank order); others get None."""
-        return self._comm.gather(value, root=0) if self._comm else [value]
 
 
 def _kept(ids, times, t_end: float):

@@ -42,23 +42,36 @@ def _need_and_have(
     return predicted_memory * (1 + margin), USABLE_FRACTION * machine_memory
 
 
-def fits_memory(predicted_memory: float, machine_memory: float | None = None) -> bool:
-    """Whether a run predicted to need ``predicted_memory`` bytes fits the machine: with the
-    planner's safety margin, within :data:`USABLE_FRACTION` of its memory (``machine_memory``,
-    bytes; default this machine's)."""
-    need, have = _need_and_have(predicted_memory, machine_memory)
+def fits_memory(
+    predicted_memory: float, machine_memory: float | None = None, margin: float | None = None
+) -> bool:
+    """Whether a run predicted to need ``predicted_memory`` bytes fits the machine: with a
+    safety margin (``margin``; default the planner's), within :data:`USABLE_FRACTION` of its
+    memory (``machine_memory``, bytes; default this machine's)."""
+    need, have = _need_and_have(predicted_memory, machine_memory, margin)
     return need <= have
 
 
-def check_fits(spec, predicted_memory: float, capacity, params, platform: str) -> None:
-    """Stop before building when ``spec`` is predicted to need more memory than this machine
-    offers: one line with the need, what there is, and the largest model that fits on
-    ``platform`` (planned with its ``capacity`` model, whose own margin applies where it
-    states one: :func:`pynn_microcircuit.budget.margins_of`)."""
+class RunsHere:
+    """For a :class:`~pynn_microcircuit.platform.Platform` that runs on this machine (first
+    in its bases): ``check_fits`` compares the capacity model's predicted memory with this
+    machine's (:func:`check_fits`)."""
+
+    def check_fits(self, spec, params, options) -> None:
+        capacity = self.capacity(options)
+        check_fits(spec, capacity(spec, {}), capacity, params, self.name)
+
+
+def check_fits(spec, predicted: dict, capacity, params, platform: str) -> None:
+    """Stop before building when ``spec`` is predicted (``predicted``: its ``capacity(spec,
+    {})``) to need more memory than this machine offers: one line with the need, what there
+    is, and the largest model that fits on ``platform`` (planned with ``capacity``). The
+    capacity model's own margin applies where it states one
+    (:func:`pynn_microcircuit.budget.margins_of`)."""
     from .budget import format_bytes, margins_of, plan
 
-    margin = margins_of(capacity(spec, {}))["memory"]
-    need, have = _need_and_have(predicted_memory, margin=margin)
+    margin = margins_of(predicted)["memory"]
+    need, have = _need_and_have(predicted["memory"], margin=margin)
     if need <= have:
         return
     try:

@@ -112,7 +112,8 @@ class Platform:
 
     def check_fits(self, spec: ModelSpec, params: Params, options: CapacityOptions) -> None:
         """Refuse (:class:`~pynn_microcircuit.errors.UserError`) a model this machine cannot
-        hold; the default checks nothing."""
+        hold; the default checks nothing (a board, a remote machine). A platform that runs
+        here takes :class:`pynn_microcircuit.machine.RunsHere` first."""
 
     def run_flags(self, settings: Mapping[str, Any]) -> str:
         """Command-line options that reproduce a plan's platform ``settings``."""

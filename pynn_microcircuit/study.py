@@ -200,19 +200,22 @@ def format_plan(plan: StudyPlan) -> str:
 
 def check_fits_machine(plan: StudyPlan, memory_bytes: float | None = None) -> None:
     """Refuse a plan with a run that a single run's check would refuse
-    (:func:`pynn_microcircuit.machine.fits_memory`: the prediction with the planner's margin
-    against the usable share of ``memory_bytes``, default this machine's), before the first
-    run starts rather than when that run's turn comes."""
+    (:func:`pynn_microcircuit.machine.fits_memory`: the prediction with its capacity model's
+    margin, :func:`pynn_microcircuit.budget.margins_of`, against the usable share of
+    ``memory_bytes``, default this machine's), before the first run starts rather than when
+    that run's turn comes."""
     from .machine import fits_memory
     from .machine import memory_bytes as machine_memory
 
     if memory_bytes is None:
         memory_bytes = machine_memory()
-    big = [
-        (c.name, plan.predictions[c.name]["memory"])
-        for c, _ in plan.todo()
-        if not fits_memory(plan.predictions.get(c.name, {}).get("memory", 0), memory_bytes)
-    ]
+    from .budget import margins_of
+
+    big = []
+    for c, _ in plan.todo():
+        pred = plan.predictions.get(c.name, {})
+        if not fits_memory(pred.get("memory", 0), memory_bytes, margins_of(pred)["memory"]):
+            big.append((c.name, pred["memory"]))
     if big:
         name, mem = max(big, key=lambda x: x[1])
         raise UserError(

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pynn_microcircuit.errors import UserError
-from pynn_microcircuit.platforms.nest.mpi import Comm, merge_spikes, root_decides
+from pynn_microcircuit.platforms.mpi import Comm, merge_spikes, root_decides
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -189,9 +189,9 @@ def test_machine_check_uses_the_capacity_models_own_margin(monkeypatch):
     def own(s, budget):
         return {**plain(s, budget), "margins": {"memory": 0.5}}
 
-    check_fits(spec, 2**30, plain, params, "toy")
+    check_fits(spec, plain(spec, {}), plain, params, "toy")
     with pytest.raises(UserError, match=r"needs ~1\.50 GiB of memory, this machine has 1\.35 GiB"):
-        check_fits(spec, 2**30, own, params, "toy")
+        check_fits(spec, own(spec, {}), own, params, "toy")
 
 
 @pytest.mark.integration

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pynn_microcircuit.machine import RunsHere
 from pynn_microcircuit.platform import CapacityOptions, Platform, RunRequest, register
 
 #: SpiNNaker settings the weight emulation (``emulate="spinnaker"``) reads.
 EMULATION_KNOBS = ("neurons_per_core", "time_scale_factor", "planning_rate", "no_delay_extensions")
 
 
-class NestPlatform(Platform):
+class NestPlatform(RunsHere, Platform):
     name = "nest"
     summary = "NEST through PyNN with a native fast path (threads, MPI)"
     budget_keys = ("memory", "threads", "walltime")
@@ -38,12 +39,6 @@ class NestPlatform(Platform):
 
         return capacity
 
-    def check_fits(self, spec, params, options: CapacityOptions) -> None:
-        from pynn_microcircuit.machine import check_fits
-
-        capacity = self.capacity(options)
-        check_fits(spec, capacity(spec, {})["memory"], capacity, params, self.name)
-
     def run_flags(self, settings: Mapping[str, Any]) -> str:
         return f" --synapses {settings['synapses']}" if settings.get("synapses") else ""
 
@@ -51,7 +46,8 @@ class NestPlatform(Platform):
         """:func:`.run.run_nest`; with ``settings["emulate"] == "spinnaker"`` the weights are
         rounded to sPyNNaker's quanta for the SpiNNaker settings in ``settings``. Returns
         None on MPI ranks other than 0."""
-        from .mpi import Comm
+        from pynn_microcircuit.platforms.mpi import Comm
+
         from .run import run_nest
 
         comm = Comm()

@@ -13,6 +13,7 @@ import nest
 
 from pynn_microcircuit import rundir
 from pynn_microcircuit.errors import UserError
+from pynn_microcircuit.platforms.mpi import Comm, merge_spikes, root_decides
 from pynn_microcircuit.runner import (
     RunOptions,
     activity_check,
@@ -26,7 +27,6 @@ from pynn_microcircuit.scaling import ModelSpec
 
 from .capacity import uses_compact
 from .fastpath import NestBackend
-from .mpi import Comm, merge_spikes, root_decides
 from .setup import choose_threads, largest_synapse_type, setup, synapse_types
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def run_nest(
     The directory holds ``spikes.h5`` (spikes after the warm-up, SONATA layout) and
     ``run.json`` (the spec, options, seed, versions, timings, memory, rates). Under MPI
     (``mpirun -np R``), rank 0 creates and writes the directory with the spikes of all ranks
-    (:mod:`pynn_microcircuit.platforms.nest.mpi`); every rank returns its path.
+    (:mod:`pynn_microcircuit.platforms.mpi`); every rank returns its path.
     """
     progress = progress or (lambda *a: None)
     comm = Comm()

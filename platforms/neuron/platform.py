@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pynn_microcircuit.machine import RunsHere
 from pynn_microcircuit.platform import CapacityOptions, Platform, RunRequest, register
 
 
-class NeuronPlatform(Platform):
+class NeuronPlatform(RunsHere, Platform):
     name = "neuron"
     summary = "NEURON through PyNN's generic route (one process, or MPI ranks under mpirun)"
     budget_keys = ("memory", "walltime")
@@ -24,12 +25,6 @@ class NeuronPlatform(Platform):
             )  # fmt: skip
 
         return capacity
-
-    def check_fits(self, spec, params, options: CapacityOptions) -> None:
-        from pynn_microcircuit.machine import check_fits
-
-        capacity = self.capacity(options)
-        check_fits(spec, capacity(spec, {})["memory"], capacity, params, self.name)
 
     def run(self, request: RunRequest) -> Path:
         from .run import run_neuron

@@ -31,11 +31,10 @@ def charge_factor(dt_ms: float, tau_syn_ms: float) -> float:
     return x / -math.expm1(-x)
 
 
-def charge_matched(spec: ModelSpec) -> ModelSpec:
-    """``spec`` with every synaptic weight (recurrent, external, thalamic) divided by
-    :func:`charge_factor`, so each PSC delivers the exact model's charge on NEURON's fixed
-    step; DC currents are untouched."""
-    f = charge_factor(spec.resolution_ms, float(spec.neuron["tau_syn_ms"]))
+def charge_matched(spec: ModelSpec, f: float) -> ModelSpec:
+    """``spec`` with every synaptic weight (recurrent, external, thalamic) divided by ``f``,
+    its :func:`charge_factor`, so each PSC delivers the exact model's charge on NEURON's
+    fixed step; DC currents are untouched."""
     thalamus = spec.thalamus
     if thalamus:
         thalamus = {**thalamus, "weight_mean_pA": thalamus["weight_mean_pA"] / f,
@@ -89,7 +88,7 @@ def run_neuron(request: RunRequest) -> Path:
         sim,
         "neuron",
         request,
-        build_spec=charge_matched(spec) if matched else None,
+        build_spec=charge_matched(spec, factor) if matched else None,
         setup_kwargs={"native_rng_baseseed": poisson_seed},
         backend_class=NeuronBackend,
         details={

@@ -65,7 +65,7 @@ def import_pynn_neuron():
                 "install one, e.g. apt install gcc, or set CC"
             )
         log.info("compiling PyNN's NEURON mechanisms once (nrnivmodl in %s)", mechanisms_dir())
-    from pynn_microcircuit.platforms.nest.mpi import launched_size
+    from pynn_microcircuit.platforms.mpi import launched_size
 
     if launched_size() > 1:
         # NEURON's wheel initialises MPI for its ParallelContext only when mpi4py has

@@ -63,28 +63,19 @@ class SpinnakerPlatform(Platform):
 
     def run(self, request: RunRequest) -> Path:
         """Map (and, with a machine in ``settings``, run) ``request`` through
-        :func:`.run.run_spinnaker`; knobs from ``settings`` over the plan's."""
-        import math
-
+        :func:`.run.run_spinnaker`; knobs from ``settings`` over the plan's, the machine from
+        ``settings`` (:func:`.setup.machine_for`)."""
         from pynn_microcircuit.budget import SETTINGS
 
-        from .capacity import CHIP_MARGIN, Knobs, boards_for_chips, predict_mapping
+        from .capacity import predict_mapping
         from .quanta import knobs_from_settings
         from .run import run_spinnaker
-        from .setup import Machine
+        from .setup import machine_for
 
         planned = ((request.plan or {}).get("predicted") or {}).get(SETTINGS)
-        knobs = knobs_from_settings(request.settings, Knobs(**planned) if planned else None)
-        s = request.settings
+        knobs = knobs_from_settings(request.settings, planned)
         chips = predict_mapping(request.spec, knobs).chips
-        boards = s.get("boards") or boards_for_chips(math.ceil(chips * CHIP_MARGIN))
-        if s.get("machine"):
-            machine = Machine("host", host=s["machine"], board_version=s.get("board_version") or 5)
-        elif s.get("spalloc"):
-            machine = Machine("spalloc", spalloc=s["spalloc"],
-                              spalloc_machine=s.get("spalloc_machine"), boards=boards)  # fmt: skip
-        else:
-            machine = Machine("virtual", boards=boards)
+        machine = machine_for(request.settings, None, chips)
         return run_spinnaker(
             request.spec,
             request.options,

@@ -32,11 +32,14 @@ KNOB_OPTIONS = {
 }
 
 
-def knobs_from_settings(settings: Mapping[str, Any], base: Knobs | None = None) -> Knobs:
-    """SpiNNaker knobs: ``base`` (default :class:`.capacity.Knobs`) with the settings given
-    (``neurons_per_core``, ``time_scale_factor``, ``planning_rate`` in Hz,
-    ``no_delay_extensions``) over it; a one-line error for a value <= 0."""
-    base = base or Knobs()
+def knobs_from_settings(
+    settings: Mapping[str, Any], planned: Mapping[str, Any] | None = None
+) -> Knobs:
+    """SpiNNaker knobs: a plan's (``planned``, its :data:`pynn_microcircuit.budget.SETTINGS`;
+    default :class:`.capacity.Knobs`) with the settings given (``neurons_per_core``,
+    ``time_scale_factor``, ``planning_rate`` in Hz, ``no_delay_extensions``) over them; a
+    one-line error for a value <= 0."""
+    base = Knobs(**planned) if planned else Knobs()
     over: dict = {}
     for option, knob in KNOB_OPTIONS.items():
         v = settings.get(option)

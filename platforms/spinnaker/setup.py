@@ -24,9 +24,13 @@ with ``set_config`` after ``setup`` (:func:`setup`), so they hold in every mode.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pynn_microcircuit.errors import UserError
@@ -79,6 +83,41 @@ class Machine:
     def to_dict(self) -> dict:
         """As recorded in run.json (an http(s) spalloc URL without its user and password)."""
         return {**self.__dict__, "spalloc": server_address(self.spalloc)}
+
+
+def machine_for(settings: Mapping[str, Any], budget: dict | None, predicted_chips: int) -> Machine:
+    """The machine a run's settings name (``machine``, ``board_version``, ``spalloc``,
+    ``spalloc_machine``, ``ebrains_job``: the command line's destinations); a spalloc
+    allocation is sized from the prediction with :data:`.capacity.CHIP_MARGIN`, a virtual
+    machine from the budget (the smallest SpiNN-5 machine holding it) or, without one, from
+    the prediction. One-line errors for contradictory settings."""
+    from .capacity import APP_CORES_PER_CHIP, CHIP_MARGIN, boards_for_chips
+
+    host, spalloc = settings.get("machine"), settings.get("spalloc")
+    chosen = [m for m in ("machine", "spalloc", "ebrains_job") if settings.get(m)]
+    if len(chosen) > 1:
+        raise UserError("give only one of --machine, --spalloc, --ebrains-job")
+    if settings.get("board_version") and not host:
+        raise UserError("--board-version goes with --machine (spalloc and EBRAINS give SpiNN-5)")
+    if host:
+        return Machine("host", host=host, board_version=settings.get("board_version") or 5)
+    if spalloc:
+        if not re.match(r"^(https?|spalloc)://", spalloc) and ":" not in spalloc:
+            raise UserError(f"--spalloc '{spalloc}' is not a URL; e.g. https://server/spalloc")
+        boards = boards_for_chips(math.ceil(predicted_chips * CHIP_MARGIN))
+        return Machine("spalloc", spalloc=spalloc, spalloc_machine=settings.get("spalloc_machine"),
+                       boards=boards)  # fmt: skip
+    if settings.get("ebrains_job"):
+        return Machine("ebrains")
+    if budget and "boards" in budget:
+        chips = budget["boards"] * 48
+    elif budget and "chips" in budget:
+        chips = budget["chips"]
+    elif budget and "cores" in budget:
+        chips = math.ceil(budget["cores"] / APP_CORES_PER_CHIP)
+    else:
+        chips = math.ceil(predicted_chips * CHIP_MARGIN)
+    return Machine("virtual", boards=boards_for_chips(chips))
 
 
 def old_spalloc(url: str | None) -> bool:

@@ -49,7 +49,7 @@ def cmd_benchmark(argv) -> int:
             s, threads=budget.get("threads", args.threads), t_sim_ms=0.0, synapses=args.synapses
         )
 
-    check_fits(spec, capacity(spec, {})["memory"], capacity, params, "nest")
+    check_fits(spec, capacity(spec, {}), capacity, params, "nest")
 
     from pynn_microcircuit.platforms.nest.benchmark import run_benchmark
 

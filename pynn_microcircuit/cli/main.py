@@ -499,7 +499,7 @@ def cmd_run(argv) -> int:
     ap = build_run_parser()
     args = ap.parse_args(argv)
     _setup_logging(args.quiet)
-    from pynn_microcircuit.platforms.nest.mpi import launched_rank
+    from pynn_microcircuit.platforms.mpi import launched_rank
 
     if launched_rank() > 0:  # under mpirun rank 0 reports; the others only warn
         logging.getLogger().setLevel(logging.WARNING)
@@ -750,12 +750,11 @@ def cmd_plan(argv) -> int:
 
     args = build_plan_parser().parse_args(argv)
     budget = parse_budget(args.budget, args.platform)
-    the_plan = plan(
-        args.platform, budget, _capacity(args), load_params(args.config), preserve=args.preserve
-    )
+    params = load_params(args.config)
+    the_plan = plan(args.platform, budget, _capacity(args), params, preserve=args.preserve)
     platform = get_platform(args.platform)
     out = the_plan.to_dict()
-    lines = list(the_plan.explanation) + platform.plan_notes(out, load_params(args.config))
+    lines = list(the_plan.explanation) + platform.plan_notes(out, params)
     if args.json:
         print(json.dumps(out))
         return 0

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -20,48 +18,9 @@ log = logging.getLogger("pynn_microcircuit")
 
 def _knobs(args, the_plan):
     """The run's SpiNNaker knobs: the plan's (or the defaults) with the command's over them."""
-    from pynn_microcircuit.platforms.spinnaker.capacity import Knobs
     from pynn_microcircuit.platforms.spinnaker.quanta import knobs_from_settings
 
-    base = Knobs(**the_plan.predicted[SETTINGS]) if the_plan else None
-    return knobs_from_settings(vars(args), base)
-
-
-def _machine(args, budget: dict | None, predicted_chips: int):
-    """Machine mode from the options; a virtual machine is sized from the budget (the
-    smallest SpiNN-5 machine holding it) or, without one, from the prediction."""
-    from pynn_microcircuit.platforms.spinnaker.capacity import (
-        APP_CORES_PER_CHIP,
-        CHIP_MARGIN,
-        boards_for_chips,
-    )
-    from pynn_microcircuit.platforms.spinnaker.setup import Machine
-
-    chosen = [m for m in ("machine", "spalloc", "ebrains_job") if getattr(args, m)]
-    if len(chosen) > 1:
-        raise UserError("give only one of --machine, --spalloc, --ebrains-job")
-    if args.board_version and not args.machine:
-        raise UserError("--board-version goes with --machine (spalloc and EBRAINS give SpiNN-5)")
-    if args.machine:
-        return Machine("host", host=args.machine, board_version=args.board_version or 5)
-    if args.spalloc:
-        if not re.match(r"^(https?|spalloc)://", args.spalloc) and ":" not in args.spalloc:
-            raise UserError(f"--spalloc '{args.spalloc}' is not a URL; e.g. https://server/spalloc")
-        boards = boards_for_chips(math.ceil(predicted_chips * CHIP_MARGIN))
-        return Machine(
-            "spalloc", spalloc=args.spalloc, spalloc_machine=args.spalloc_machine, boards=boards
-        )
-    if args.ebrains_job:
-        return Machine("ebrains")
-    if budget and "boards" in budget:
-        chips = budget["boards"] * 48
-    elif budget and "chips" in budget:
-        chips = budget["chips"]
-    elif budget and "cores" in budget:
-        chips = math.ceil(budget["cores"] / APP_CORES_PER_CHIP)
-    else:
-        chips = math.ceil(predicted_chips * CHIP_MARGIN)
-    return Machine("virtual", boards=boards_for_chips(chips))
+    return knobs_from_settings(vars(args), the_plan.predicted[SETTINGS] if the_plan else None)
 
 
 def _within(mapping: dict, budget: dict | None) -> list[str]:
@@ -147,6 +106,7 @@ def _run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
         return run_ensemble(args, argv, spec)
     from pynn_microcircuit.platforms.spinnaker.capacity import predict_mapping
     from pynn_microcircuit.platforms.spinnaker.run import run_spinnaker
+    from pynn_microcircuit.platforms.spinnaker.setup import machine_for
 
     from ..budget import parse_budget
     from ..runner import RunOptions
@@ -156,7 +116,7 @@ def _run_on_spinnaker(args, argv, params, spec, the_plan) -> int:
     pred = predict_mapping(spec, knobs)
     if not pred.feasible:
         raise UserError(f"n={spec.n_scale:g}, k={spec.k_scale:g} cannot map: {pred.problems[0]}")
-    machine = _machine(args, budget, pred.chips)
+    machine = machine_for(vars(args), budget, pred.chips)
     opts = RunOptions(
         t_presim_ms=args.t_presim,
         t_sim_ms=args.t_sim,

@@ -1,4 +1,5 @@
-"""MPI for NEST runs: who writes, and gathering spikes to the writer.
+"""MPI for runs under ``mpirun`` (NEST, and NEURON through PyNN's generic route): who
+writes, and gathering to the writer.
 
 A run under ``mpirun -np R python run.py --platform nest ...`` is one run directory written
 once: rank 0 creates it (and tells the others its name), every rank records the spikes of
